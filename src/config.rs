@@ -1,0 +1,399 @@
+//! Unified service tagging and the switches of SPEC §3, read once from `DD_*` variables.
+
+use std::ffi::OsString;
+use std::fmt;
+
+use once_cell::sync::OnceCell;
+
+use crate::correlation::Prefix;
+
+/// What spanlog needs to know about the running service.
+///
+/// [`Config::from_env`] reads Datadog's standard variables:
+///
+/// | variable | meaning | default |
+/// | --- | --- | --- |
+/// | `DD_SERVICE` | service name | the executable's file name |
+/// | `DD_ENV` | environment | empty |
+/// | `DD_VERSION` | version | empty |
+/// | `DD_LOGS_INJECTION` | add correlation fields to log lines | `true` |
+/// | `DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED` | generate 128-bit trace ids | `true` |
+/// | `DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED` | log 128-bit trace ids as 32 hex digits | `true` |
+///
+/// Switches accept `true`/`1` and `false`/`0` (any case, surrounding blanks ignored); an
+/// empty variable counts as unset. Anything else prints one warning on standard error,
+/// naming the variable and the value, and the default applies. Reading the configuration
+/// never panics.
+///
+/// The process-wide configuration ([`global`]) is read from the environment the first
+/// time it is needed; call [`Config::set_global`] before that to choose it in code.
+///
+/// # Examples
+///
+/// ```
+/// use spanlog::Config;
+///
+/// let config = Config::new()
+///     .with_service("blog")
+///     .with_env("prod")
+///     .with_version("1.2.3");
+/// assert_eq!(config.service(), "blog");
+/// assert!(config.logs_injection());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    service: String,
+    env: String,
+    version: String,
+    logs_injection: bool,
+    trace_id_128_generation: bool,
+    trace_id_128_logging: bool,
+    prefix: Prefix,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::new()
+    }
+}
+
+impl Config {
+    /// A configuration with empty service, env and version, and every switch on. It does
+    /// not look at the environment.
+    pub fn new() -> Self {
+        Config {
+            service: String::new(),
+            env: String::new(),
+            version: String::new(),
+            logs_injection: true,
+            trace_id_128_generation: true,
+            trace_id_128_logging: true,
+            prefix: Prefix::new("", "", ""),
+        }
+    }
+
+    /// The configuration the `DD_*` variables describe (see the table above). An unset
+    /// `DD_SERVICE` falls back to the executable's file name, as Datadog's Go tracer does.
+    pub fn from_env() -> Self {
+        Self::from_lookup(
+            |name| std::env::var_os(name),
+            |warning| eprintln!("{warning}"),
+        )
+    }
+
+    /// [`Config::from_env`] over any source of variables; `warn` receives each warning.
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<OsString>,
+        mut warn: impl FnMut(String),
+    ) -> Self {
+        let mut text = |name: &str| -> Option<String> {
+            let value = lookup(name)?;
+            match value.into_string() {
+                Ok(value) if value.is_empty() => None,
+                Ok(value) => Some(value),
+                Err(raw) => {
+                    warn(format!(
+                        "spanlog: ignoring {name}={raw:?}: not valid UTF-8; using the default"
+                    ));
+                    None
+                }
+            }
+        };
+        let service = text("DD_SERVICE").unwrap_or_else(executable_name);
+        let env = text("DD_ENV").unwrap_or_default();
+        let version = text("DD_VERSION").unwrap_or_default();
+        let mut switches = [true; 3];
+        let mut rejected = Vec::new();
+        for (name, on) in [
+            "DD_LOGS_INJECTION",
+            "DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED",
+            "DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED",
+        ]
+        .into_iter()
+        .zip(&mut switches)
+        {
+            if let Some(value) = text(name) {
+                match parse_bool(&value) {
+                    Some(parsed) => *on = parsed,
+                    None => rejected.push((name, value)),
+                }
+            }
+        }
+        for (name, value) in rejected {
+            warn(format!(
+                "spanlog: ignoring {name}={value:?}: expected true, false, 1 or 0; using the default (true)"
+            ));
+        }
+        Config::new()
+            .with_service(service)
+            .with_env(env)
+            .with_version(version)
+            .with_logs_injection(switches[0])
+            .with_trace_id_128_generation(switches[1])
+            .with_trace_id_128_logging(switches[2])
+    }
+
+    /// Sets the service name (`dd.service`).
+    #[must_use]
+    pub fn with_service(mut self, service: impl Into<String>) -> Self {
+        self.service = service.into();
+        self.refresh_prefix()
+    }
+
+    /// Sets the environment (`dd.env`).
+    #[must_use]
+    pub fn with_env(mut self, env: impl Into<String>) -> Self {
+        self.env = env.into();
+        self.refresh_prefix()
+    }
+
+    /// Sets the version (`dd.version`).
+    #[must_use]
+    pub fn with_version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self.refresh_prefix()
+    }
+
+    /// Turns log injection on or off (`DD_LOGS_INJECTION`). Off, the logger passes every
+    /// record through untouched.
+    #[must_use]
+    pub fn with_logs_injection(mut self, on: bool) -> Self {
+        self.logs_injection = on;
+        self
+    }
+
+    /// Turns 128-bit trace id generation on or off.
+    #[must_use]
+    pub fn with_trace_id_128_generation(mut self, on: bool) -> Self {
+        self.trace_id_128_generation = on;
+        self
+    }
+
+    /// Turns 128-bit trace id logging on or off. Off, log lines carry the lower 64 bits of
+    /// the trace id in decimal, as older Datadog tracers did.
+    #[must_use]
+    pub fn with_trace_id_128_logging(mut self, on: bool) -> Self {
+        self.trace_id_128_logging = on;
+        self
+    }
+
+    /// The service name; may be empty.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The environment; may be empty.
+    pub fn env(&self) -> &str {
+        &self.env
+    }
+
+    /// The version; may be empty.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Whether log lines get correlation fields.
+    pub fn logs_injection(&self) -> bool {
+        self.logs_injection
+    }
+
+    /// Whether new trace ids are 128-bit.
+    pub fn trace_id_128_generation(&self) -> bool {
+        self.trace_id_128_generation
+    }
+
+    /// Whether 128-bit trace ids are logged as 32 hex digits.
+    pub fn trace_id_128_logging(&self) -> bool {
+        self.trace_id_128_logging
+    }
+
+    /// Makes this the process-wide configuration, used by [`Span::log`](crate::Span::log),
+    /// new trace ids, exporters and loggers built without their own configuration.
+    ///
+    /// # Errors
+    ///
+    /// Fails, handing the configuration back, when the global configuration was already
+    /// set or already read (it is read once and never changes afterwards).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use spanlog::Config;
+    ///
+    /// Config::from_env().with_service("blog").set_global().expect("set before first use");
+    /// assert_eq!(spanlog::config::global().service(), "blog");
+    /// ```
+    pub fn set_global(self) -> Result<(), AlreadySet> {
+        GLOBAL.set(self).map_err(AlreadySet)
+    }
+
+    pub(crate) fn prefix(&self) -> &Prefix {
+        &self.prefix
+    }
+
+    fn refresh_prefix(mut self) -> Self {
+        self.prefix = Prefix::new(&self.service, &self.env, &self.version);
+        self
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("service", &self.service)
+            .field("env", &self.env)
+            .field("version", &self.version)
+            .field("logs_injection", &self.logs_injection)
+            .field("trace_id_128_generation", &self.trace_id_128_generation)
+            .field("trace_id_128_logging", &self.trace_id_128_logging)
+            .finish()
+    }
+}
+
+/// The error of [`Config::set_global`]: the global configuration was already in use.
+/// It gives the rejected configuration back through [`AlreadySet::into_inner`].
+#[derive(Debug)]
+pub struct AlreadySet(Config);
+
+impl AlreadySet {
+    /// The configuration that was not installed.
+    pub fn into_inner(self) -> Config {
+        self.0
+    }
+}
+
+impl fmt::Display for AlreadySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the global spanlog configuration was already set or read")
+    }
+}
+
+impl std::error::Error for AlreadySet {}
+
+static GLOBAL: OnceCell<Config> = OnceCell::new();
+
+/// The process-wide configuration: the one given to [`Config::set_global`], or else
+/// [`Config::from_env`], read on first use.
+pub fn global() -> &'static Config {
+    GLOBAL.get_or_init(Config::from_env)
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    let value = value.trim();
+    if value == "1" || value.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if value == "0" || value.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn executable_name() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|arg0| {
+            let path = std::path::PathBuf::from(arg0);
+            Some(path.file_stem()?.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(vars: &[(&str, &str)]) -> (Config, Vec<String>) {
+        let vars: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        let mut warnings = Vec::new();
+        let config = Config::from_lookup(|name| vars.get(name).cloned(), |w| warnings.push(w));
+        (config, warnings)
+    }
+
+    #[test]
+    fn reads_unified_service_tags() {
+        let (config, warnings) = read(&[
+            ("DD_SERVICE", "blog"),
+            ("DD_ENV", "prod"),
+            ("DD_VERSION", "1.2.3"),
+        ]);
+        assert_eq!(
+            (config.service(), config.env(), config.version()),
+            ("blog", "prod", "1.2.3")
+        );
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn unset_service_falls_back_to_the_executable_name() {
+        let (config, _) = read(&[]);
+        assert!(!config.service().is_empty());
+        assert_eq!(config.service(), executable_name());
+        let (config, _) = read(&[("DD_SERVICE", "")]);
+        assert_eq!(config.service(), executable_name(), "set-but-empty counts as unset");
+    }
+
+    #[test]
+    fn switches_parse_each_spelling() {
+        for (value, expected) in [
+            ("true", true),
+            ("TRUE", true),
+            (" 1 ", true),
+            ("false", false),
+            ("False", false),
+            ("0", false),
+        ] {
+            let (config, warnings) = read(&[
+                ("DD_LOGS_INJECTION", value),
+                ("DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED", value),
+                ("DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED", value),
+            ]);
+            assert_eq!(config.logs_injection(), expected, "{value:?}");
+            assert_eq!(config.trace_id_128_generation(), expected, "{value:?}");
+            assert_eq!(config.trace_id_128_logging(), expected, "{value:?}");
+            assert!(warnings.is_empty(), "{warnings:?}");
+        }
+    }
+
+    #[test]
+    fn bad_values_warn_once_each_and_fall_back_to_the_default() {
+        let (config, warnings) = read(&[
+            ("DD_LOGS_INJECTION", "maybe"),
+            ("DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED", "yes please"),
+        ]);
+        assert!(config.logs_injection());
+        assert!(config.trace_id_128_logging());
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("DD_LOGS_INJECTION") && warnings[0].contains("\"maybe\""));
+        assert!(
+            warnings[1].contains("DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED")
+                && warnings[1].contains("\"yes please\"")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_values_warn_and_fall_back() {
+        use std::os::unix::ffi::OsStringExt;
+        let mut warnings = Vec::new();
+        let config = Config::from_lookup(
+            |name| (name == "DD_ENV").then(|| OsString::from_vec(vec![0xff, b'x'])),
+            |w| warnings.push(w),
+        );
+        assert_eq!(config.env(), "");
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("DD_ENV"));
+    }
+
+    #[test]
+    fn setters_refresh_the_cached_prefix() {
+        let a = Config::new().with_service("a");
+        let b = a.clone().with_service("b");
+        assert_ne!(a.prefix(), b.prefix());
+        assert_eq!(b, Config::new().with_service("b"));
+    }
+}

@@ -1,0 +1,301 @@
+//! The thread-local stack of active spans, and the context a span hands to its children.
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::correlation::IdsText;
+use crate::id::{SpanId, TraceId};
+
+/// The identity of a span as its children, log lines and other services need it: the
+/// trace it belongs to, its own id, its parent's id, and trace-wide data that travels
+/// with the trace (sampling decision, origin, propagated tags).
+///
+/// It is cheap to clone (ids plus one optional reference count), `Send` and `Sync`: hand
+/// it to another thread and [`enter`](SpanContext::enter) it there, or give it to
+/// [`SpanBuilder::child_of`](crate::SpanBuilder::child_of).
+///
+/// # Examples
+///
+/// ```
+/// let request = spanlog::start_span("web.request").entered();
+/// let context = spanlog::current().expect("inside a span");
+/// std::thread::spawn(move || {
+///     let _guard = context.enter();
+///     // Log lines here carry the request's ids; spans started here are its children.
+///     let child = spanlog::start_span("worker").start();
+///     assert_eq!(child.parent_id(), context.span_id());
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SpanContext {
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    pub(crate) parent_id: SpanId,
+    pub(crate) trace: Option<Arc<TraceMeta>>,
+}
+
+/// Trace-wide data that children inherit and propagation carries between services.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct TraceMeta {
+    /// The sampling decision (`x-datadog-sampling-priority`, `s:` in `tracestate`).
+    pub(crate) sampling_priority: Option<i32>,
+    /// Where the trace started (`x-datadog-origin`), e.g. `synthetics` or `rum`.
+    pub(crate) origin: Option<String>,
+    /// Propagated `_dd.p.*` tags other than `_dd.p.tid`, in arrival order.
+    pub(crate) tags: Vec<(String, String)>,
+    /// Other vendors' `tracestate` members, in order, kept for the next hop.
+    pub(crate) foreign_tracestate: Vec<String>,
+}
+
+impl SpanContext {
+    /// A context for the given ids, with no parent and no trace-wide data. Use it to
+    /// continue a trace whose ids arrived by other means than [`crate::propagation`].
+    pub fn new(trace_id: TraceId, span_id: SpanId) -> Self {
+        SpanContext {
+            trace_id,
+            span_id,
+            parent_id: SpanId::ZERO,
+            trace: None,
+        }
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// The span id.
+    pub fn span_id(&self) -> SpanId {
+        self.span_id
+    }
+
+    /// The parent span's id; zero for a root span and for remote contexts.
+    pub fn parent_id(&self) -> SpanId {
+        self.parent_id
+    }
+
+    /// The sampling priority carried with the trace, if one was decided upstream.
+    pub fn sampling_priority(&self) -> Option<i32> {
+        self.trace.as_ref().and_then(|t| t.sampling_priority)
+    }
+
+    /// The trace's origin (`x-datadog-origin`), if any.
+    pub fn origin(&self) -> Option<&str> {
+        self.trace.as_ref().and_then(|t| t.origin.as_deref())
+    }
+
+    /// Makes this context current on this thread until the guard is dropped: log lines
+    /// carry its ids and spans started meanwhile become its children. The span it names
+    /// is not finished by the guard; that remains its owner's job.
+    pub fn enter(&self) -> ContextGuard {
+        ContextGuard {
+            token: push(self),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Runs `f` with this context current, then restores the previous one.
+    ///
+    /// ```
+    /// let span = spanlog::start_span("job").start();
+    /// let context = span.context().clone();
+    /// let seen = context.in_scope(|| spanlog::current().map(|c| c.span_id()));
+    /// assert_eq!(seen, Some(span.span_id()));
+    /// assert_eq!(spanlog::current(), None);
+    /// ```
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.enter();
+        f()
+    }
+}
+
+/// Keeps a context current on this thread; dropping it takes exactly that entry off the
+/// stack, whatever was entered after it and is still active.
+///
+/// Guards are neither `Send` nor `Sync`: a context is entered and left on one thread.
+#[must_use = "the context is current only while the guard lives; `let _ = ...` drops it at once"]
+#[derive(Debug)]
+pub struct ContextGuard {
+    token: Option<u64>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        if let Some(token) = self.token {
+            pop(token);
+        }
+    }
+}
+
+/// The context of the span that is current on this thread, if any.
+///
+/// ```
+/// assert!(spanlog::current().is_none());
+/// let span = spanlog::start_span("work").entered();
+/// assert_eq!(spanlog::current().map(|c| c.span_id()), Some(span.span_id()));
+/// ```
+pub fn current() -> Option<SpanContext> {
+    STACK
+        .try_with(|stack| {
+            let stack = stack.try_borrow().ok()?;
+            stack.frames.last().map(|frame| frame.context.clone())
+        })
+        .ok()
+        .flatten()
+}
+
+/// How many spans or contexts are entered on this thread.
+pub fn depth() -> usize {
+    STACK
+        .try_with(|stack| stack.try_borrow().map_or(0, |stack| stack.frames.len()))
+        .unwrap_or(0)
+}
+
+/// The deepest the stack goes: entering more is a no-op (the outer span stays current),
+/// which bounds memory when guards leak in a loop.
+pub const MAX_DEPTH: usize = 1024;
+
+struct Frame {
+    context: SpanContext,
+    token: u64,
+    /// The ids formatted for log lines, made on the first line logged in this frame.
+    text: Option<IdsText>,
+}
+
+struct Stack {
+    frames: Vec<Frame>,
+    next_token: u64,
+}
+
+thread_local! {
+    static STACK: RefCell<Stack> = const {
+        RefCell::new(Stack { frames: Vec::new(), next_token: 1 })
+    };
+}
+
+/// Pushes a frame and returns the token that takes it off again; `None` when the stack
+/// is unavailable (thread-locals torn down), busy, or full.
+fn push(context: &SpanContext) -> Option<u64> {
+    STACK
+        .try_with(|stack| {
+            let mut stack = stack.try_borrow_mut().ok()?;
+            if stack.frames.len() >= MAX_DEPTH {
+                return None;
+            }
+            if stack.frames.capacity() == 0 {
+                stack.frames.reserve(16);
+            }
+            let token = stack.next_token;
+            stack.next_token += 1;
+            stack.frames.push(Frame {
+                context: context.clone(),
+                token,
+                text: None,
+            });
+            Some(token)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Removes the frame `token` names, wherever it is in the stack.
+fn pop(token: u64) {
+    let _ = STACK.try_with(|stack| {
+        let Ok(mut stack) = stack.try_borrow_mut() else {
+            return;
+        };
+        // Almost always the top; search from there.
+        match stack.frames.iter().rposition(|frame| frame.token == token) {
+            Some(index) if index + 1 == stack.frames.len() => {
+                stack.frames.pop();
+            }
+            Some(index) => {
+                stack.frames.remove(index);
+            }
+            None => debug_assert!(false, "spanlog: popped a frame that is not on the stack"),
+        }
+    });
+}
+
+/// The current span's ids as log text, formatted on first use in that span and cached.
+/// The borrow ends before this returns, so callers may run user code with the result.
+pub(crate) fn current_ids_text(wide_logging: bool) -> Option<IdsText> {
+    STACK
+        .try_with(|stack| {
+            let mut stack = stack.try_borrow_mut().ok()?;
+            let frame = stack.frames.last_mut()?;
+            match frame.text {
+                Some(text) if text.wide_logging() == wide_logging => Some(text),
+                _ => {
+                    let c = &frame.context;
+                    let text = IdsText::new(c.trace_id, c.span_id, c.parent_id, wide_logging);
+                    frame.text = Some(text);
+                    Some(text)
+                }
+            }
+        })
+        .ok()
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(n: u64) -> SpanContext {
+        SpanContext::new(TraceId::from_parts(0, n), SpanId::from_u64(n))
+    }
+
+    fn current_span() -> Option<u64> {
+        current().map(|c| c.span_id().to_u64())
+    }
+
+    #[test]
+    fn guards_dropped_out_of_order_leave_the_right_context_current() {
+        let a = context(1).enter();
+        let b = context(2).enter();
+        let c = context(3).enter();
+        drop(b);
+        assert_eq!(current_span(), Some(3));
+        drop(c);
+        assert_eq!(current_span(), Some(1));
+        drop(a);
+        assert_eq!(current_span(), None);
+        assert_eq!(depth(), 0);
+    }
+
+    #[test]
+    fn the_same_context_entered_twice_is_left_twice() {
+        let ctx = context(7);
+        let outer = ctx.enter();
+        let inner = ctx.enter();
+        assert_eq!(depth(), 2);
+        drop(outer);
+        assert_eq!(current_span(), Some(7));
+        drop(inner);
+        assert_eq!(depth(), 0);
+    }
+
+    #[test]
+    fn the_stack_is_bounded() {
+        let ctx = context(9);
+        let guards: Vec<_> = (0..MAX_DEPTH + 10).map(|_| ctx.enter()).collect();
+        assert_eq!(depth(), MAX_DEPTH);
+        drop(guards);
+        assert_eq!(depth(), 0);
+    }
+
+    #[test]
+    fn cached_text_follows_the_logging_switch() {
+        let ctx = SpanContext::new(TraceId::from_parts(5, 6), SpanId::from_u64(7));
+        let _g = ctx.enter();
+        let wide = current_ids_text(true).unwrap();
+        let narrow = current_ids_text(false).unwrap();
+        assert_ne!(wide, narrow);
+        assert_eq!(current_ids_text(true), Some(wide));
+    }
+}

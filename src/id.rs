@@ -1,0 +1,260 @@
+//! Trace and span identifiers, generated the way Datadog's tracers do.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+/// A 128-bit trace identifier.
+///
+/// Datadog lays a generated 128-bit trace id out as
+/// `<unix seconds: 32 bits><zeros: 32 bits><random: 64 bits>`; with 128-bit generation
+/// off, the upper 64 bits are zero. Older Datadog components only know the lower 64 bits
+/// ([`TraceId::low`]), which is why log lines and propagation headers treat the halves
+/// separately.
+///
+/// `Display` and `LowerHex` print the 32-digit, zero-padded, lower-case hex form.
+///
+/// # Examples
+///
+/// ```
+/// use spanlog::TraceId;
+///
+/// let id = TraceId::from_u128(0x6b04d2e8_00000000_e6a5cefc6c3cef4e);
+/// assert_eq!(id.high(), 0x6b04d2e8_00000000);
+/// assert_eq!(id.low(), 16619917583423696718);
+/// assert_eq!(id.to_string(), "6b04d2e800000000e6a5cefc6c3cef4e");
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TraceId(u128);
+
+impl TraceId {
+    /// The invalid, all-zero trace id.
+    pub const ZERO: TraceId = TraceId(0);
+
+    /// A trace id from its 128-bit value.
+    pub const fn from_u128(value: u128) -> Self {
+        TraceId(value)
+    }
+
+    /// A trace id from its upper and lower 64 bits.
+    pub const fn from_parts(high: u64, low: u64) -> Self {
+        TraceId(((high as u128) << 64) | low as u128)
+    }
+
+    /// The 128-bit value.
+    pub const fn to_u128(self) -> u128 {
+        self.0
+    }
+
+    /// The upper 64 bits (Datadog's `_dd.p.tid`).
+    pub const fn high(self) -> u64 {
+        (self.0 >> 64) as u64
+    }
+
+    /// The lower 64 bits: what `x-datadog-trace-id` and the agent's `trace_id` carry.
+    pub const fn low(self) -> u64 {
+        self.0 as u64
+    }
+
+    /// Whether this is the invalid all-zero id.
+    pub const fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    /// A new random trace id, 128-bit or 64-bit as the global
+    /// [`Config`](crate::Config) says (`DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED`).
+    pub fn random() -> Self {
+        Self::random_with(crate::config::global().trace_id_128_generation())
+    }
+
+    /// A new random trace id: with `wide`, Datadog's 128-bit layout (the current unix time
+    /// in seconds in the top 32 bits); otherwise the upper 64 bits are zero. The lower
+    /// 64 bits are random and never zero.
+    pub fn random_with(wide: bool) -> Self {
+        let high = if wide { unix_seconds_high() } else { 0 };
+        TraceId::from_parts(high, random_nonzero_u64())
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl fmt::LowerHex for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::LowerHex::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceId({:032x})", self.0)
+    }
+}
+
+impl From<u128> for TraceId {
+    fn from(value: u128) -> Self {
+        TraceId(value)
+    }
+}
+
+/// A 64-bit span identifier. Generated ids are random and never zero; zero stands for
+/// "no parent".
+///
+/// `Display` prints the unsigned decimal form Datadog uses in logs and headers.
+///
+/// # Examples
+///
+/// ```
+/// use spanlog::SpanId;
+///
+/// let id = SpanId::random();
+/// assert!(!id.is_zero());
+/// assert_eq!(SpanId::from_u64(10582933694091117294).to_string(), "10582933694091117294");
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SpanId(u64);
+
+impl SpanId {
+    /// The zero span id: a root span's parent.
+    pub const ZERO: SpanId = SpanId(0);
+
+    /// A span id from its value.
+    pub const fn from_u64(value: u64) -> Self {
+        SpanId(value)
+    }
+
+    /// The 64-bit value.
+    pub const fn to_u64(self) -> u64 {
+        self.0
+    }
+
+    /// Whether this is the zero id.
+    pub const fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    /// A new random, non-zero span id.
+    pub fn random() -> Self {
+        SpanId(random_nonzero_u64())
+    }
+}
+
+impl fmt::Display for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::LowerHex for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::LowerHex::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SpanId({})", self.0)
+    }
+}
+
+impl From<u64> for SpanId {
+    fn from(value: u64) -> Self {
+        SpanId(value)
+    }
+}
+
+thread_local! {
+    // A fast generator per thread, seeded from the operating system through rand's
+    // thread-local CSPRNG. Ids need to be unique, not secret.
+    static RNG: RefCell<Option<SmallRng>> = const { RefCell::new(None) };
+}
+
+/// A random `u64` that is never zero.
+fn random_nonzero_u64() -> u64 {
+    loop {
+        let value = RNG
+            .try_with(|cell| {
+                let mut slot = cell.try_borrow_mut().ok()?;
+                let rng = slot.get_or_insert_with(|| SmallRng::from_rng(&mut rand::rng()));
+                Some(rng.next_u64())
+            })
+            .ok()
+            .flatten()
+            // Thread-locals being torn down: fall back to rand's own generator.
+            .unwrap_or_else(rand::random);
+        if value != 0 {
+            return value;
+        }
+    }
+}
+
+/// The upper 64 bits of a generated 128-bit trace id: unix seconds, then 32 zero bits.
+fn unix_seconds_high() -> u64 {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Datadog stores the seconds as a u32; that holds until 2106.
+    (secs as u32 as u64) << 32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_example_halves() {
+        let id = TraceId::from_u128(0x6b04d2e800000000e6a5cefc6c3cef4e);
+        assert_eq!(id.high(), 0x6b04d2e800000000);
+        assert_eq!(id.low(), 16619917583423696718);
+        assert_eq!(TraceId::from_parts(id.high(), id.low()), id);
+        assert_eq!(format!("{id}"), "6b04d2e800000000e6a5cefc6c3cef4e");
+        assert_eq!(format!("{:032x}", TraceId::from_u128(1)), "00000000000000000000000000000001");
+    }
+
+    #[test]
+    fn wide_trace_ids_carry_the_time_in_the_top_32_bits() {
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let id = TraceId::random_with(true);
+        let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let secs = id.high() >> 32;
+        assert!(secs >= before && secs <= after, "{secs} not in {before}..={after}");
+        assert_eq!(id.high() & 0xffff_ffff, 0, "bits 64..96 must be zero");
+        assert_ne!(id.low(), 0);
+    }
+
+    #[test]
+    fn narrow_trace_ids_have_no_upper_bits() {
+        for _ in 0..100 {
+            let id = TraceId::random_with(false);
+            assert_eq!(id.high(), 0);
+            assert_ne!(id.low(), 0);
+        }
+    }
+
+    #[test]
+    fn ids_are_random_and_non_zero() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            let id = SpanId::random();
+            assert!(!id.is_zero());
+            assert!(seen.insert(id), "duplicate span id {id}");
+        }
+        // Each bit is set in some id and clear in another: the generator covers 64 bits.
+        let or = seen.iter().fold(0u64, |acc, id| acc | id.to_u64());
+        let and = seen.iter().fold(u64::MAX, |acc, id| acc & id.to_u64());
+        assert_eq!((or, and), (u64::MAX, 0));
+    }
+
+    #[test]
+    fn threads_get_different_sequences() {
+        let a = std::thread::spawn(|| (0..4).map(|_| SpanId::random()).collect::<Vec<_>>());
+        let b = std::thread::spawn(|| (0..4).map(|_| SpanId::random()).collect::<Vec<_>>());
+        assert_ne!(a.join().unwrap(), b.join().unwrap());
+    }
+}

@@ -1,0 +1,103 @@
+//! Connect [`log`] records to Datadog traces.
+//!
+//! spanlog keeps a stack of active spans per thread and wraps any `log::Log` so that
+//! every line logged inside a span carries the span's correlation fields, byte for byte
+//! as Datadog's Go tracer prints them:
+//!
+//! ```text
+//! my log message dd.service=blog dd.env=prod dd.version=1.2.3 dd.trace_id="6b04d2e800000000e6a5cefc6c3cef4e" dd.span_id="10582933694091117294" dd.parent_id="0"
+//! ```
+//!
+//! Datadog's log pipelines parse those fields (ids as strings), so a log line opens the
+//! trace it belongs to.
+//!
+//! # Quick start
+//!
+//! ```
+//! // env_logger configured from RUST_LOG (default `info`), wrapped and installed.
+//! spanlog::init();
+//!
+//! // A span for a web request at /posts; it finishes when the guard is dropped.
+//! let request = spanlog::start_span("web.request").resource("/posts").entered();
+//! log::info!("my log message"); // automatic injection, through the installed logger
+//! log::info!("my log message {}", request.log()); // manual injection, as in Go
+//!
+//! {
+//!     let _query = spanlog::start_span("db.query").entered();
+//!     log::info!("querying posts"); // carries db.query's ids, parent = web.request
+//! }
+//! ```
+//!
+//! # In libraries
+//!
+//! Start spans with [`start_span`] and log with the `log` macros; do not install a
+//! logger. Spans cost a few nanoseconds and nothing is formatted unless a line is logged
+//! inside them.
+//!
+//! # In applications
+//!
+//! Install the wrapper once, early in `main`: [`init`] for env_logger, or
+//! [`Builder::wrap`] around any other logger. Configure service, env and version through
+//! `DD_SERVICE`, `DD_ENV` and `DD_VERSION`, or in code with [`Config::set_global`] before
+//! the first span starts. Without an installed wrapper, [`Span::log`] still gives the
+//! fields for manual injection.
+//!
+//! # Threads
+//!
+//! The stack is per thread. To carry a span to another thread, hand over its
+//! [`SpanContext`] (`Send + Sync + Clone`) and [`enter`](SpanContext::enter) it there.
+//!
+//! # Crate features
+//!
+//! - `env_logger` (default): [`init`], [`try_init`] and [`Builder::wrap_env_logger`].
+//! - `kv`: [`Fields::KeyValues`], the correlation fields as `log` key-values for
+//!   structured loggers (enables `log/kv`).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+pub mod config;
+mod context;
+mod correlation;
+pub mod export;
+mod id;
+mod logger;
+mod span;
+
+pub use crate::config::Config;
+pub use crate::context::{ContextGuard, MAX_DEPTH, SpanContext, current, depth};
+pub use crate::correlation::{Correlation, Style};
+pub use crate::id::{SpanId, TraceId};
+pub use crate::logger::{Builder, CorrelatingLogger, Fields};
+pub use crate::span::{Entered, EnteredSpan, Span, SpanBuilder, start_span};
+
+/// Installs `env_logger`, configured from `RUST_LOG`, wrapped in a [`CorrelatingLogger`]
+/// as the global logger, and sets the max level from env_logger's own filter.
+///
+/// When `RUST_LOG` is unset or empty the filter is `info` (env_logger alone would show
+/// only errors; a service wants its info lines). Output goes to standard error, as with
+/// env_logger.
+///
+/// # Panics
+///
+/// When a global logger is already installed; see [`try_init`].
+#[cfg(feature = "env_logger")]
+pub fn init() {
+    try_init().expect("spanlog::init: a global logger was already installed");
+}
+
+/// Like [`init`], but returns an error instead of panicking.
+///
+/// # Errors
+///
+/// When a global logger is already installed.
+#[cfg(feature = "env_logger")]
+pub fn try_init() -> Result<(), log::SetLoggerError> {
+    let env = env_logger::Env::default().default_filter_or("info");
+    let inner = env_logger::Builder::from_env(env).build();
+    Builder::new().wrap_env_logger(inner).try_init()
+}
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

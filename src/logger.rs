@@ -1,0 +1,263 @@
+//! `CorrelatingLogger`: wraps any `log::Log` and adds the current span's fields to every
+//! record.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use log::{LevelFilter, Log, Metadata, Record, RecordBuilder, SetLoggerError};
+
+use crate::config::{self, Config};
+use crate::context;
+use crate::correlation::{Correlation, Style};
+
+/// What the logger adds to each record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Fields {
+    /// One space and the correlation text after the message (the default).
+    #[default]
+    Text,
+    /// The SPEC §4 key-values (`dd.trace_id`, ...) on the record, message untouched.
+    /// For structured loggers. Needs the `kv` feature.
+    #[cfg(feature = "kv")]
+    KeyValues,
+    /// Both the text and the key-values. Needs the `kv` feature.
+    #[cfg(feature = "kv")]
+    TextAndKeyValues,
+}
+
+/// Options for a [`CorrelatingLogger`].
+///
+/// # Examples
+///
+/// Wrap any logger and install it, with an explicit level:
+///
+/// ```no_run
+/// # struct MyLogger;
+/// # impl log::Log for MyLogger {
+/// #     fn enabled(&self, _: &log::Metadata) -> bool { true }
+/// #     fn log(&self, _: &log::Record) {}
+/// #     fn flush(&self) {}
+/// # }
+/// use log::LevelFilter;
+///
+/// spanlog::Builder::new()
+///     .style(spanlog::Style::Python)
+///     .wrap(MyLogger)
+///     .max_level(LevelFilter::Info)
+///     .try_init()
+///     .expect("no other logger installed");
+/// ```
+#[must_use = "a builder does nothing until `wrap`"]
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    config: Option<Config>,
+    style: Style,
+    fields: Fields,
+}
+
+impl Builder {
+    /// Default options: Go-style text, the global configuration.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// The text layout (Go by default).
+    pub fn style(mut self, style: Style) -> Self {
+        self.style = style;
+        self
+    }
+
+    /// Text, key-values, or both.
+    pub fn fields(mut self, fields: Fields) -> Self {
+        self.fields = fields;
+        self
+    }
+
+    /// Uses this configuration instead of the global one, for this logger only (tests,
+    /// or a second logger). [`Span::log`](crate::Span::log) and exporters keep using the
+    /// global configuration; set that with [`Config::set_global`].
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Wraps `inner`. The result's max level for [`CorrelatingLogger::try_init`] is
+    /// `Trace` until set with [`CorrelatingLogger::max_level`]; `inner` still filters.
+    pub fn wrap<L: Log>(self, inner: L) -> CorrelatingLogger<L> {
+        CorrelatingLogger {
+            inner,
+            config: match self.config {
+                Some(config) => Cow::Owned(config),
+                None => Cow::Borrowed(config::global()),
+            },
+            style: self.style,
+            fields: self.fields,
+            max_level: LevelFilter::Trace,
+        }
+    }
+
+    /// Wraps an `env_logger` logger, taking the max level from its own filter.
+    ///
+    /// ```no_run
+    /// let inner = env_logger::Builder::from_default_env().build();
+    /// spanlog::Builder::new().wrap_env_logger(inner).init();
+    /// ```
+    #[cfg(feature = "env_logger")]
+    pub fn wrap_env_logger(self, inner: env_logger::Logger) -> CorrelatingLogger<env_logger::Logger> {
+        let level = inner.filter();
+        self.wrap(inner).max_level(level)
+    }
+}
+
+/// A `log::Log` that adds the current span's correlation fields to each record and hands
+/// it to an inner logger.
+///
+/// `enabled` and `flush` forward to the inner logger. `log` reads the span that is
+/// current on the calling thread, appends one space and the correlation text to the
+/// message (or adds key-values, see [`Fields`]) and forwards the record. It allocates
+/// nothing, holds no lock or borrow while the inner logger runs (so an inner logger that
+/// logs is fine), and never panics: where the thread's span stack cannot be read (a
+/// thread-local destructor, say) the record goes through without ids.
+///
+/// With log injection off ([`Config::with_logs_injection`], `DD_LOGS_INJECTION=false`),
+/// records pass through untouched.
+pub struct CorrelatingLogger<L> {
+    inner: L,
+    config: Cow<'static, Config>,
+    style: Style,
+    fields: Fields,
+    max_level: LevelFilter,
+}
+
+impl<L> CorrelatingLogger<L> {
+    /// Sets the level given to `log::set_max_level` by [`try_init`](Self::try_init).
+    /// Records above it are discarded by the `log` macros before reaching any logger.
+    #[must_use]
+    pub fn max_level(mut self, level: LevelFilter) -> Self {
+        self.max_level = level;
+        self
+    }
+
+    /// The wrapped logger.
+    pub fn inner(&self) -> &L {
+        &self.inner
+    }
+
+    /// The configuration this logger formats with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+impl<L: Log + 'static> CorrelatingLogger<L> {
+    /// Installs this logger as the global logger, then sets the max level.
+    ///
+    /// # Errors
+    ///
+    /// Fails when a global logger is already installed; the max level is left alone.
+    pub fn try_init(self) -> Result<(), SetLoggerError> {
+        let level = self.max_level;
+        log::set_boxed_logger(Box::new(self))?;
+        log::set_max_level(level);
+        Ok(())
+    }
+
+    /// Installs this logger as the global logger, then sets the max level.
+    ///
+    /// # Panics
+    ///
+    /// When a global logger is already installed.
+    pub fn init(self) {
+        self.try_init()
+            .expect("spanlog: a global logger was already installed");
+    }
+}
+
+impl<L: Log> Log for CorrelatingLogger<L> {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        self.inner.enabled(metadata)
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        let config = &*self.config;
+        if !config.logs_injection() {
+            return self.inner.log(record);
+        }
+        // A copy of the cached id text: the thread's stack is no longer borrowed.
+        let ids = context::current_ids_text(config.trace_id_128_logging());
+        let fields = Correlation::new(config, ids, self.style);
+        match self.fields {
+            Fields::Text if fields.is_empty() => self.inner.log(record),
+            Fields::Text => self.inner.log(
+                &builder(record)
+                    .args(format_args!("{} {}", record.args(), fields))
+                    .build(),
+            ),
+            #[cfg(feature = "kv")]
+            Fields::KeyValues => {
+                let pairs = crate::correlation::kv::WithPairs {
+                    record: record.key_values(),
+                    ours: fields.pairs(),
+                };
+                self.inner.log(&record.to_builder().key_values(&pairs).build())
+            }
+            #[cfg(feature = "kv")]
+            Fields::TextAndKeyValues => {
+                let pairs = crate::correlation::kv::WithPairs {
+                    record: record.key_values(),
+                    ours: fields.pairs(),
+                };
+                let mut builder = record.to_builder();
+                builder.key_values(&pairs);
+                if fields.is_empty() {
+                    self.inner.log(&builder.build())
+                } else {
+                    self.inner.log(
+                        &builder
+                            .args(format_args!("{} {}", record.args(), fields))
+                            .build(),
+                    )
+                }
+            }
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
+    }
+}
+
+/// A builder for a copy of `record` (metadata, location and, with `kv`, key-values).
+fn builder<'a>(record: &'a Record<'a>) -> RecordBuilder<'a> {
+    #[cfg(feature = "kv")]
+    {
+        record.to_builder()
+    }
+    #[cfg(not(feature = "kv"))]
+    {
+        let mut builder = Record::builder();
+        builder.metadata(record.metadata().clone()).line(record.line());
+        match record.module_path_static() {
+            Some(path) => builder.module_path_static(Some(path)),
+            None => builder.module_path(record.module_path()),
+        };
+        match record.file_static() {
+            Some(file) => builder.file_static(Some(file)),
+            None => builder.file(record.file()),
+        };
+        builder
+    }
+}
+
+impl<L: fmt::Debug> fmt::Debug for CorrelatingLogger<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CorrelatingLogger")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .field("style", &self.style)
+            .field("fields", &self.fields)
+            .field("max_level", &self.max_level)
+            .finish()
+    }
+}

@@ -1,0 +1,430 @@
+//! Spans: a builder, finish-on-drop, tags, and `Span::log()` for manual injection.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::context::{self, ContextGuard, SpanContext};
+use crate::correlation::Correlation;
+use crate::export::{self, FinishedSpan};
+use crate::id::{SpanId, TraceId};
+
+type Text = Cow<'static, str>;
+
+/// Starts building a span named `name` (Datadog's operation name, e.g. `web.request`).
+///
+/// Unless told otherwise with [`SpanBuilder::child_of`] or [`SpanBuilder::root`], the span
+/// is a child of the span current on this thread when it starts, or the root of a new
+/// trace.
+///
+/// # Examples
+///
+/// ```
+/// let request = spanlog::start_span("web.request").resource("/posts").entered();
+/// let query = spanlog::start_span("db.query").span_type("sql").entered();
+/// assert_eq!(query.trace_id(), request.trace_id());
+/// assert_eq!(query.parent_id(), request.span_id());
+/// ```
+pub fn start_span(name: impl Into<Text>) -> SpanBuilder {
+    SpanBuilder {
+        name: name.into(),
+        resource: None,
+        service: None,
+        span_type: None,
+        tags: Vec::new(),
+        parent: Parent::Current,
+    }
+}
+
+/// Options for a span that has not started yet; made by [`start_span`].
+#[must_use = "a span builder does nothing until `start()` or `entered()`"]
+#[derive(Debug)]
+pub struct SpanBuilder {
+    name: Text,
+    resource: Option<Text>,
+    service: Option<Text>,
+    span_type: Option<Text>,
+    tags: Vec<(Text, Text)>,
+    parent: Parent,
+}
+
+#[derive(Debug)]
+enum Parent {
+    Current,
+    Of(SpanContext),
+    Root,
+}
+
+impl SpanBuilder {
+    /// The resource, e.g. the route `/posts` or a query; defaults to the name.
+    pub fn resource(mut self, resource: impl Into<Text>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// The service this span belongs to, when it is not the configured one (a database
+    /// client span may name the database, say). Log lines keep the configured service.
+    pub fn service(mut self, service: impl Into<Text>) -> Self {
+        self.service = Some(service.into());
+        self
+    }
+
+    /// The span type, e.g. `web`, `sql`, `http`, `cache`.
+    pub fn span_type(mut self, span_type: impl Into<Text>) -> Self {
+        self.span_type = Some(span_type.into());
+        self
+    }
+
+    /// Adds a string tag (Datadog `meta`). A later tag with the same key replaces it.
+    pub fn tag(mut self, key: impl Into<Text>, value: impl Into<Text>) -> Self {
+        set(&mut self.tags, key.into(), value.into());
+        self
+    }
+
+    /// Makes the span a child of `parent`, a span of this process or a context that came
+    /// from another service. A parent with a zero trace id is ignored, and the span
+    /// starts a new trace.
+    pub fn child_of(mut self, parent: impl Into<SpanContext>) -> Self {
+        self.parent = Parent::Of(parent.into());
+        self
+    }
+
+    /// Makes the span the root of a new trace, whatever is current on this thread.
+    pub fn root(mut self) -> Self {
+        self.parent = Parent::Root;
+        self
+    }
+
+    /// Starts the span. It is not current until [entered](Span::enter).
+    pub fn start(self) -> Span {
+        let parent = match self.parent {
+            Parent::Current => context::current(),
+            Parent::Of(parent) => Some(parent),
+            Parent::Root => None,
+        }
+        .filter(|parent| !parent.trace_id.is_zero());
+        let context = match parent {
+            Some(parent) => SpanContext {
+                trace_id: parent.trace_id,
+                span_id: SpanId::random(),
+                parent_id: parent.span_id,
+                trace: parent.trace,
+            },
+            None => SpanContext::new(TraceId::random(), SpanId::random()),
+        };
+        Span {
+            context,
+            name: self.name,
+            resource: self.resource,
+            service: self.service,
+            span_type: self.span_type,
+            tags: self.tags,
+            metrics: Vec::new(),
+            error: false,
+            start: SystemTime::now(),
+            started: Instant::now(),
+            finished: false,
+        }
+    }
+
+    /// Starts the span and makes it current on this thread; it finishes when the
+    /// returned guard is dropped. The common case in one call.
+    pub fn entered(self) -> EnteredSpan {
+        let span = self.start();
+        EnteredSpan {
+            _guard: span.context.enter(),
+            span,
+        }
+    }
+}
+
+/// A unit of work: a name, a resource, ids, a start time and, once finished, a duration.
+///
+/// A span finishes when it is dropped (or by [`Span::finish`]); the finished span goes
+/// to the installed [exporter](crate::export), if any. It is `Send`: it may start on
+/// one thread and finish on another, and its duration is measured with a monotonic
+/// clock either way. Entering it ([`Span::enter`]) makes it current on the entering
+/// thread only.
+pub struct Span {
+    context: SpanContext,
+    name: Text,
+    resource: Option<Text>,
+    service: Option<Text>,
+    span_type: Option<Text>,
+    tags: Vec<(Text, Text)>,
+    metrics: Vec<(Text, f64)>,
+    error: bool,
+    start: SystemTime,
+    started: Instant,
+    finished: bool,
+}
+
+impl Span {
+    /// Makes this span current on this thread until the guard is dropped.
+    ///
+    /// ```
+    /// let span = spanlog::start_span("work").start();
+    /// {
+    ///     let _entered = span.enter();
+    ///     assert_eq!(spanlog::current().map(|c| c.span_id()), Some(span.span_id()));
+    /// }
+    /// assert_eq!(spanlog::current(), None);
+    /// ```
+    pub fn enter(&self) -> Entered<'_> {
+        Entered {
+            _guard: self.context.enter(),
+            _span: PhantomData,
+        }
+    }
+
+    /// Runs `f` with this span current, then restores the previous one.
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _entered = self.enter();
+        f()
+    }
+
+    /// The correlation fields of this span for a log line, as Datadog's Go tracer prints
+    /// a span with `%v` (manual injection). Uses the global [`Config`](crate::Config).
+    ///
+    /// ```
+    /// let span = spanlog::start_span("web.request").resource("/posts").start();
+    /// let line = format!("my log message {}", span.log());
+    /// assert!(line.contains(&format!(r#"dd.span_id="{}" dd.parent_id="0""#, span.span_id())));
+    /// ```
+    pub fn log(&self) -> Correlation<'static> {
+        let c = &self.context;
+        Correlation::for_ids(crate::config::global(), c.trace_id, c.span_id, c.parent_id)
+    }
+
+    /// This span's context: what children and other threads need.
+    pub fn context(&self) -> &SpanContext {
+        &self.context
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> TraceId {
+        self.context.trace_id
+    }
+
+    /// The span id.
+    pub fn span_id(&self) -> SpanId {
+        self.context.span_id
+    }
+
+    /// The parent's span id, zero for a root span.
+    pub fn parent_id(&self) -> SpanId {
+        self.context.parent_id
+    }
+
+    /// The operation name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The resource (the name unless one was set).
+    pub fn resource(&self) -> &str {
+        self.resource.as_deref().unwrap_or(&self.name)
+    }
+
+    /// Replaces the resource.
+    pub fn set_resource(&mut self, resource: impl Into<Text>) {
+        self.resource = Some(resource.into());
+    }
+
+    /// Sets a string tag (Datadog `meta`), replacing one with the same key.
+    pub fn set_tag(&mut self, key: impl Into<Text>, value: impl Into<Text>) {
+        set(&mut self.tags, key.into(), value.into());
+    }
+
+    /// Sets a numeric tag (Datadog `metrics`), replacing one with the same key.
+    pub fn set_metric(&mut self, key: impl Into<Text>, value: f64) {
+        set(&mut self.metrics, key.into(), value);
+    }
+
+    /// Marks the span as failed (or not).
+    pub fn set_error(&mut self, error: bool) {
+        self.error = error;
+    }
+
+    /// Marks the span as failed and records the error's message and type name
+    /// (`error.message`, `error.type`), as Datadog's tracers do.
+    pub fn record_error<E: std::error::Error + ?Sized>(&mut self, error: &E) {
+        self.error = true;
+        self.set_tag("error.message", error.to_string());
+        self.set_tag("error.type", std::any::type_name::<E>());
+    }
+
+    /// Whether the span is marked as failed.
+    pub fn is_error(&self) -> bool {
+        self.error
+    }
+
+    /// Finishes the span now; the same as dropping it.
+    pub fn finish(self) {}
+
+    fn finish_once(&mut self) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        let duration = self.started.elapsed();
+        let Some(exporter) = export::installed() else {
+            return;
+        };
+        let start_unix_nanos = self
+            .start
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        use std::mem::take;
+        exporter.export(FinishedSpan {
+            trace_id: self.context.trace_id,
+            span_id: self.context.span_id,
+            parent_id: self.context.parent_id,
+            resource: self.resource.take().unwrap_or_else(|| self.name.clone()),
+            name: take(&mut self.name),
+            service: self.service.take(),
+            span_type: self.span_type.take(),
+            start_unix_nanos,
+            duration_nanos: i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX),
+            error: self.error,
+            meta: take(&mut self.tags),
+            metrics: take(&mut self.metrics),
+            trace: self.context.trace.as_ref().map(Arc::clone),
+        });
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        self.finish_once();
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Span")
+            .field("name", &self.name)
+            .field("resource", &self.resource())
+            .field("trace_id", &self.context.trace_id)
+            .field("span_id", &self.context.span_id)
+            .field("parent_id", &self.context.parent_id)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<&Span> for SpanContext {
+    fn from(span: &Span) -> Self {
+        span.context.clone()
+    }
+}
+
+/// Keeps a borrowed [`Span`] current on this thread; made by [`Span::enter`]. Dropping it
+/// leaves the span (it does not finish it).
+#[must_use = "the span is current only while the guard lives; `let _ = ...` drops it at once"]
+#[derive(Debug)]
+pub struct Entered<'a> {
+    _guard: ContextGuard,
+    _span: PhantomData<&'a Span>,
+}
+
+/// A span that is current on this thread and finishes when dropped; made by
+/// [`SpanBuilder::entered`]. It dereferences to the [`Span`].
+#[must_use = "the span is current only while the guard lives; `let _ = ...` drops it at once"]
+#[derive(Debug)]
+pub struct EnteredSpan {
+    // Field order matters: the guard leaves the stack before the span finishes.
+    _guard: ContextGuard,
+    span: Span,
+}
+
+impl EnteredSpan {
+    /// Mutable access to the span, to set tags or mark an error while it is current.
+    pub fn span_mut(&mut self) -> &mut Span {
+        &mut self.span
+    }
+}
+
+impl Deref for EnteredSpan {
+    type Target = Span;
+
+    fn deref(&self) -> &Span {
+        &self.span
+    }
+}
+
+fn set<V>(pairs: &mut Vec<(Text, V)>, key: Text, value: V) {
+    match pairs.iter_mut().find(|(k, _)| *k == key) {
+        Some(pair) => pair.1 = value,
+        None => pairs.push((key, value)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_span_started_inside_another_is_its_child() {
+        let parent = start_span("parent").entered();
+        let child = start_span("child").start();
+        assert_eq!(child.trace_id(), parent.trace_id());
+        assert_eq!(child.parent_id(), parent.span_id());
+        assert_ne!(child.span_id(), parent.span_id());
+    }
+
+    #[test]
+    fn root_ignores_the_current_span() {
+        let _parent = start_span("parent").entered();
+        let root = start_span("other").root().start();
+        assert_eq!(root.parent_id(), SpanId::ZERO);
+        assert_ne!(root.trace_id(), _parent.trace_id());
+    }
+
+    #[test]
+    fn child_of_an_explicit_context() {
+        let remote = SpanContext::new(TraceId::from_parts(1, 2), SpanId::from_u64(3));
+        let span = start_span("x").child_of(remote).start();
+        assert_eq!(span.trace_id(), TraceId::from_parts(1, 2));
+        assert_eq!(span.parent_id(), SpanId::from_u64(3));
+        let invalid = SpanContext::new(TraceId::ZERO, SpanId::from_u64(3));
+        let span = start_span("x").child_of(invalid).start();
+        assert!(!span.trace_id().is_zero());
+        assert_eq!(span.parent_id(), SpanId::ZERO, "a zero trace id starts a new trace");
+    }
+
+    #[test]
+    fn builder_options_and_setters() {
+        let mut span = start_span("web.request")
+            .resource("/posts")
+            .service("blog")
+            .span_type("web")
+            .tag("http.method", "GET")
+            .tag("http.method", "POST")
+            .start();
+        assert_eq!(span.name(), "web.request");
+        assert_eq!(span.resource(), "/posts");
+        assert_eq!(span.tags, vec![(Text::from("http.method"), Text::from("POST"))]);
+        span.set_resource("/posts/1");
+        assert_eq!(span.resource(), "/posts/1");
+        assert!(!span.is_error());
+        span.record_error(&std::fmt::Error);
+        assert!(span.is_error());
+        assert_eq!(span.tags[1], ("error.message".into(), std::fmt::Error.to_string().into()));
+        assert_eq!(span.tags[2], ("error.type".into(), "core::fmt::Error".into()));
+        assert_eq!(start_span("n").start().resource(), "n");
+    }
+
+    #[test]
+    fn entered_span_leaves_the_stack_when_dropped() {
+        let outer = start_span("outer").entered();
+        let inner = start_span("inner").entered();
+        assert_eq!(context::current().unwrap().span_id(), inner.span_id());
+        drop(inner);
+        assert_eq!(context::current().unwrap().span_id(), outer.span_id());
+        drop(outer);
+        assert!(context::current().is_none());
+    }
+}

@@ -1,0 +1,152 @@
+//! Zero heap allocations per log call inside a span, and per enter/exit: a counting
+//! global allocator watches every call. Its own binary, without the test harness, so no
+//! other thread allocates while it counts.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::LastLine;
+use log::info;
+use spanlog::{Builder, Config, Style};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; it only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    f();
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+fn check(name: &str, count: usize) {
+    assert_eq!(count, 0, "{name}: {count} allocations");
+    println!("{name}: 0 allocations");
+}
+
+fn main() {
+    log::set_max_level(log::LevelFilter::Trace);
+    let config = Config::new().with_service("blog").with_env("prod").with_version("1.2.3");
+    let go = Builder::new().config(config.clone()).wrap(LastLine::with_capacity(1024));
+    let python = Builder::new()
+        .config(config.clone())
+        .style(Style::Python)
+        .wrap(LastLine::with_capacity(1024));
+
+    let outer = spanlog::start_span("web.request").resource("/posts").entered();
+    let span = spanlog::start_span("db.query").entered();
+    // Warm up: the first line in a span formats its ids once; thread-locals initialise.
+    info!(logger: &go, "warm {}", 1);
+    info!(logger: &python, "warm {}", 1);
+
+    check(
+        "log call inside a span (Go style)",
+        allocations(|| {
+            for i in 0..1000 {
+                info!(logger: &go, "request {}", i);
+            }
+        }),
+    );
+    assert!(go.inner().last().contains(&format!("dd.span_id=\"{}\"", span.span_id())));
+    check(
+        "log call inside a span (Python style)",
+        allocations(|| {
+            for i in 0..1000 {
+                info!(logger: &python, "request {}", i);
+            }
+        }),
+    );
+    assert!(python.inner().last().ends_with(&format!("dd.span_id={}]", span.span_id())));
+
+    // Enter and exit an existing span, and log in it for the first time (formats ids).
+    let other = spanlog::start_span("other").start();
+    check(
+        "enter, first log, exit",
+        allocations(|| {
+            for _ in 0..1000 {
+                let _entered = other.enter();
+                info!(logger: &go, "inside other");
+            }
+        }),
+    );
+    assert!(go.inner().last().contains(&format!("dd.span_id=\"{}\"", other.span_id())));
+
+    // Starting and finishing a span with static strings and no exporter.
+    check(
+        "start, enter, log, finish",
+        allocations(|| {
+            for _ in 0..1000 {
+                let _span = spanlog::start_span("short").resource("/r").entered();
+                info!(logger: &go, "short");
+            }
+        }),
+    );
+
+    #[cfg(feature = "kv")]
+    {
+        let kv = Builder::new()
+            .config(config)
+            .fields(spanlog::Fields::KeyValues)
+            .wrap(KvSink::default());
+        info!(logger: &kv, user = "ana"; "warm");
+        check(
+            "log call inside a span (key-values)",
+            allocations(|| {
+                for i in 0..1000 {
+                    info!(logger: &kv, user = "ana", n = i; "request");
+                }
+            }),
+        );
+        let seen = kv.inner().0.load(Ordering::SeqCst);
+        assert_eq!(seen, 7 + 1000 * 8, "user, n and six dd.* pairs per line; the warm-up has no n");
+    }
+
+    drop(span);
+    drop(outer);
+    println!("1 passed, 0 failed");
+}
+
+/// Counts the pairs it is shown; allocates nothing.
+#[cfg(feature = "kv")]
+#[derive(Default)]
+struct KvSink(AtomicUsize);
+
+#[cfg(feature = "kv")]
+impl log::Log for KvSink {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        struct Count<'a>(&'a AtomicUsize);
+        impl<'kvs> log::kv::VisitSource<'kvs> for Count<'_> {
+            fn visit_pair(&mut self, _: log::kv::Key<'kvs>, v: log::kv::Value<'kvs>) -> Result<(), log::kv::Error> {
+                // Touch the value, as a real logger would.
+                std::hint::black_box(v.to_borrowed_str());
+                self.0.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+        }
+        let _ = record.key_values().visit(&mut Count(&self.0));
+    }
+    fn flush(&self) {}
+}
