@@ -224,7 +224,9 @@ impl Config {
     /// assert_eq!(spanlog::config::global().service(), "blog");
     /// ```
     pub fn set_global(self) -> Result<(), AlreadySet> {
-        GLOBAL.set(self).map_err(AlreadySet)
+        GLOBAL
+            .set(self)
+            .map_err(|config| AlreadySet(Box::new(config)))
     }
 
     pub(crate) fn prefix(&self) -> &Prefix {
@@ -253,12 +255,12 @@ impl fmt::Debug for Config {
 /// The error of [`Config::set_global`]: the global configuration was already in use.
 /// It gives the rejected configuration back through [`AlreadySet::into_inner`].
 #[derive(Debug)]
-pub struct AlreadySet(Config);
+pub struct AlreadySet(Box<Config>);
 
 impl AlreadySet {
     /// The configuration that was not installed.
     pub fn into_inner(self) -> Config {
-        self.0
+        *self.0
     }
 }
 
@@ -334,7 +336,11 @@ mod tests {
         assert!(!config.service().is_empty());
         assert_eq!(config.service(), executable_name());
         let (config, _) = read(&[("DD_SERVICE", "")]);
-        assert_eq!(config.service(), executable_name(), "set-but-empty counts as unset");
+        assert_eq!(
+            config.service(),
+            executable_name(),
+            "set-but-empty counts as unset"
+        );
     }
 
     #[test]

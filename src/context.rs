@@ -52,7 +52,7 @@ pub(crate) struct TraceMeta {
 
 impl SpanContext {
     /// A context for the given ids, with no parent and no trace-wide data. Use it to
-    /// continue a trace whose ids arrived by other means than [`crate::propagation`].
+    /// continue a trace whose ids arrived by other means.
     pub fn new(trace_id: TraceId, span_id: SpanId) -> Self {
         SpanContext {
             trace_id,

@@ -140,7 +140,9 @@ impl fmt::Display for Correlation<'_> {
                 f.write_str(ids.go())
             }
             (Style::Python, ids) => {
-                let (trace, span) = ids.as_ref().map_or(("0", "0"), |ids| (ids.trace(), ids.span()));
+                let (trace, span) = ids
+                    .as_ref()
+                    .map_or(("0", "0"), |ids| (ids.trace(), ids.span()));
                 f.write_str(&self.prefix.python_lead)?;
                 f.write_str(trace)?;
                 f.write_str(" dd.span_id=")?;
@@ -153,7 +155,9 @@ impl fmt::Display for Correlation<'_> {
 
 impl fmt::Debug for Correlation<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Correlation").field(&self.to_string()).finish()
+        f.debug_tuple("Correlation")
+            .field(&self.to_string())
+            .finish()
     }
 }
 
@@ -173,7 +177,11 @@ pub(crate) struct Prefix {
 
 impl Prefix {
     pub(crate) fn new(service: &str, env: &str, version: &str) -> Self {
-        let pairs = [("dd.service", service), ("dd.env", env), ("dd.version", version)];
+        let pairs = [
+            ("dd.service", service),
+            ("dd.env", env),
+            ("dd.version", version),
+        ];
         let mut go = String::new();
         let mut python_lead = String::from("[");
         for (key, value) in pairs {
@@ -252,7 +260,9 @@ pub(crate) struct IdsText {
 impl IdsText {
     pub(crate) fn new(trace_id: TraceId, span_id: SpanId, parent_id: SpanId, wide: bool) -> Self {
         let mut text = ArrayString::new();
-        let mark = |text: &mut ArrayString<IDS_CAPACITY>, key: &str, push: &dyn Fn(&mut ArrayString<IDS_CAPACITY>)| {
+        let mark = |text: &mut ArrayString<IDS_CAPACITY>,
+                    key: &str,
+                    push: &dyn Fn(&mut ArrayString<IDS_CAPACITY>)| {
             text.push_str(key);
             let start = text.len() as u8;
             push(text);
@@ -291,7 +301,9 @@ impl IdsText {
     }
 
     fn slice(&self, (start, end): (u8, u8)) -> &str {
-        self.text.get(start as usize..end as usize).unwrap_or_default()
+        self.text
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
     }
 
     fn trace(&self) -> &str {
@@ -330,9 +342,16 @@ pub(crate) mod kv {
     }
 
     impl Pairs<'_> {
-        fn each<'s>(&'s self, mut f: impl FnMut(&'static str, &'s str) -> Result<(), Error>) -> Result<(), Error> {
+        fn each<'s>(
+            &'s self,
+            mut f: impl FnMut(&'static str, &'s str) -> Result<(), Error>,
+        ) -> Result<(), Error> {
             let p = self.prefix;
-            for (key, value) in [("dd.service", &p.service), ("dd.env", &p.env), ("dd.version", &p.version)] {
+            for (key, value) in [
+                ("dd.service", &p.service),
+                ("dd.env", &p.env),
+                ("dd.version", &p.version),
+            ] {
                 if !value.is_empty() {
                     f(key, value)?;
                 }
@@ -462,7 +481,8 @@ mod tests {
         assert_eq!(expected.len(), 116);
         let small = TraceId::from_parts(1, 0);
         assert_eq!(
-            Correlation::for_ids(&Config::new(), small, SpanId::from_u64(1), SpanId::ZERO).trace_id(),
+            Correlation::for_ids(&Config::new(), small, SpanId::from_u64(1), SpanId::ZERO)
+                .trace_id(),
             Some("00000000000000010000000000000000"),
             "hex is zero-padded to 32 digits"
         );
@@ -470,15 +490,22 @@ mod tests {
 
     #[test]
     fn without_a_span() {
-        assert_eq!(Correlation::without_span(&blog()).to_string(), "dd.service=blog dd.env=prod dd.version=1.2.3");
+        assert_eq!(
+            Correlation::without_span(&blog()).to_string(),
+            "dd.service=blog dd.env=prod dd.version=1.2.3"
+        );
         assert_eq!(Correlation::without_span(&Config::new()).to_string(), "");
         assert!(Correlation::without_span(&Config::new()).is_empty());
         assert_eq!(
-            Correlation::without_span(&Config::new()).style(Style::Python).to_string(),
+            Correlation::without_span(&Config::new())
+                .style(Style::Python)
+                .to_string(),
             "[dd.service= dd.env= dd.version= dd.trace_id=0 dd.span_id=0]"
         );
         assert_eq!(
-            Correlation::without_span(&blog()).style(Style::Python).to_string(),
+            Correlation::without_span(&blog())
+                .style(Style::Python)
+                .to_string(),
             "[dd.service=blog dd.env=prod dd.version=1.2.3 dd.trace_id=0 dd.span_id=0]"
         );
     }
@@ -505,7 +532,9 @@ mod tests {
                 "{value:?}"
             );
             assert_eq!(
-                Correlation::without_span(&config).style(Style::Python).to_string(),
+                Correlation::without_span(&config)
+                    .style(Style::Python)
+                    .to_string(),
                 format!("[dd.service={expected} dd.env= dd.version= dd.trace_id=0 dd.span_id=0]"),
                 "{value:?}"
             );

@@ -214,16 +214,28 @@ mod tests {
         assert_eq!(id.low(), 16619917583423696718);
         assert_eq!(TraceId::from_parts(id.high(), id.low()), id);
         assert_eq!(format!("{id}"), "6b04d2e800000000e6a5cefc6c3cef4e");
-        assert_eq!(format!("{:032x}", TraceId::from_u128(1)), "00000000000000000000000000000001");
+        assert_eq!(
+            format!("{:032x}", TraceId::from_u128(1)),
+            "00000000000000000000000000000001"
+        );
     }
 
     #[test]
     fn wide_trace_ids_carry_the_time_in_the_top_32_bits() {
-        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let before = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         let id = TraceId::random_with(true);
-        let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let after = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         let secs = id.high() >> 32;
-        assert!(secs >= before && secs <= after, "{secs} not in {before}..={after}");
+        assert!(
+            secs >= before && secs <= after,
+            "{secs} not in {before}..={after}"
+        );
         assert_eq!(id.high() & 0xffff_ffff, 0, "bits 64..96 must be zero");
         assert_ne!(id.low(), 0);
     }

@@ -75,8 +75,8 @@ pub use crate::span::{Entered, EnteredSpan, Span, SpanBuilder, start_span};
 /// as the global logger, and sets the max level from env_logger's own filter.
 ///
 /// When `RUST_LOG` is unset or empty the filter is `info` (env_logger alone would show
-/// only errors; a service wants its info lines). Output goes to standard error, as with
-/// env_logger.
+/// only errors; a service wants its info lines). `RUST_LOG_STYLE` chooses colours, and
+/// output goes to standard error, as with env_logger.
 ///
 /// # Panics
 ///
@@ -93,9 +93,15 @@ pub fn init() {
 /// When a global logger is already installed.
 #[cfg(feature = "env_logger")]
 pub fn try_init() -> Result<(), log::SetLoggerError> {
-    let env = env_logger::Env::default().default_filter_or("info");
-    let inner = env_logger::Builder::from_env(env).build();
-    Builder::new().wrap_env_logger(inner).try_init()
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|f| !f.trim().is_empty());
+    let mut inner = env_logger::Builder::new();
+    inner.parse_filters(filter.as_deref().unwrap_or("info"));
+    if let Ok(style) = std::env::var("RUST_LOG_STYLE") {
+        inner.parse_write_style(&style);
+    }
+    Builder::new().wrap_env_logger(inner.build()).try_init()
 }
 
 #[doc = include_str!("../README.md")]

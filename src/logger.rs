@@ -104,7 +104,10 @@ impl Builder {
     /// spanlog::Builder::new().wrap_env_logger(inner).init();
     /// ```
     #[cfg(feature = "env_logger")]
-    pub fn wrap_env_logger(self, inner: env_logger::Logger) -> CorrelatingLogger<env_logger::Logger> {
+    pub fn wrap_env_logger(
+        self,
+        inner: env_logger::Logger,
+    ) -> CorrelatingLogger<env_logger::Logger> {
         let level = inner.filter();
         self.wrap(inner).max_level(level)
     }
@@ -200,7 +203,8 @@ impl<L: Log> Log for CorrelatingLogger<L> {
                     record: record.key_values(),
                     ours: fields.pairs(),
                 };
-                self.inner.log(&record.to_builder().key_values(&pairs).build())
+                self.inner
+                    .log(&record.to_builder().key_values(&pairs).build())
             }
             #[cfg(feature = "kv")]
             Fields::TextAndKeyValues => {
@@ -237,7 +241,9 @@ fn builder<'a>(record: &'a Record<'a>) -> RecordBuilder<'a> {
     #[cfg(not(feature = "kv"))]
     {
         let mut builder = Record::builder();
-        builder.metadata(record.metadata().clone()).line(record.line());
+        builder
+            .metadata(record.metadata().clone())
+            .line(record.line());
         match record.module_path_static() {
             Some(path) => builder.module_path_static(Some(path)),
             None => builder.module_path(record.module_path()),

@@ -392,7 +392,11 @@ mod tests {
         let invalid = SpanContext::new(TraceId::ZERO, SpanId::from_u64(3));
         let span = start_span("x").child_of(invalid).start();
         assert!(!span.trace_id().is_zero());
-        assert_eq!(span.parent_id(), SpanId::ZERO, "a zero trace id starts a new trace");
+        assert_eq!(
+            span.parent_id(),
+            SpanId::ZERO,
+            "a zero trace id starts a new trace"
+        );
     }
 
     #[test]
@@ -406,14 +410,23 @@ mod tests {
             .start();
         assert_eq!(span.name(), "web.request");
         assert_eq!(span.resource(), "/posts");
-        assert_eq!(span.tags, vec![(Text::from("http.method"), Text::from("POST"))]);
+        assert_eq!(
+            span.tags,
+            vec![(Text::from("http.method"), Text::from("POST"))]
+        );
         span.set_resource("/posts/1");
         assert_eq!(span.resource(), "/posts/1");
         assert!(!span.is_error());
         span.record_error(&std::fmt::Error);
         assert!(span.is_error());
-        assert_eq!(span.tags[1], ("error.message".into(), std::fmt::Error.to_string().into()));
-        assert_eq!(span.tags[2], ("error.type".into(), "core::fmt::Error".into()));
+        assert_eq!(
+            span.tags[1],
+            ("error.message".into(), std::fmt::Error.to_string().into())
+        );
+        assert_eq!(
+            span.tags[2],
+            ("error.type".into(), "core::fmt::Error".into())
+        );
         assert_eq!(start_span("n").start().resource(), "n");
     }
 

@@ -46,14 +46,21 @@ fn check(name: &str, count: usize) {
 
 fn main() {
     log::set_max_level(log::LevelFilter::Trace);
-    let config = Config::new().with_service("blog").with_env("prod").with_version("1.2.3");
-    let go = Builder::new().config(config.clone()).wrap(LastLine::with_capacity(1024));
+    let config = Config::new()
+        .with_service("blog")
+        .with_env("prod")
+        .with_version("1.2.3");
+    let go = Builder::new()
+        .config(config.clone())
+        .wrap(LastLine::with_capacity(1024));
     let python = Builder::new()
         .config(config.clone())
         .style(Style::Python)
         .wrap(LastLine::with_capacity(1024));
 
-    let outer = spanlog::start_span("web.request").resource("/posts").entered();
+    let outer = spanlog::start_span("web.request")
+        .resource("/posts")
+        .entered();
     let span = spanlog::start_span("db.query").entered();
     // Warm up: the first line in a span formats its ids once; thread-locals initialise.
     info!(logger: &go, "warm {}", 1);
@@ -67,7 +74,11 @@ fn main() {
             }
         }),
     );
-    assert!(go.inner().last().contains(&format!("dd.span_id=\"{}\"", span.span_id())));
+    assert!(
+        go.inner()
+            .last()
+            .contains(&format!("dd.span_id=\"{}\"", span.span_id()))
+    );
     check(
         "log call inside a span (Python style)",
         allocations(|| {
@@ -76,7 +87,12 @@ fn main() {
             }
         }),
     );
-    assert!(python.inner().last().ends_with(&format!("dd.span_id={}]", span.span_id())));
+    assert!(
+        python
+            .inner()
+            .last()
+            .ends_with(&format!("dd.span_id={}]", span.span_id()))
+    );
 
     // Enter and exit an existing span, and log in it for the first time (formats ids).
     let other = spanlog::start_span("other").start();
@@ -89,7 +105,11 @@ fn main() {
             }
         }),
     );
-    assert!(go.inner().last().contains(&format!("dd.span_id=\"{}\"", other.span_id())));
+    assert!(
+        go.inner()
+            .last()
+            .contains(&format!("dd.span_id=\"{}\"", other.span_id()))
+    );
 
     // Starting and finishing a span with static strings and no exporter.
     check(
@@ -118,7 +138,11 @@ fn main() {
             }),
         );
         let seen = kv.inner().0.load(Ordering::SeqCst);
-        assert_eq!(seen, 7 + 1000 * 8, "user, n and six dd.* pairs per line; the warm-up has no n");
+        assert_eq!(
+            seen,
+            7 + 1000 * 8,
+            "user, n and six dd.* pairs per line; the warm-up has no n"
+        );
     }
 
     drop(span);
@@ -139,7 +163,11 @@ impl log::Log for KvSink {
     fn log(&self, record: &log::Record<'_>) {
         struct Count<'a>(&'a AtomicUsize);
         impl<'kvs> log::kv::VisitSource<'kvs> for Count<'_> {
-            fn visit_pair(&mut self, _: log::kv::Key<'kvs>, v: log::kv::Value<'kvs>) -> Result<(), log::kv::Error> {
+            fn visit_pair(
+                &mut self,
+                _: log::kv::Key<'kvs>,
+                v: log::kv::Value<'kvs>,
+            ) -> Result<(), log::kv::Error> {
                 // Touch the value, as a real logger would.
                 std::hint::black_box(v.to_borrowed_str());
                 self.0.fetch_add(1, Ordering::Relaxed);

@@ -50,7 +50,11 @@ fn go_style_line_inside_a_span() {
     info!(logger: &logger, "my log message");
     assert_eq!(
         logger.inner().lines(),
-        [expected_go("my log message", &span, "dd.service=blog dd.env=prod dd.version=1.2.3 ")]
+        [expected_go(
+            "my log message",
+            &span,
+            "dd.service=blog dd.env=prod dd.version=1.2.3 "
+        )]
     );
     assert!(span.trace_id().high() != 0, "128-bit ids by default");
 }
@@ -66,19 +70,29 @@ fn spec_vector_through_the_logger() {
     info!(logger: &logger, "my log message");
     assert_eq!(
         logger.inner().lines(),
-        [r#"INFO my log message dd.service=blog dd.env=prod dd.version=1.2.3 dd.trace_id="6b04d2e800000000e6a5cefc6c3cef4e" dd.span_id="10582933694091117294" dd.parent_id="0""#]
+        [
+            r#"INFO my log message dd.service=blog dd.env=prod dd.version=1.2.3 dd.trace_id="6b04d2e800000000e6a5cefc6c3cef4e" dd.span_id="10582933694091117294" dd.parent_id="0""#
+        ]
     );
-    let python = Builder::new().config(blog()).style(Style::Python).wrap(Capture::new());
+    let python = Builder::new()
+        .config(blog())
+        .style(Style::Python)
+        .wrap(Capture::new());
     info!(logger: &python, "my log message");
     assert_eq!(
         python.inner().lines(),
-        ["INFO my log message [dd.service=blog dd.env=prod dd.version=1.2.3 dd.trace_id=6b04d2e800000000e6a5cefc6c3cef4e dd.span_id=10582933694091117294]"]
+        [
+            "INFO my log message [dd.service=blog dd.env=prod dd.version=1.2.3 dd.trace_id=6b04d2e800000000e6a5cefc6c3cef4e dd.span_id=10582933694091117294]"
+        ]
     );
 }
 
 #[test]
 fn python_style_outside_a_span_prints_zeros() {
-    let logger = Builder::new().config(Config::new()).style(Style::Python).wrap(Capture::new());
+    let logger = Builder::new()
+        .config(Config::new())
+        .style(Style::Python)
+        .wrap(Capture::new());
     info!(logger: &logger, "hello {}", 42);
     assert_eq!(
         logger.inner().lines(),
@@ -92,38 +106,67 @@ fn outside_a_span_go_style_adds_only_what_is_configured() {
     info!(logger: &logger, "starting");
     let bare = wrap(Config::new());
     info!(logger: &bare, "starting");
-    assert_eq!(logger.inner().lines(), ["INFO starting dd.service=blog dd.env=prod dd.version=1.2.3"]);
-    assert_eq!(bare.inner().lines(), ["INFO starting"], "nothing at all to add");
+    assert_eq!(
+        logger.inner().lines(),
+        ["INFO starting dd.service=blog dd.env=prod dd.version=1.2.3"]
+    );
+    assert_eq!(
+        bare.inner().lines(),
+        ["INFO starting"],
+        "nothing at all to add"
+    );
 }
 
 #[test]
 fn sixty_four_bit_trace_ids_and_logging_switch() {
     let narrow = Config::new().with_trace_id_128_generation(false);
-    let span = start_span("x").child_of(spanlog::SpanContext::new(TraceId::from_parts(0, 77), SpanId::from_u64(1))).entered();
+    let span = start_span("x")
+        .child_of(spanlog::SpanContext::new(
+            TraceId::from_parts(0, 77),
+            SpanId::from_u64(1),
+        ))
+        .entered();
     let logger = wrap(narrow);
     info!(logger: &logger, "m");
     assert_eq!(field(&logger.inner().lines()[0], "dd.trace_id"), "77");
     drop(span);
 
-    let wide = start_span("y").child_of(spanlog::SpanContext::new(TraceId::from_parts(0x6b04d2e8_00000000, 5), SpanId::from_u64(1))).entered();
+    let wide = start_span("y")
+        .child_of(spanlog::SpanContext::new(
+            TraceId::from_parts(0x6b04d2e8_00000000, 5),
+            SpanId::from_u64(1),
+        ))
+        .entered();
     let off = wrap(Config::new().with_trace_id_128_logging(false));
     let on = wrap(Config::new());
     info!(logger: &off, "m");
     info!(logger: &on, "m");
     assert_eq!(field(&off.inner().lines()[0], "dd.trace_id"), "5");
-    assert_eq!(field(&on.inner().lines()[0], "dd.trace_id"), "6b04d2e8000000000000000000000005");
+    assert_eq!(
+        field(&on.inner().lines()[0], "dd.trace_id"),
+        "6b04d2e8000000000000000000000005"
+    );
     drop(wide);
 }
 
 #[test]
 fn odd_configuration_values_cannot_split_a_line() {
-    let logger = wrap(Config::new().with_service("my svc\nINFO forged").with_env("a=b"));
+    let logger = wrap(
+        Config::new()
+            .with_service("my svc\nINFO forged")
+            .with_env("a=b"),
+    );
     let _span = start_span("x").entered();
     info!(logger: &logger, "m");
     let lines = logger.inner().lines();
     assert_eq!(lines.len(), 1);
     assert!(!lines[0].contains('\n'));
-    assert!(lines[0].starts_with(r#"INFO m dd.service="my svc\nINFO forged" dd.env="a=b" dd.trace_id=""#), "{}", lines[0]);
+    assert!(
+        lines[0]
+            .starts_with(r#"INFO m dd.service="my svc\nINFO forged" dd.env="a=b" dd.trace_id=""#),
+        "{}",
+        lines[0]
+    );
 }
 
 #[test]
@@ -147,22 +190,34 @@ fn nesting_siblings_and_depth() {
     let lines = logger.inner().lines();
     let root_id = root.span_id().to_string();
     let trace = format!("{:032x}", root.trace_id());
-    assert!(lines.iter().all(|l| field(l, "dd.trace_id") == trace), "one trace");
+    assert!(
+        lines.iter().all(|l| field(l, "dd.trace_id") == trace),
+        "one trace"
+    );
     assert_eq!(field(&lines[0], "dd.span_id"), root_id);
     assert_eq!(field(&lines[0], "dd.parent_id"), "0");
     // Siblings: both children of the root, with different ids.
     assert_eq!(field(&lines[1], "dd.parent_id"), root_id);
     assert_eq!(field(&lines[2], "dd.parent_id"), root_id);
-    assert_ne!(field(&lines[1], "dd.span_id"), field(&lines[2], "dd.span_id"));
+    assert_ne!(
+        field(&lines[1], "dd.span_id"),
+        field(&lines[2], "dd.span_id")
+    );
     // A chain 100 deep: each line's parent is the line before it.
     assert_eq!(field(&lines[3], "dd.parent_id"), root_id);
     for pair in lines[3..].windows(2) {
-        assert_eq!(field(&pair[1], "dd.parent_id"), field(&pair[0], "dd.span_id"));
+        assert_eq!(
+            field(&pair[1], "dd.parent_id"),
+            field(&pair[0], "dd.span_id")
+        );
     }
     assert_eq!(spanlog::depth(), 101);
     drop(guards);
     info!(logger: &logger, "back at root");
-    assert_eq!(field(logger.inner().lines().last().unwrap(), "dd.span_id"), root_id);
+    assert_eq!(
+        field(logger.inner().lines().last().unwrap(), "dd.span_id"),
+        root_id
+    );
 }
 
 #[test]
@@ -179,7 +234,10 @@ fn guards_dropped_out_of_order() {
     drop(a);
     info!(logger: &logger, "after a");
     let lines = logger.inner().lines();
-    assert!(lines[0].contains(&format!("dd.span_id=\"{}\"", field(&lines[0], "dd.span_id"))));
+    assert!(lines[0].contains(&format!(
+        "dd.span_id=\"{}\"",
+        field(&lines[0], "dd.span_id")
+    )));
     assert_ne!(field(&lines[0], "dd.span_id"), a_id, "c is still current");
     assert_eq!(field(&lines[1], "dd.span_id"), a_id);
     assert_eq!(lines[2], "INFO after a");
@@ -207,14 +265,21 @@ fn threads_see_only_their_own_spans() {
     let mut traces = std::collections::HashSet::new();
     for line in &lines {
         if line.contains("before any span") {
-            assert!(!line.contains("dd."), "the main thread's span leaked: {line}");
+            assert!(
+                !line.contains("dd."),
+                "the main thread's span leaked: {line}"
+            );
             continue;
         }
         let words: Vec<&str> = line.split(' ').collect();
         // "INFO thread T line I span S trace X dd...."
         assert_eq!(field(line, "dd.span_id"), words[6], "{line}");
         assert_eq!(field(line, "dd.trace_id"), words[8], "{line}");
-        assert_eq!(field(line, "dd.parent_id"), "0", "not a child of the main thread's span");
+        assert_eq!(
+            field(line, "dd.parent_id"),
+            "0",
+            "not a child of the main thread's span"
+        );
         assert_ne!(words[8], outer_trace);
         assert!(traces.insert(words[8].to_owned()), "trace ids are unique");
     }
@@ -241,7 +306,12 @@ fn record_metadata_is_kept() {
             assert_eq!(record.module_path(), Some(module_path!()));
             assert_eq!(record.file(), Some(file!()));
             assert!(record.line().is_some());
-            assert!(record.args().to_string().starts_with("careful dd.trace_id="));
+            assert!(
+                record
+                    .args()
+                    .to_string()
+                    .starts_with("careful dd.trace_id=")
+            );
         }
         fn flush(&self) {}
     }
@@ -318,7 +388,10 @@ mod key_values {
 
     #[test]
     fn key_values_instead_of_text() {
-        let logger = Builder::new().config(blog()).fields(Fields::KeyValues).wrap(Capture::new());
+        let logger = Builder::new()
+            .config(blog())
+            .fields(Fields::KeyValues)
+            .wrap(Capture::new());
         let span = start_span("x").entered();
         info!(logger: &logger, user = "ana"; "signed in");
         assert_eq!(
@@ -333,7 +406,10 @@ mod key_values {
 
     #[test]
     fn text_and_key_values() {
-        let logger = Builder::new().config(Config::new()).fields(Fields::TextAndKeyValues).wrap(Capture::new());
+        let logger = Builder::new()
+            .config(Config::new())
+            .fields(Fields::TextAndKeyValues)
+            .wrap(Capture::new());
         let span = start_span("x").entered();
         info!(logger: &logger, "both");
         let id = span.span_id();
@@ -351,11 +427,17 @@ mod key_values {
 
     #[test]
     fn a_record_key_that_collides_wins_and_is_not_duplicated() {
-        let logger = Builder::new().config(blog()).fields(Fields::KeyValues).wrap(Capture::new());
+        let logger = Builder::new()
+            .config(blog())
+            .fields(Fields::KeyValues)
+            .wrap(Capture::new());
         let _span = start_span("x").entered();
         info!(logger: &logger, "dd.service" = "override"; "m");
         let line = &logger.inner().lines()[0];
         assert_eq!(line.matches("dd.service=").count(), 1, "{line}");
-        assert!(line.starts_with("INFO m dd.service=override dd.env=prod"), "{line}");
+        assert!(
+            line.starts_with("INFO m dd.service=override dd.env=prod"),
+            "{line}"
+        );
     }
 }

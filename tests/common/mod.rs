@@ -92,7 +92,13 @@ impl Log for LastLine {
     fn log(&self, record: &Record<'_>) {
         let mut buf = self.buf.lock().unwrap();
         buf.clear();
-        let _ = write!(buf, "[{} {}] {}", record.level(), record.target(), record.args());
+        let _ = write!(
+            buf,
+            "[{} {}] {}",
+            record.level(),
+            record.target(),
+            record.args()
+        );
     }
 
     fn flush(&self) {}

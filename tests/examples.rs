@@ -1,0 +1,138 @@
+//! The examples' output is a contract: run the built example binaries (cargo test builds
+//! them) and check what they print.
+
+use std::process::{Command, Output};
+
+fn example(name: &str) -> Command {
+    // target/<profile>/deps/examples-<hash> -> target/<profile>/examples/<name>
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    path.pop();
+    path.push("examples");
+    path.push(name);
+    let mut command = Command::new(path);
+    for var in [
+        "RUST_LOG",
+        "DD_SERVICE",
+        "DD_ENV",
+        "DD_VERSION",
+        "DD_LOGS_INJECTION",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+fn run(mut command: Command) -> (String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("example runs");
+    let (stdout, stderr) = (
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(stderr).unwrap(),
+    );
+    assert!(status.success(), "{status}\n{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+/// The quoted value of `key` in a line.
+fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    let start = line
+        .find(&format!(" {key}=\""))
+        .unwrap_or_else(|| panic!("{key} in {line}"))
+        + key.len()
+        + 3;
+    &line[start..start + line[start..].find('"').unwrap()]
+}
+
+#[test]
+fn web_request_logs_three_requests_with_correlated_children() {
+    let mut command = example("web_request");
+    command.env("DD_ENV", "test").env("DD_VERSION", "0.1.0");
+    let (_, stderr) = run(command);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 6, "{stderr}");
+    let mut traces = Vec::new();
+    for pair in lines.chunks(2) {
+        let (request, query) = (pair[0], pair[1]);
+        let tail =
+            r#"my log message dd.service=web_request dd.env=test dd.version=0.1.0 dd.trace_id=""#;
+        assert!(request.contains(tail), "{request}");
+        assert!(query.contains(r#"querying posts dd.service=web_request dd.env=test dd.version=0.1.0 dd.trace_id=""#), "{query}");
+        assert!(request.ends_with(r#" dd.parent_id="0""#), "{request}");
+        let trace = field(request, "dd.trace_id");
+        assert_eq!(trace.len(), 32);
+        assert!(
+            trace
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_eq!(field(query, "dd.trace_id"), trace);
+        assert_eq!(field(query, "dd.parent_id"), field(request, "dd.span_id"));
+        field(request, "dd.span_id").parse::<u64>().unwrap();
+        traces.push(trace.to_owned());
+    }
+    traces.sort();
+    traces.dedup();
+    assert_eq!(traces.len(), 3, "one trace per request");
+}
+
+#[test]
+fn web_request_honours_rust_log_and_the_injection_switch() {
+    let mut quiet = example("web_request");
+    quiet.env("RUST_LOG", "warn");
+    assert_eq!(run(quiet).1, "");
+
+    let mut off = example("web_request");
+    off.env("DD_LOGS_INJECTION", "false");
+    let (_, stderr) = run(off);
+    assert_eq!(stderr.lines().count(), 6);
+    assert!(!stderr.contains("dd."), "{stderr}");
+
+    let mut bad = example("web_request");
+    bad.env("DD_LOGS_INJECTION", "perhaps");
+    let (_, stderr) = run(bad);
+    let warnings: Vec<_> = stderr
+        .lines()
+        .filter(|l| l.contains("DD_LOGS_INJECTION"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning: {stderr}");
+    assert!(warnings[0].contains("\"perhaps\""));
+    assert_eq!(
+        stderr.matches("dd.trace_id=").count(),
+        6,
+        "then the default (on)"
+    );
+}
+
+#[test]
+fn manual_injection_prints_the_span_fields() {
+    let (_, stderr) = run(example("manual_injection"));
+    let line = stderr.trim_end();
+    assert!(
+        line.contains(r#"my log message dd.service=manual_injection dd.trace_id=""#),
+        "{line}"
+    );
+    assert!(line.ends_with(r#" dd.parent_id="0""#), "{line}");
+}
+
+#[test]
+fn custom_logger_uses_the_python_layout() {
+    let (stdout, _) = run(example("custom_logger"));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert_eq!(
+        lines[0],
+        "INFO custom_logger: starting [dd.service=custom_logger dd.env= dd.version= dd.trace_id=0 dd.span_id=0]"
+    );
+    for line in &lines[1..] {
+        assert!(line.starts_with("INFO custom_logger: "), "{line}");
+        assert!(
+            line.contains(" [dd.service=custom_logger dd.env= dd.version= dd.trace_id="),
+            "{line}"
+        );
+        assert!(!line.contains("dd.trace_id=0 "), "{line}");
+    }
+}

@@ -1,0 +1,77 @@
+//! Logging, and dropping span guards, from thread-local destructors: before and after
+//! spanlog's own thread-local stack is torn down. Nothing may panic and no record may
+//! be lost. Its own binary: it installs the global logger.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+
+use log::{Log, Metadata, Record, info};
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<String>>>);
+
+impl Log for Shared {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &Record<'_>) {
+        let line = record.args().to_string();
+        self.0.lock().unwrap().push(line);
+    }
+    fn flush(&self) {}
+}
+
+struct LogOnDrop(&'static str);
+
+impl Drop for LogOnDrop {
+    fn drop(&mut self) {
+        info!("dtor {}", self.0);
+    }
+}
+
+thread_local! {
+    static LOGGER_DTOR: RefCell<Option<LogOnDrop>> = const { RefCell::new(None) };
+    static HELD_SPAN: RefCell<Option<spanlog::EnteredSpan>> = const { RefCell::new(None) };
+}
+
+fn main() {
+    let shared = Shared::default();
+    spanlog::Builder::new()
+        .config(spanlog::Config::new())
+        .wrap(shared.clone())
+        .init();
+
+    // Our thread-locals first, spanlog's stack after: on exit the stack goes first
+    // (destructors run in reverse order of registration), then ours find it gone.
+    let stack_first = std::thread::spawn(|| {
+        LOGGER_DTOR.with(|slot| *slot.borrow_mut() = Some(LogOnDrop("after stack")));
+        HELD_SPAN.with(|slot| *slot.borrow_mut() = Some(spanlog::start_span("held").entered()));
+        info!("in thread one");
+    });
+    // spanlog's stack first, ours after: ours run while the stack is still there.
+    let stack_last = std::thread::spawn(|| {
+        let _outer = spanlog::start_span("warm").entered();
+        drop(_outer);
+        HELD_SPAN.with(|slot| *slot.borrow_mut() = Some(spanlog::start_span("held").entered()));
+        LOGGER_DTOR.with(|slot| *slot.borrow_mut() = Some(LogOnDrop("before stack")));
+        info!("in thread two");
+    });
+    stack_first.join().expect("no panic in thread one");
+    stack_last.join().expect("no panic in thread two");
+
+    let lines = shared.0.lock().unwrap().clone();
+    let find = |prefix: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("lost {prefix:?}: {lines:?}"))
+            .clone()
+    };
+    assert!(find("in thread one ").contains("dd.span_id="));
+    assert!(find("in thread two ").contains("dd.span_id="));
+    // With the stack gone the line still arrives, without ids.
+    assert_eq!(find("dtor after stack"), "dtor after stack");
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let _ = find("dtor before stack");
+    println!("1 passed, 0 failed");
+}
