@@ -115,13 +115,23 @@ impl SpanContext {
 /// Keeps a context current on this thread; dropping it takes exactly that entry off the
 /// stack, whatever was entered after it and is still active.
 ///
-/// Guards are neither `Send` nor `Sync`: a context is entered and left on one thread.
+/// Guards are not `Send`: a context is entered and left on one thread. (They are `Sync`,
+/// which lets other threads borrow an [`EnteredSpan`](crate::EnteredSpan) to read its
+/// ids.)
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// send(spanlog::start_span("x").entered()); // a guard cannot leave its thread
+/// ```
 #[must_use = "the context is current only while the guard lives; `let _ = ...` drops it at once"]
 #[derive(Debug)]
 pub struct ContextGuard {
     token: Option<u64>,
-    _not_send: PhantomData<*const ()>,
+    _not_send: NotSend,
 }
+
+/// `!Send + Sync`, like a mutex guard.
+type NotSend = PhantomData<std::sync::MutexGuard<'static, ()>>;
 
 impl Drop for ContextGuard {
     fn drop(&mut self) {

@@ -45,7 +45,10 @@
 //! # Threads
 //!
 //! The stack is per thread. To carry a span to another thread, hand over its
-//! [`SpanContext`] (`Send + Sync + Clone`) and [`enter`](SpanContext::enter) it there.
+//! [`SpanContext`] (`Send + Sync + Clone`) and [`enter`](SpanContext::enter) it there,
+//! or wrap the work: [`bind`] for closures, [`spawn`] for threads, and
+//! [`Instrument::in_span`] / [`Instrument::in_current_context`] for futures, which enter
+//! the context on every poll, on whichever thread polls them.
 //!
 //! # Crate features
 //!
@@ -61,6 +64,7 @@ mod context;
 mod correlation;
 pub mod export;
 mod id;
+mod instrument;
 mod logger;
 mod span;
 
@@ -68,6 +72,7 @@ pub use crate::config::Config;
 pub use crate::context::{ContextGuard, MAX_DEPTH, SpanContext, current, depth};
 pub use crate::correlation::{Correlation, Style};
 pub use crate::id::{SpanId, TraceId};
+pub use crate::instrument::{Instrument, Instrumented, WithContext, bind, spawn};
 pub use crate::logger::{Builder, CorrelatingLogger, Fields};
 pub use crate::span::{Entered, EnteredSpan, Span, SpanBuilder, start_span};
 

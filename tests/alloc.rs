@@ -122,6 +122,34 @@ fn main() {
         }),
     );
 
+    // Polling an instrumented future: enter and leave its span at every poll.
+    {
+        use spanlog::Instrument;
+        let task = YieldTimes(1000).in_span(spanlog::start_span("task").start());
+        let mut task = std::pin::pin!(task);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let _ = task.as_mut().poll(&mut cx); // warm-up
+        check(
+            "poll of an instrumented future",
+            allocations(|| {
+                for _ in 0..998 {
+                    assert!(task.as_mut().poll(&mut cx).is_pending());
+                }
+            }),
+        );
+        let captured = spanlog::current();
+        let task = YieldTimes(1000).in_context(captured.unwrap());
+        let mut task = std::pin::pin!(task);
+        check(
+            "poll of a future in a captured context",
+            allocations(|| {
+                for _ in 0..1000 {
+                    assert!(task.as_mut().poll(&mut cx).is_pending());
+                }
+            }),
+        );
+    }
+
     #[cfg(feature = "kv")]
     {
         let kv = Builder::new()
@@ -148,6 +176,24 @@ fn main() {
     drop(span);
     drop(outer);
     println!("1 passed, 0 failed");
+}
+
+/// Pending `.0` times, then ready; logs nothing, allocates nothing.
+struct YieldTimes(u32);
+
+impl std::future::Future for YieldTimes {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::hint::black_box(spanlog::depth());
+        if self.0 == 0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 -= 1;
+        std::task::Poll::Pending
+    }
 }
 
 /// Counts the pairs it is shown; allocates nothing.

@@ -136,3 +136,59 @@ fn custom_logger_uses_the_python_layout() {
         assert!(!line.contains("dd.trace_id=0 "), "{line}");
     }
 }
+
+#[test]
+fn async_tasks_keep_their_own_trace_on_every_line() {
+    let (_, stderr) = run(example("async_tasks"));
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 60, "{stderr}");
+    let mut trace_of = std::collections::HashMap::new();
+    let mut steps = std::collections::HashMap::<String, Vec<u32>>::new();
+    for line in &lines {
+        let words: Vec<&str> = line.split(' ').collect();
+        let at = words
+            .iter()
+            .position(|w| w.starts_with("task="))
+            .expect("task=");
+        let task = words[at].to_owned();
+        let step: u32 = words[at + 1]
+            .strip_prefix("step=")
+            .unwrap()
+            .parse()
+            .unwrap();
+        steps.entry(task.clone()).or_default().push(step);
+        let trace = field(line, "dd.trace_id").to_owned();
+        assert_eq!(
+            trace_of.entry(task).or_insert_with(|| trace.clone()),
+            &trace,
+            "{line}"
+        );
+        assert_eq!(field(line, "dd.parent_id"), "0");
+    }
+    assert_eq!(trace_of.len(), 20);
+    let distinct: std::collections::HashSet<_> = trace_of.values().collect();
+    assert_eq!(distinct.len(), 20, "no two tasks share a trace");
+    assert!(steps.values().all(|s| s == &[1, 2, 3]));
+}
+
+#[test]
+fn thread_pool_workers_are_children_of_the_request() {
+    let (_, stderr) = run(example("thread_pool"));
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 6, "{stderr}");
+    let (first, last) = (lines[0], lines[5]);
+    assert!(first.contains("splitting the report"));
+    assert!(last.contains("report total 80200"));
+    let request_span = field(first, "dd.span_id");
+    let trace = field(first, "dd.trace_id");
+    assert_eq!(field(last, "dd.span_id"), request_span);
+    let mut workers = std::collections::HashSet::new();
+    for line in &lines[1..5] {
+        assert!(line.contains(" summed 100 rows: "), "{line}");
+        assert_eq!(field(line, "dd.trace_id"), trace, "{line}");
+        assert_eq!(field(line, "dd.parent_id"), request_span, "{line}");
+        assert_ne!(field(line, "dd.span_id"), request_span);
+        workers.insert(field(line, "dd.span_id"));
+    }
+    assert_eq!(workers.len(), 4, "each worker has its own span");
+}

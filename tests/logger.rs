@@ -441,3 +441,16 @@ mod key_values {
         );
     }
 }
+
+/// Guards must stay on their thread; entered spans may be shared for reading.
+#[allow(dead_code)]
+fn guard_auto_traits() {
+    fn sync<T: Sync>() {}
+    fn send<T: Send>() {}
+    sync::<spanlog::EnteredSpan>();
+    sync::<spanlog::ContextGuard>();
+    send::<spanlog::Span>();
+    sync::<spanlog::Span>();
+    send::<spanlog::SpanContext>();
+    sync::<spanlog::SpanContext>();
+}

@@ -1,0 +1,115 @@
+//! Finished spans reach the installed exporter: with the right duration when a span
+//! ends on another thread than it started on, and when an instrumented future is
+//! dropped before completing. Its own binary: it installs the global exporter.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use spanlog::Instrument;
+use spanlog::export::{Exporter, FinishedSpan};
+
+#[derive(Clone, Default)]
+struct Collect(Arc<Mutex<Vec<FinishedSpan>>>);
+
+impl Exporter for Collect {
+    fn export(&self, span: FinishedSpan) {
+        self.0.lock().unwrap().push(span);
+    }
+}
+
+impl Collect {
+    fn named(&self, name: &str) -> FinishedSpan {
+        let spans = self.0.lock().unwrap();
+        spans
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name} not exported"))
+            .clone()
+    }
+}
+
+fn main() {
+    let collect = Collect::default();
+    spanlog::export::set_exporter(collect.clone()).unwrap();
+    assert!(
+        spanlog::export::set_exporter(Collect::default()).is_err(),
+        "installed once"
+    );
+
+    // Started on this thread, finished on another after 30 ms.
+    let span = spanlog::start_span("moved").resource("/move").start();
+    let trace = span.trace_id();
+    let before = spanlog::depth();
+    std::thread::spawn(move || {
+        let _local = spanlog::start_span("local to b").entered();
+        let depth = spanlog::depth();
+        std::thread::sleep(Duration::from_millis(30));
+        drop(span);
+        assert_eq!(
+            spanlog::depth(),
+            depth,
+            "finishing never touches this thread's stack"
+        );
+        assert!(spanlog::current().is_some());
+    })
+    .join()
+    .unwrap();
+    assert_eq!(spanlog::depth(), before);
+    let moved = collect.named("moved");
+    assert_eq!(moved.trace_id, trace);
+    assert_eq!(moved.resource, "/move");
+    assert!(
+        moved.duration_nanos >= 30_000_000,
+        "{} ns",
+        moved.duration_nanos
+    );
+    assert!(
+        moved.duration_nanos < 5_000_000_000,
+        "{} ns",
+        moved.duration_nanos
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    assert!((now - moved.start_unix_nanos) < 10_000_000_000 && now > moved.start_unix_nanos);
+
+    // A future dropped before it completes finishes its span.
+    let never = std::future::pending::<()>().in_span(spanlog::start_span("abandoned").start());
+    let mut never = Box::pin(never);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(never.as_mut().poll(&mut cx).is_pending());
+    assert!(
+        collect
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|s| s.name != "abandoned")
+    );
+    drop(never);
+    collect.named("abandoned");
+
+    // A completed future finishes its span as soon as it completes.
+    let mut done =
+        Box::pin(std::future::ready(7).in_span(spanlog::start_span("completed").start()));
+    assert_eq!(done.as_mut().poll(&mut cx), std::task::Poll::Ready(7));
+    collect.named("completed");
+
+    // Error flag and tags travel with the span.
+    let mut failed = spanlog::start_span("failed").tag("k", "v").entered();
+    failed
+        .span_mut()
+        .record_error(&std::io::Error::other("disk full"));
+    drop(failed);
+    let failed = collect.named("failed");
+    assert!(failed.error);
+    assert!(
+        failed
+            .meta
+            .iter()
+            .any(|(k, v)| k == "error.message" && v == "disk full")
+    );
+    assert!(failed.meta.iter().any(|(k, v)| k == "k" && v == "v"));
+    println!("1 passed, 0 failed");
+}
