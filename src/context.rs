@@ -231,25 +231,36 @@ fn pop(token: u64) {
     });
 }
 
-/// The current span's ids as log text, formatted on first use in that span and cached.
-/// The borrow ends before this returns, so callers may run user code with the result.
-pub(crate) fn current_ids_text(wide_logging: bool) -> Option<IdsText> {
+/// Copies the current span's ids, as log text, into `out` and returns `true`; returns
+/// `false` and leaves `out` alone outside any span. The text is formatted on the first
+/// line logged in that span and cached. The borrow ends before this returns, so callers
+/// may run user code with the copy.
+pub(crate) fn copy_current_ids_text(wide_logging: bool, out: &mut IdsText) -> bool {
     STACK
         .try_with(|stack| {
-            let mut stack = stack.try_borrow_mut().ok()?;
-            let frame = stack.frames.last_mut()?;
-            match frame.text {
-                Some(text) if text.wide_logging() == wide_logging => Some(text),
-                _ => {
-                    let c = &frame.context;
-                    let text = IdsText::new(c.trace_id, c.span_id, c.parent_id, wide_logging);
-                    frame.text = Some(text);
-                    Some(text)
+            // The common case, a line in a span that has logged before: a shared borrow.
+            match stack.try_borrow().as_deref().map(|s| s.frames.last()) {
+                Ok(None) | Err(_) => return false,
+                Ok(Some(Frame {
+                    text: Some(text), ..
+                })) if text.wide_logging() == wide_logging => {
+                    *out = *text;
+                    return true;
                 }
+                Ok(Some(_)) => {}
             }
+            let Ok(mut stack) = stack.try_borrow_mut() else {
+                return false;
+            };
+            let Some(frame) = stack.frames.last_mut() else {
+                return false;
+            };
+            let c = &frame.context;
+            *out = IdsText::new(c.trace_id, c.span_id, c.parent_id, wide_logging);
+            frame.text = Some(*out);
+            true
         })
-        .ok()
-        .flatten()
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -301,11 +312,25 @@ mod tests {
 
     #[test]
     fn cached_text_follows_the_logging_switch() {
+        let text = |wide| {
+            let mut out = IdsText::empty();
+            copy_current_ids_text(wide, &mut out).then_some(out)
+        };
+        assert_eq!(text(true), None);
         let ctx = SpanContext::new(TraceId::from_parts(5, 6), SpanId::from_u64(7));
         let _g = ctx.enter();
-        let wide = current_ids_text(true).unwrap();
-        let narrow = current_ids_text(false).unwrap();
+        let wide = text(true).unwrap();
+        let narrow = text(false).unwrap();
         assert_ne!(wide, narrow);
-        assert_eq!(current_ids_text(true), Some(wide));
+        assert_eq!(text(true), Some(wide));
+        assert_eq!(
+            wide,
+            IdsText::new(
+                TraceId::from_parts(5, 6),
+                SpanId::from_u64(7),
+                SpanId::ZERO,
+                true
+            )
+        );
     }
 }

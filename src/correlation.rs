@@ -64,11 +64,9 @@ impl<'a> Correlation<'a> {
     /// ```
     pub fn current() -> Correlation<'static> {
         let config = crate::config::global();
-        Correlation::new(
-            config,
-            crate::context::current_ids_text(config.trace_id_128_logging()),
-            Style::Go,
-        )
+        let mut ids = IdsText::empty();
+        let found = crate::context::copy_current_ids_text(config.trace_id_128_logging(), &mut ids);
+        Correlation::new(config, found.then_some(ids), Style::Go)
     }
 
     /// The fields for the given ids under `config`.
@@ -104,7 +102,7 @@ impl<'a> Correlation<'a> {
 
     /// Whether the text is empty (Go style, no span, no service/env/version).
     pub fn is_empty(&self) -> bool {
-        self.style == Style::Go && self.ids.is_none() && self.prefix.go.is_empty()
+        Text::new(self.prefix, self.ids.as_ref(), self.style).is_empty()
     }
 
     /// The trace id as logged: 32 hex digits, or the lower 64 bits in decimal.
@@ -121,28 +119,52 @@ impl<'a> Correlation<'a> {
     pub fn parent_id(&self) -> Option<&str> {
         self.ids.as_ref().map(IdsText::parent)
     }
-
-    #[cfg(feature = "kv")]
-    pub(crate) fn pairs(&self) -> crate::correlation::kv::Pairs<'_> {
-        kv::Pairs {
-            prefix: self.prefix,
-            ids: self.ids.as_ref(),
-        }
-    }
 }
 
 impl fmt::Display for Correlation<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.style, &self.ids) {
+        Text::new(self.prefix, self.ids.as_ref(), self.style).fmt(f)
+    }
+}
+
+/// The correlation text over borrowed ids: what the logger formats into each line
+/// without copying the ids again.
+#[derive(Clone, Copy)]
+pub(crate) struct Text<'a> {
+    prefix: &'a Prefix,
+    ids: Option<&'a IdsText>,
+    style: Style,
+}
+
+impl<'a> Text<'a> {
+    pub(crate) fn new(prefix: &'a Prefix, ids: Option<&'a IdsText>, style: Style) -> Self {
+        Text { prefix, ids, style }
+    }
+
+    /// Whether there is nothing to print (Go style, no span, no service/env/version).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.style == Style::Go && self.ids.is_none() && self.prefix.go.is_empty()
+    }
+
+    #[cfg(feature = "kv")]
+    pub(crate) fn pairs(&self) -> kv::Pairs<'a> {
+        kv::Pairs {
+            prefix: self.prefix,
+            ids: self.ids,
+        }
+    }
+}
+
+impl fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.style, self.ids) {
             (Style::Go, None) => f.write_str(&self.prefix.go),
             (Style::Go, Some(ids)) => {
                 f.write_str(&self.prefix.go_lead)?;
                 f.write_str(ids.go())
             }
             (Style::Python, ids) => {
-                let (trace, span) = ids
-                    .as_ref()
-                    .map_or(("0", "0"), |ids| (ids.trace(), ids.span()));
+                let (trace, span) = ids.map_or(("0", "0"), |ids| (ids.trace(), ids.span()));
                 f.write_str(&self.prefix.python_lead)?;
                 f.write_str(trace)?;
                 f.write_str(" dd.span_id=")?;
@@ -258,6 +280,17 @@ pub(crate) struct IdsText {
 }
 
 impl IdsText {
+    /// A placeholder to copy a span's text into.
+    pub(crate) const fn empty() -> Self {
+        IdsText {
+            text: ArrayString::new_const(),
+            trace: (0, 0),
+            span: (0, 0),
+            parent: (0, 0),
+            wide_logging: false,
+        }
+    }
+
     pub(crate) fn new(trace_id: TraceId, span_id: SpanId, parent_id: SpanId, wide: bool) -> Self {
         let mut text = ArrayString::new();
         let mark = |text: &mut ArrayString<IDS_CAPACITY>,

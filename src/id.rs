@@ -172,20 +172,16 @@ impl From<u64> for SpanId {
 thread_local! {
     // A fast generator per thread, seeded from the operating system through rand's
     // thread-local CSPRNG. Ids need to be unique, not secret.
-    static RNG: RefCell<Option<SmallRng>> = const { RefCell::new(None) };
+    static RNG: RefCell<SmallRng> = RefCell::new(SmallRng::from_rng(&mut rand::rng()));
 }
 
 /// A random `u64` that is never zero.
 fn random_nonzero_u64() -> u64 {
     loop {
         let value = RNG
-            .try_with(|cell| {
-                let mut slot = cell.try_borrow_mut().ok()?;
-                let rng = slot.get_or_insert_with(|| SmallRng::from_rng(&mut rand::rng()));
-                Some(rng.next_u64())
-            })
+            .try_with(|rng| rng.try_borrow_mut().map(|mut rng| rng.next_u64()))
             .ok()
-            .flatten()
+            .and_then(Result::ok)
             // Thread-locals being torn down: fall back to rand's own generator.
             .unwrap_or_else(rand::random);
         if value != 0 {

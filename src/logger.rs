@@ -8,7 +8,7 @@ use log::{LevelFilter, Log, Metadata, Record, RecordBuilder, SetLoggerError};
 
 use crate::config::{self, Config};
 use crate::context;
-use crate::correlation::{Correlation, Style};
+use crate::correlation::{IdsText, Style, Text};
 
 /// What the logger adds to each record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -187,16 +187,27 @@ impl<L: Log> Log for CorrelatingLogger<L> {
         if !config.logs_injection() {
             return self.inner.log(record);
         }
-        // A copy of the cached id text: the thread's stack is no longer borrowed.
-        let ids = context::current_ids_text(config.trace_id_128_logging());
-        let fields = Correlation::new(config, ids, self.style);
+        // A copy of the span's cached id text, made only inside a span; the thread's
+        // stack is no longer borrowed when the inner logger runs.
+        let mut ids = IdsText::empty();
+        let in_span = context::copy_current_ids_text(config.trace_id_128_logging(), &mut ids);
+        let fields = Text::new(config.prefix(), in_span.then_some(&ids), self.style);
         match self.fields {
             Fields::Text if fields.is_empty() => self.inner.log(record),
-            Fields::Text => self.inner.log(
-                &builder(record)
-                    .args(format_args!("{} {}", record.args(), fields))
-                    .build(),
-            ),
+            // A message without arguments is written as a plain `str`, one formatting
+            // level shallower than nesting its `Arguments`.
+            Fields::Text => match record.args().as_str() {
+                Some(message) => self.inner.log(
+                    &builder(record)
+                        .args(format_args!("{message} {fields}"))
+                        .build(),
+                ),
+                None => self.inner.log(
+                    &builder(record)
+                        .args(format_args!("{} {}", record.args(), fields))
+                        .build(),
+                ),
+            },
             #[cfg(feature = "kv")]
             Fields::KeyValues => {
                 let pairs = crate::correlation::kv::WithPairs {

@@ -124,8 +124,8 @@ impl SpanBuilder {
             tags: self.tags,
             metrics: Vec::new(),
             error: false,
-            start: SystemTime::now(),
-            started: Instant::now(),
+            // Only an exporter reads the time: without one, a span reads no clock.
+            started: export::installed().map(|_| Instant::now()),
             finished: false,
         }
     }
@@ -157,8 +157,8 @@ pub struct Span {
     tags: Vec<(Text, Text)>,
     metrics: Vec<(Text, f64)>,
     error: bool,
-    start: SystemTime,
-    started: Instant,
+    /// When the span started, if an exporter was installed then.
+    started: Option<Instant>,
     finished: bool,
 }
 
@@ -269,14 +269,15 @@ impl Span {
         if std::mem::replace(&mut self.finished, true) {
             return;
         }
-        let duration = self.started.elapsed();
         let Some(exporter) = export::installed() else {
             return;
         };
-        let start_unix_nanos = self
-            .start
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        let now = Instant::now();
+        // A span started before the exporter was installed has no start time: it is
+        // reported as starting and ending now.
+        let started = self.started.unwrap_or(now);
+        let duration = now.saturating_duration_since(started);
+        let start_unix_nanos = unix_nanos(started);
         use std::mem::take;
         exporter.export(FinishedSpan {
             trace_id: self.context.trace_id,
@@ -353,6 +354,22 @@ impl Deref for EnteredSpan {
     fn deref(&self) -> &Span {
         &self.span
     }
+}
+
+/// Wall-clock time of a monotonic instant, in nanoseconds since the unix epoch: one
+/// clock reading per span instead of two. The pair of clocks is read once per process;
+/// the wall clock's later steps (NTP) do not move span start times.
+fn unix_nanos(instant: Instant) -> i64 {
+    static ANCHOR: once_cell::sync::OnceCell<(Instant, SystemTime)> =
+        once_cell::sync::OnceCell::new();
+    let (anchor_instant, anchor_system) =
+        *ANCHOR.get_or_init(|| (Instant::now(), SystemTime::now()));
+    let at = match instant.checked_duration_since(anchor_instant) {
+        Some(after) => anchor_system + after,
+        None => anchor_system - anchor_instant.duration_since(instant),
+    };
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 fn set<V>(pairs: &mut Vec<(Text, V)>, key: Text, value: V) {

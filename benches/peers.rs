@@ -1,0 +1,304 @@
+//! spanlog against the libraries a user would pick instead, side by side in one run.
+//!
+//! `cargo bench --all-features --bench peers`
+//!
+//! Every `log_call` stack ends in the same kind of sink: a logger that formats
+//! `[LEVEL target] message` plus any key-values or diagnostics as ` key=value` into a
+//! reused thread-local buffer, with no I/O. The message is the same everywhere:
+//! `info!("request {}", i)`. spanlog's benches use an empty service/env/version, so
+//! that, like the peers, it adds only the ids (trace id, span id, and parent id).
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use log::{Log, Metadata, Record, info};
+
+thread_local! {
+    static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
+}
+
+/// Writes one formatted line into the thread's buffer and returns its length.
+fn write_line(f: impl FnOnce(&mut String)) -> usize {
+    LINE.with(|line| {
+        let mut line = line.borrow_mut();
+        line.clear();
+        f(&mut line);
+        line.len()
+    })
+}
+
+/// The floor: the inner logger every `log` stack here ends in.
+struct BufferLogger;
+
+impl Log for BufferLogger {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        black_box(write_line(|line| {
+            let _ = write!(
+                line,
+                "[{} {}] {}",
+                record.level(),
+                record.target(),
+                record.args()
+            );
+            struct Pairs<'a>(&'a mut String);
+            impl<'kvs> log::kv::VisitSource<'kvs> for Pairs<'_> {
+                fn visit_pair(
+                    &mut self,
+                    key: log::kv::Key<'kvs>,
+                    value: log::kv::Value<'kvs>,
+                ) -> Result<(), log::kv::Error> {
+                    let _ = write!(self.0, " {key}={value}");
+                    Ok(())
+                }
+            }
+            let _ = record.key_values().visit(&mut Pairs(line));
+        }));
+    }
+
+    fn flush(&self) {}
+}
+
+fn spanlog_logger(fields: spanlog::Fields) -> spanlog::CorrelatingLogger<BufferLogger> {
+    spanlog::Builder::new()
+        .config(spanlog::Config::new())
+        .fields(fields)
+        .wrap(BufferLogger)
+}
+
+/// logforth's appender with the same formatting as `BufferLogger`; the fastrace
+/// diagnostic's pairs (trace_id, span_id, sampled) are written as ` key=value`.
+#[derive(Debug)]
+struct BufferAppend;
+
+impl logforth::Append for BufferAppend {
+    fn append(
+        &self,
+        record: &logforth::record::Record<'_>,
+        diags: &[Box<dyn logforth::Diagnostic>],
+    ) -> Result<(), logforth::Error> {
+        struct Pairs<'a>(&'a mut String);
+        impl logforth::kv::Visitor for Pairs<'_> {
+            fn visit(
+                &mut self,
+                key: logforth::kv::Key<'_>,
+                value: logforth::kv::Value<'_>,
+            ) -> Result<(), logforth::Error> {
+                let _ = write!(self.0, " {key}={value}");
+                Ok(())
+            }
+        }
+        black_box(write_line(|line| {
+            let _ = write!(
+                line,
+                "[{} {}] {}",
+                record.level(),
+                record.target(),
+                record.payload()
+            );
+            for diag in diags {
+                let _ = diag.visit(&mut Pairs(line));
+            }
+        }));
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), logforth::Error> {
+        Ok(())
+    }
+}
+
+/// Discards what fastrace collects.
+struct NoReport;
+
+impl fastrace::collector::Reporter for NoReport {
+    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
+        black_box(spans);
+    }
+}
+
+fn log_call(c: &mut Criterion) {
+    log::set_max_level(log::LevelFilter::Trace);
+    let mut group = c.benchmark_group("log_call");
+
+    let inner = BufferLogger;
+    group.bench_function("inner_only", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            info!(logger: &inner, "request {}", i);
+        })
+    });
+
+    let text = spanlog_logger(spanlog::Fields::Text);
+    group.bench_function("spanlog_no_span", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            info!(logger: &text, "request {}", i);
+        })
+    });
+
+    group.bench_function("spanlog_span", |b| {
+        let _span = spanlog::start_span("web.request").entered();
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            info!(logger: &text, "request {}", i);
+        })
+    });
+
+    group.bench_function("spanlog_span_depth8", |b| {
+        let _spans: Vec<_> = (0..8)
+            .map(|_| spanlog::start_span("level").entered())
+            .collect();
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            info!(logger: &text, "request {}", i);
+        })
+    });
+
+    let kv = spanlog_logger(spanlog::Fields::KeyValues);
+    group.bench_function("spanlog_kv", |b| {
+        let _span = spanlog::start_span("web.request").entered();
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            info!(logger: &kv, "request {}", i);
+        })
+    });
+
+    // tracing: the `log` record goes through tracing-log's LogTracer (as a value, the
+    // global logger slot stays free) into a fmt layer that formats the line into its
+    // reused thread-local buffer and writes it to `io::sink`. The span carries the ids
+    // as fields, which the fmt layer prints with the line, as spanlog does.
+    group.bench_function("tracing_fmt_span", |b| {
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .without_time()
+                .with_ansi(false)
+                .with_writer(std::io::sink),
+        );
+        let _default = tracing::subscriber::set_default(subscriber);
+        let bridge = tracing_log::LogTracer::new();
+        let span = tracing::info_span!(
+            "web.request",
+            trace_id = %"6b04d2e800000000e6a5cefc6c3cef4e",
+            span_id = 10582933694091117294u64
+        );
+        let _entered = span.enter();
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            info!(logger: &bridge, "request {}", i);
+        })
+    });
+
+    // logforth with its fastrace diagnostic, inside a fastrace local span under a root.
+    group.bench_function("logforth_fastrace", |b| {
+        let logger = logforth::core::builder()
+            .dispatch(|d| {
+                d.diagnostic(logforth::diagnostic::FastraceDiagnostic::default())
+                    .append(BufferAppend)
+            })
+            .build();
+        let bridge = logforth::bridge::log::OwnedLogProxy::new(logger);
+        let root = fastrace::Span::root("root", fastrace::collector::SpanContext::random());
+        let _parent = root.set_local_parent();
+        let _local = fastrace::local::LocalSpan::enter_with_local_parent("web.request");
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            info!(logger: &bridge, "request {}", i);
+        })
+    });
+
+    group.finish();
+}
+
+fn span_lifecycle(c: &mut Criterion) {
+    let mut group = c.benchmark_group("span_lifecycle");
+
+    // Start, enter, exit and finish one span under an entered root, like fastrace's
+    // LocalSpan below; no exporter installed, so no clock is read.
+    group.bench_function("spanlog", |b| {
+        let _root = spanlog::start_span("root").entered();
+        b.iter(|| {
+            let span = spanlog::start_span("work").entered();
+            black_box(&span);
+        })
+    });
+
+    // The same for a root span: a new 128-bit trace id reads the wall clock once.
+    group.bench_function("spanlog_root", |b| {
+        b.iter(|| {
+            let span = spanlog::start_span("work").entered();
+            black_box(&span);
+        })
+    });
+
+    // A LocalSpan under a root, as fastrace recommends for hot paths. Timed in batches
+    // of 1,000 under one root (fastrace keeps up to 10,240 local spans per root); the
+    // root's creation and submission are left out of the time, in fastrace's favour.
+    group.bench_function("fastrace", |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = std::time::Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let batch = left.min(1000);
+                left -= batch;
+                let root = fastrace::Span::root("root", fastrace::collector::SpanContext::random());
+                let parent = root.set_local_parent();
+                let start = std::time::Instant::now();
+                for _ in 0..batch {
+                    let span = fastrace::local::LocalSpan::enter_with_local_parent("work");
+                    black_box(&span);
+                }
+                elapsed += start.elapsed();
+                drop(parent);
+                drop(root);
+            }
+            elapsed
+        })
+    });
+
+    // tracing with a registry subscriber (the span store every tracing layer builds on).
+    group.bench_function("tracing", |b| {
+        let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
+        b.iter(|| {
+            let span = tracing::info_span!("work");
+            let entered = span.enter();
+            black_box(&entered);
+        })
+    });
+
+    group.finish();
+}
+
+fn ids(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ids");
+    group.bench_function("trace_id", |b| b.iter(spanlog::TraceId::random));
+    group.bench_function("span_id", |b| b.iter(spanlog::SpanId::random));
+    group.bench_function("fastrace_trace_id", |b| {
+        b.iter(fastrace::collector::TraceId::random)
+    });
+    group.bench_function("fastrace_span_id", |b| {
+        b.iter(fastrace::collector::SpanId::random)
+    });
+    group.finish();
+}
+
+fn setup(c: &mut Criterion) {
+    fastrace::set_reporter(NoReport, fastrace::collector::Config::default());
+    let _ = c;
+}
+
+criterion_group!(benches, setup, log_call, span_lifecycle, ids);
+criterion_main!(benches);
