@@ -172,18 +172,26 @@ pub const MAX_DEPTH: usize = 1024;
 struct Frame {
     context: SpanContext,
     token: u64,
-    /// The ids formatted for log lines, made on the first line logged in this frame.
-    text: Option<IdsText>,
+}
+
+/// A frame's ids formatted for log lines, made on the first line logged in it. Kept
+/// apart from the frames (one slot per depth, tagged with the frame's token) so that
+/// entering and leaving move only small frames.
+#[derive(Clone, Copy)]
+struct CachedText {
+    token: u64,
+    text: IdsText,
 }
 
 struct Stack {
     frames: Vec<Frame>,
+    texts: Vec<Option<CachedText>>,
     next_token: u64,
 }
 
 thread_local! {
     static STACK: RefCell<Stack> = const {
-        RefCell::new(Stack { frames: Vec::new(), next_token: 1 })
+        RefCell::new(Stack { frames: Vec::new(), texts: Vec::new(), next_token: 1 })
     };
 }
 
@@ -204,7 +212,6 @@ fn push(context: &SpanContext) -> Option<u64> {
             stack.frames.push(Frame {
                 context: context.clone(),
                 token,
-                text: None,
             });
             Some(token)
         })
@@ -220,9 +227,7 @@ fn pop(token: u64) {
         };
         // Almost always the top; search from there.
         match stack.frames.iter().rposition(|frame| frame.token == token) {
-            Some(index) if index + 1 == stack.frames.len() => {
-                stack.frames.pop();
-            }
+            Some(index) if index + 1 == stack.frames.len() => stack.frames.truncate(index),
             Some(index) => {
                 stack.frames.remove(index);
             }
@@ -238,26 +243,30 @@ fn pop(token: u64) {
 pub(crate) fn copy_current_ids_text(wide_logging: bool, out: &mut IdsText) -> bool {
     STACK
         .try_with(|stack| {
-            // The common case, a line in a span that has logged before: a shared borrow.
-            match stack.try_borrow().as_deref().map(|s| s.frames.last()) {
-                Ok(None) | Err(_) => return false,
-                Ok(Some(Frame {
-                    text: Some(text), ..
-                })) if text.wide_logging() == wide_logging => {
-                    *out = *text;
-                    return true;
-                }
-                Ok(Some(_)) => {}
-            }
             let Ok(mut stack) = stack.try_borrow_mut() else {
                 return false;
             };
-            let Some(frame) = stack.frames.last_mut() else {
+            let stack = &mut *stack;
+            let Some(frame) = stack.frames.last() else {
                 return false;
             };
+            let depth = stack.frames.len() - 1;
+            if let Some(Some(cached)) = stack.texts.get(depth) {
+                if cached.token == frame.token && cached.text.wide_logging() == wide_logging {
+                    *out = cached.text;
+                    return true;
+                }
+            }
             let c = &frame.context;
             *out = IdsText::new(c.trace_id, c.span_id, c.parent_id, wide_logging);
-            frame.text = Some(*out);
+            if stack.texts.len() <= depth {
+                // Grows once per new depth a thread logs at; then reused.
+                stack.texts.resize(depth.max(15) + 1, None);
+            }
+            stack.texts[depth] = Some(CachedText {
+                token: frame.token,
+                text: *out,
+            });
             true
         })
         .unwrap_or(false)

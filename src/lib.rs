@@ -53,8 +53,10 @@
 //! # Crate features
 //!
 //! - `env_logger` (default): [`init`], [`try_init`] and [`Builder::wrap_env_logger`].
-//! - `kv`: [`Fields::KeyValues`], the correlation fields as `log` key-values for
+//! - `kv`: `Fields::KeyValues`, the correlation fields as `log` key-values for
 //!   structured loggers (enables `log/kv`).
+//! - `json`: `json::init()`, JSON lines on standard output with the `dd.*` fields at
+//!   the root of each object, as Datadog expects (enables `kv`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
@@ -65,6 +67,8 @@ mod correlation;
 pub mod export;
 mod id;
 mod instrument;
+#[cfg(feature = "json")]
+pub mod json;
 mod logger;
 mod span;
 

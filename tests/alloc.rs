@@ -173,6 +173,51 @@ fn main() {
         );
     }
 
+    // JSON mode: spanlog's share of the allocations, measured against the same JSON
+    // logger given the same key-values by hand. The JSON logger allocates for itself
+    // (a map and a line per record); spanlog must add nothing to that.
+    #[cfg(feature = "json")]
+    {
+        let json = || {
+            structured_logger::Builder::with_level("trace")
+                .with_default_writer(structured_logger::json::new_writer(std::io::sink()))
+                .build()
+        };
+        let plain = json();
+        let wrapped = Builder::new()
+            .config(Config::new().with_service("blog"))
+            .fields(spanlog::Fields::KeyValues)
+            .wrap(json());
+        let text = span.log().to_string();
+        let field = |key: &str| {
+            let start = text.find(&format!("{key}=\"")).unwrap() + key.len() + 2;
+            text[start..start + text[start..].find('"').unwrap()].to_owned()
+        };
+        let (trace, span_id, parent) = (
+            field("dd.trace_id"),
+            field("dd.span_id"),
+            field("dd.parent_id"),
+        );
+        let (trace, span_id, parent) = (trace.as_str(), span_id.as_str(), parent.as_str());
+        info!(logger: &plain, "warm");
+        info!(logger: &wrapped, "warm");
+        let by_hand = allocations(|| {
+            for i in 0..100 {
+                info!(logger: &plain, n = i, "dd.service" = "blog", "dd.trace_id" = trace, "dd.span_id" = span_id, "dd.parent_id" = parent; "request");
+            }
+        });
+        let through_spanlog = allocations(|| {
+            for i in 0..100 {
+                info!(logger: &wrapped, n = i; "request");
+            }
+        });
+        assert!(by_hand > 0, "the JSON logger allocates for itself");
+        check(
+            "spanlog's share of a JSON log call",
+            through_spanlog.saturating_sub(by_hand) + by_hand.saturating_sub(through_spanlog),
+        );
+    }
+
     drop(span);
     drop(outer);
     println!("1 passed, 0 failed");

@@ -192,3 +192,41 @@ fn thread_pool_workers_are_children_of_the_request() {
     }
     assert_eq!(workers.len(), 4, "each worker has its own span");
 }
+
+#[cfg(feature = "json")]
+#[test]
+fn json_logs_prints_one_object_per_line_with_root_dd_strings() {
+    let (stdout, stderr) = run(example("json_logs"));
+    assert_eq!(stderr, "", "logs go to standard output");
+    let objects: Vec<serde_json::Map<String, serde_json::Value>> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")))
+        .collect();
+    assert_eq!(objects.len(), 6, "{stdout}");
+    let s = |o: &serde_json::Map<String, serde_json::Value>, k: &str| -> String {
+        o.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_else(|| panic!("{k} string in {o:?}"))
+            .to_owned()
+    };
+    let mut traces = std::collections::HashSet::new();
+    for pair in objects.chunks(2) {
+        let (request, query) = (&pair[0], &pair[1]);
+        assert_eq!(s(request, "message"), "my log message");
+        assert_eq!(s(query, "message"), "querying posts");
+        for o in pair {
+            assert_eq!(s(o, "dd.service"), "json_logs");
+            assert_eq!(s(o, "dd.trace_id").len(), 32);
+            s(o, "dd.span_id").parse::<u64>().unwrap();
+        }
+        assert_eq!(s(request, "dd.parent_id"), "0");
+        assert_eq!(s(query, "dd.trace_id"), s(request, "dd.trace_id"));
+        assert_eq!(s(query, "dd.parent_id"), s(request, "dd.span_id"));
+        assert!(
+            request.contains_key("request"),
+            "the record's own key-value is kept"
+        );
+        traces.insert(s(request, "dd.trace_id"));
+    }
+    assert_eq!(traces.len(), 3);
+}
