@@ -50,6 +50,13 @@ pub(crate) struct TraceMeta {
     pub(crate) foreign_tracestate: Vec<String>,
 }
 
+impl TraceMeta {
+    /// The effective priority: upstream's decision, or 1 decided here by default.
+    pub(crate) fn priority(meta: Option<&TraceMeta>) -> i32 {
+        meta.and_then(|m| m.sampling_priority).unwrap_or(1)
+    }
+}
+
 impl SpanContext {
     /// A context for the given ids, with no parent and no trace-wide data. Use it to
     /// continue a trace whose ids arrived by other means.
@@ -77,9 +84,10 @@ impl SpanContext {
         self.parent_id
     }
 
-    /// The sampling priority carried with the trace, if one was decided upstream.
-    pub fn sampling_priority(&self) -> Option<i32> {
-        self.trace.as_ref().and_then(|t| t.sampling_priority)
+    /// The trace's sampling priority: the one decided upstream, or 1 (kept by the
+    /// default mechanism) for a trace that started here or arrived without a decision.
+    pub fn sampling_priority(&self) -> i32 {
+        TraceMeta::priority(self.trace.as_deref())
     }
 
     /// The trace's origin (`x-datadog-origin`), if any.

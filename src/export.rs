@@ -41,9 +41,9 @@ pub struct FinishedSpan {
 }
 
 impl FinishedSpan {
-    /// The sampling priority the trace carries, if one was decided upstream.
-    pub fn sampling_priority(&self) -> Option<i32> {
-        self.trace.as_ref().and_then(|t| t.sampling_priority)
+    /// The trace's sampling priority: upstream's decision, or 1 (kept by default).
+    pub fn sampling_priority(&self) -> i32 {
+        TraceMeta::priority(self.trace.as_deref())
     }
 
     /// The trace's origin, if any.

@@ -55,6 +55,7 @@
 //! - `env_logger` (default): [`init`], [`try_init`] and [`Builder::wrap_env_logger`].
 //! - `kv`: `Fields::KeyValues`, the correlation fields as `log` key-values for
 //!   structured loggers (enables `log/kv`).
+//! - `http`: [`propagation`] carriers for `http::HeaderMap`.
 //! - `json`: `json::init()`, JSON lines on standard output with the `dd.*` fields at
 //!   the root of each object, as Datadog expects (enables `kv`).
 #![forbid(unsafe_code)]
@@ -70,6 +71,7 @@ mod instrument;
 #[cfg(feature = "json")]
 pub mod json;
 mod logger;
+pub mod propagation;
 mod span;
 
 pub use crate::config::Config;

@@ -230,3 +230,88 @@ fn json_logs_prints_one_object_per_line_with_root_dd_strings() {
     }
     assert_eq!(traces.len(), 3);
 }
+
+fn propagate(stdin: &str) -> (Vec<(String, String)>, String) {
+    use std::io::Write;
+    let mut command = example("propagate");
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let headers = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (k, v) = l
+                .split_once(": ")
+                .unwrap_or_else(|| panic!("not a header line: {l}"));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    (headers, String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn propagate_continues_the_incoming_trace() {
+    let (headers, stderr) = propagate(
+        "traceparent: 00-6b04d2e800000000e6a5cefc6c3cef4e-92de221fbdd042ee-01\ntracestate: dd=s:2;o:rum,congo=t61rcWkgMzE\n",
+    );
+    let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "x-datadog-trace-id",
+            "x-datadog-parent-id",
+            "x-datadog-sampling-priority",
+            "x-datadog-origin",
+            "x-datadog-tags",
+            "traceparent",
+            "tracestate"
+        ]
+    );
+    let get = |name: &str| headers.iter().find(|(k, _)| k == name).unwrap().1.clone();
+    assert_eq!(get("x-datadog-trace-id"), "16619917583423696718");
+    assert_eq!(get("x-datadog-sampling-priority"), "2");
+    assert_eq!(get("x-datadog-origin"), "rum");
+    let span_id: u64 = get("x-datadog-parent-id").parse().unwrap();
+    assert_eq!(
+        get("traceparent"),
+        format!("00-6b04d2e800000000e6a5cefc6c3cef4e-{span_id:016x}-01")
+    );
+    assert_eq!(
+        get("tracestate"),
+        format!("dd=p:{span_id:016x};s:2;o:rum;t.tid:6b04d2e800000000,congo=t61rcWkgMzE")
+    );
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("handled request"))
+        .expect("log line");
+    assert_eq!(
+        field(line, "dd.trace_id"),
+        "6b04d2e800000000e6a5cefc6c3cef4e"
+    );
+    assert_eq!(field(line, "dd.span_id"), span_id.to_string());
+    assert_eq!(field(line, "dd.parent_id"), "10582933694091117294");
+}
+
+#[test]
+fn propagate_starts_a_new_trace_without_valid_context() {
+    let (headers, stderr) = propagate("traceparent: ff-garbage\nx-datadog-trace-id: nope\n");
+    let get = |name: &str| headers.iter().find(|(k, _)| k == name).unwrap().1.clone();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("handled request"))
+        .expect("log line");
+    assert_eq!(field(line, "dd.parent_id"), "0");
+    assert_eq!(get("x-datadog-parent-id"), field(line, "dd.span_id"));
+    assert!(get("traceparent").starts_with(&format!("00-{}-", field(line, "dd.trace_id"))));
+}

@@ -1,0 +1,394 @@
+//! Distributed traces: extract trace context from incoming headers and inject it into
+//! outgoing ones, in Datadog's and the W3C's formats (SPEC §5).
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use spanlog::propagation;
+//!
+//! // On the way in: continue the caller's trace, or start a new one.
+//! let incoming: HashMap<String, String> = HashMap::from([(
+//!     "traceparent".to_owned(),
+//!     "00-6b04d2e800000000e6a5cefc6c3cef4e-92de221fbdd042ee-01".to_owned(),
+//! )]);
+//! let mut request = spanlog::start_span("web.request");
+//! if let Some(remote) = propagation::extract(&incoming) {
+//!     request = request.child_of(remote);
+//! }
+//! let request = request.entered();
+//! assert_eq!(request.trace_id().to_string(), "6b04d2e800000000e6a5cefc6c3cef4e");
+//!
+//! // On the way out: the next service continues the same trace.
+//! let mut outgoing = HashMap::new();
+//! propagation::inject(request.context(), &mut outgoing);
+//! assert_eq!(outgoing["x-datadog-trace-id"], "16619917583423696718");
+//! ```
+//!
+//! # Styles
+//!
+//! Both [`PropagationStyle::Datadog`] (`x-datadog-*`) and
+//! [`PropagationStyle::TraceContext`] (`traceparent`, `tracestate`) are on by default,
+//! in that order. On extraction the first style whose headers are valid wins; when the
+//! W3C headers describe the same trace, other vendors' `tracestate` members are kept for
+//! the next hop. Choose in code with [`Propagator`], or with
+//! `DD_TRACE_PROPAGATION_STYLE` (both directions), `DD_TRACE_PROPAGATION_STYLE_EXTRACT`
+//! and `DD_TRACE_PROPAGATION_STYLE_INJECT`: comma-separated `datadog`, `tracecontext`,
+//! or `none`.
+//!
+//! # Invalid input
+//!
+//! Extraction never panics and never returns a half-valid context: a style whose
+//! headers break any rule is ignored as a whole, and with no valid style the result is
+//! `None` (start a new trace). The rules: ids are decimal (Datadog) or lower-case hex of
+//! the exact length (W3C), and never zero; `_dd.p.tid` is exactly 16 lower-case hex
+//! digits; `x-datadog-tags` is at most 512 bytes; an origin is 1 to 64 printable ASCII
+//! characters without `,`, `;` or `~`; `traceparent` version `ff` is invalid
+//! and version `00` is exactly 55 characters; `tracestate` has at most 32 well-formed,
+//! distinct members (stricter than W3C, which would keep `traceparent` and drop only
+//! `tracestate`); no header is longer than 8 KiB.
+
+mod carrier;
+mod datadog;
+mod w3c;
+
+use std::fmt;
+
+use once_cell::sync::OnceCell;
+
+pub use self::carrier::{Extractor, Injector};
+use crate::context::{SpanContext, TraceMeta};
+
+/// Longest header value accepted on extraction, in bytes.
+const MAX_HEADER_LEN: usize = 8192;
+
+/// A header format for trace context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PropagationStyle {
+    /// `x-datadog-trace-id`, `x-datadog-parent-id`, `x-datadog-sampling-priority`,
+    /// `x-datadog-origin`, `x-datadog-tags`.
+    Datadog,
+    /// W3C Trace Context: `traceparent` and `tracestate`.
+    TraceContext,
+}
+
+impl PropagationStyle {
+    fn name(self) -> &'static str {
+        match self {
+            PropagationStyle::Datadog => "datadog",
+            PropagationStyle::TraceContext => "tracecontext",
+        }
+    }
+}
+
+impl fmt::Display for PropagationStyle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A trace context that arrived from another service. Continue it with
+/// [`SpanBuilder::child_of`](crate::SpanBuilder::child_of).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtractedContext {
+    context: SpanContext,
+    style: PropagationStyle,
+}
+
+impl ExtractedContext {
+    /// The remote context: trace id, the remote span's id, sampling priority, origin.
+    pub fn context(&self) -> &SpanContext {
+        &self.context
+    }
+
+    /// The style whose headers it came from.
+    pub fn style(&self) -> PropagationStyle {
+        self.style
+    }
+}
+
+impl From<ExtractedContext> for SpanContext {
+    fn from(extracted: ExtractedContext) -> Self {
+        extracted.context
+    }
+}
+
+/// Which styles to extract and inject, in order.
+///
+/// ```
+/// use spanlog::propagation::{PropagationStyle, Propagator};
+///
+/// let w3c_only = Propagator::new()
+///     .with_extract(&[PropagationStyle::TraceContext])
+///     .with_inject(&[PropagationStyle::TraceContext]);
+/// assert_eq!(w3c_only.extract_styles(), &[PropagationStyle::TraceContext]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Propagator {
+    extract: Vec<PropagationStyle>,
+    inject: Vec<PropagationStyle>,
+}
+
+const DEFAULT_STYLES: [PropagationStyle; 2] =
+    [PropagationStyle::Datadog, PropagationStyle::TraceContext];
+
+impl Default for Propagator {
+    fn default() -> Self {
+        Propagator::new()
+    }
+}
+
+impl Propagator {
+    /// Both styles, Datadog first, in both directions.
+    pub fn new() -> Self {
+        Propagator {
+            extract: DEFAULT_STYLES.to_vec(),
+            inject: DEFAULT_STYLES.to_vec(),
+        }
+    }
+
+    /// The styles `DD_TRACE_PROPAGATION_STYLE`, `_EXTRACT` and `_INJECT` name. Unknown
+    /// names print one warning on standard error each and are skipped; a variable naming
+    /// nothing usable leaves the default.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok(), |w| eprintln!("{w}"))
+    }
+
+    /// [`Propagator::from_env`] over any source of variables; `warn` receives each
+    /// warning. For tests.
+    #[doc(hidden)]
+    pub fn from_lookup_for_tests(
+        lookup: impl Fn(&str) -> Option<String>,
+        warn: impl FnMut(String),
+    ) -> Self {
+        Self::from_lookup(lookup, warn)
+    }
+
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        mut warn: impl FnMut(String),
+    ) -> Self {
+        let both = lookup("DD_TRACE_PROPAGATION_STYLE");
+        let mut read = |specific: &str| {
+            let (name, value) = match lookup(specific) {
+                Some(value) if !value.trim().is_empty() => (specific, value),
+                _ => match &both {
+                    Some(value) if !value.trim().is_empty() => {
+                        ("DD_TRACE_PROPAGATION_STYLE", value.clone())
+                    }
+                    _ => return DEFAULT_STYLES.to_vec(),
+                },
+            };
+            parse_styles(name, &value, &mut warn)
+        };
+        Propagator {
+            extract: read("DD_TRACE_PROPAGATION_STYLE_EXTRACT"),
+            inject: read("DD_TRACE_PROPAGATION_STYLE_INJECT"),
+        }
+    }
+
+    /// Sets the extraction styles, in order of preference.
+    #[must_use]
+    pub fn with_extract(mut self, styles: &[PropagationStyle]) -> Self {
+        self.extract = styles.to_vec();
+        self
+    }
+
+    /// Sets the injection styles.
+    #[must_use]
+    pub fn with_inject(mut self, styles: &[PropagationStyle]) -> Self {
+        self.inject = styles.to_vec();
+        self
+    }
+
+    /// The extraction styles, in order.
+    pub fn extract_styles(&self) -> &[PropagationStyle] {
+        &self.extract
+    }
+
+    /// The injection styles.
+    pub fn inject_styles(&self) -> &[PropagationStyle] {
+        &self.inject
+    }
+
+    /// The context in `carrier`: the first style, in order, whose headers are valid.
+    pub fn extract<E: Extractor + ?Sized>(&self, carrier: &E) -> Option<ExtractedContext> {
+        let carrier = &Dyn(carrier);
+        let (style, mut context) = self
+            .extract
+            .iter()
+            .find_map(|&style| Some((style, extract_style(style, carrier)?)))?;
+        // Keep other vendors' tracestate members from a W3C context of the same trace.
+        if style == PropagationStyle::Datadog
+            && self.extract.contains(&PropagationStyle::TraceContext)
+        {
+            if let Some(w3c) = w3c::extract(carrier) {
+                let same = w3c.trace_id.low() == context.trace_id.low()
+                    && (context.trace_id.high() == 0
+                        || w3c.trace_id.high() == context.trace_id.high());
+                let foreign = w3c.trace.map(|t| t.foreign_tracestate.clone());
+                if let (true, Some(foreign), Some(meta)) = (same, foreign, context.trace.as_mut()) {
+                    if !foreign.is_empty() {
+                        std::sync::Arc::make_mut(meta).foreign_tracestate = foreign;
+                    }
+                }
+            }
+        }
+        Some(ExtractedContext { context, style })
+    }
+
+    /// Writes `context` into `carrier` in every injection style. Nothing is written for
+    /// a zero trace id or span id.
+    pub fn inject<I: Injector + ?Sized>(&self, context: &SpanContext, carrier: &mut I) {
+        if context.trace_id.is_zero() || context.span_id.is_zero() {
+            return;
+        }
+        let trace = Trace::new(context);
+        let carrier = &mut DynMut(carrier);
+        for style in &self.inject {
+            match style {
+                PropagationStyle::Datadog => datadog::inject(&trace, carrier),
+                PropagationStyle::TraceContext => w3c::inject(&trace, carrier),
+            }
+        }
+    }
+
+    /// Makes this the propagator that [`extract`] and [`inject`] use.
+    ///
+    /// # Errors
+    ///
+    /// Fails, handing the propagator back, when the global one was already set or used.
+    pub fn set_global(self) -> Result<(), Propagator> {
+        GLOBAL.set(self)
+    }
+}
+
+static GLOBAL: OnceCell<Propagator> = OnceCell::new();
+
+/// The process-wide propagator: the one given to [`Propagator::set_global`], or else
+/// [`Propagator::from_env`], read on first use.
+pub fn global() -> &'static Propagator {
+    GLOBAL.get_or_init(Propagator::from_env)
+}
+
+/// Extracts a trace context from incoming headers with the global [`Propagator`].
+pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Option<ExtractedContext> {
+    global().extract(carrier)
+}
+
+/// Injects `context` into outgoing headers with the global [`Propagator`].
+pub fn inject<I: Injector + ?Sized>(context: &SpanContext, carrier: &mut I) {
+    global().inject(context, carrier)
+}
+
+fn extract_style(style: PropagationStyle, carrier: &dyn Extractor) -> Option<SpanContext> {
+    match style {
+        PropagationStyle::Datadog => datadog::extract(carrier),
+        PropagationStyle::TraceContext => w3c::extract(carrier),
+    }
+}
+
+fn parse_styles(name: &str, value: &str, warn: &mut impl FnMut(String)) -> Vec<PropagationStyle> {
+    let mut styles = Vec::new();
+    let mut none = false;
+    for word in value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        match word.to_ascii_lowercase().as_str() {
+            "datadog" => styles.push(PropagationStyle::Datadog),
+            "tracecontext" => styles.push(PropagationStyle::TraceContext),
+            "none" => none = true,
+            _ => warn(format!(
+                "spanlog: ignoring {word:?} in {name}={value:?}: spanlog knows datadog, tracecontext and none"
+            )),
+        }
+    }
+    styles.dedup();
+    if styles.is_empty() && !none {
+        return DEFAULT_STYLES.to_vec();
+    }
+    styles
+}
+
+/// What injection needs of a context, with a local trace's defaults filled in.
+struct Trace<'a> {
+    context: &'a SpanContext,
+    sampling_priority: i32,
+    origin: Option<&'a str>,
+    meta: Option<&'a TraceMeta>,
+}
+
+impl<'a> Trace<'a> {
+    fn new(context: &'a SpanContext) -> Self {
+        let meta = context.trace.as_deref();
+        Trace {
+            context,
+            sampling_priority: TraceMeta::priority(meta),
+            origin: meta.and_then(|m| m.origin.as_deref()),
+            meta,
+        }
+    }
+
+    /// The propagated `_dd.p.*` tags, decision maker first. A trace whose sampling was
+    /// decided here (no upstream decision) is kept by the default mechanism, `-0`.
+    fn tags(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let tags = self.meta.map(|m| m.tags.as_slice()).unwrap_or_default();
+        let decided_here = self.meta.is_none_or(|m| m.sampling_priority.is_none());
+        let has_dm = tags.iter().any(|(k, _)| k == "_dd.p.dm");
+        let local = (decided_here && !has_dm).then_some(("_dd.p.dm", "-0"));
+        let dm = tags.iter().filter(|(k, _)| k == "_dd.p.dm");
+        let rest = tags.iter().filter(|(k, _)| k != "_dd.p.dm");
+        local
+            .into_iter()
+            .chain(dm.chain(rest).map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    fn foreign_tracestate(&self) -> &'a [String] {
+        self.meta
+            .map(|m| m.foreign_tracestate.as_slice())
+            .unwrap_or_default()
+    }
+}
+
+/// Origins are short words (`rum`, `synthetics`, `lambda`): 1 to 64 printable ASCII
+/// characters without `,`, `;` or `~` and without blanks at either end, so that they
+/// travel unchanged in both styles.
+fn valid_origin(origin: &str) -> Option<&str> {
+    let ok = !origin.is_empty()
+        && origin.len() <= 64
+        && origin.trim() == origin
+        && origin
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && !b",;~".contains(&b));
+    ok.then_some(origin)
+}
+
+fn is_lower_hex(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// An unsigned decimal `u64`: digits only, no sign, no blanks inside.
+fn parse_decimal(value: &str) -> Option<u64> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
+}
+
+/// Sized wrappers so the style modules can take `&dyn Extractor` / `&mut dyn Injector`
+/// from unsized carriers too.
+struct Dyn<'a, E: ?Sized>(&'a E);
+
+impl<E: Extractor + ?Sized> Extractor for Dyn<'_, E> {
+    fn get(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        self.0.get(name)
+    }
+}
+
+struct DynMut<'a, I: ?Sized>(&'a mut I);
+
+impl<I: Injector + ?Sized> Injector for DynMut<'_, I> {
+    fn set(&mut self, name: &'static str, value: String) {
+        self.0.set(name, value)
+    }
+}

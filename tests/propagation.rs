@@ -1,0 +1,579 @@
+//! SPEC §5: extraction and injection of Datadog and W3C trace context.
+
+mod common;
+
+use std::collections::HashMap;
+
+use spanlog::propagation::{self, PropagationStyle, Propagator};
+use spanlog::{SpanContext, SpanId, TraceId, start_span};
+
+fn headers(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn injected(context: &SpanContext) -> Vec<(String, String)> {
+    let mut out = HashMap::new();
+    Propagator::new().inject(context, &mut out);
+    let mut out: Vec<_> = out.into_iter().collect();
+    out.sort();
+    out
+}
+
+fn sorted(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut out: Vec<_> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    out.sort();
+    out
+}
+
+const VECTOR: [(&str, &str); 6] = [
+    ("x-datadog-trace-id", "16619917583423696718"),
+    ("x-datadog-parent-id", "10582933694091117294"),
+    ("x-datadog-sampling-priority", "1"),
+    ("x-datadog-tags", "_dd.p.dm=-0,_dd.p.tid=6b04d2e800000000"),
+    (
+        "traceparent",
+        "00-6b04d2e800000000e6a5cefc6c3cef4e-92de221fbdd042ee-01",
+    ),
+    (
+        "tracestate",
+        "dd=p:92de221fbdd042ee;s:1;t.dm:-0;t.tid:6b04d2e800000000",
+    ),
+];
+
+const TRACE: TraceId = TraceId::from_u128(0x6b04d2e800000000e6a5cefc6c3cef4e);
+const SPAN: SpanId = SpanId::from_u64(10582933694091117294);
+
+#[test]
+fn spec_vector_inject() {
+    // A trace started here: priority 1 by the default mechanism.
+    assert_eq!(injected(&SpanContext::new(TRACE, SPAN)), sorted(&VECTOR));
+}
+
+#[test]
+fn spec_vector_extract_then_inject_is_byte_for_byte() {
+    for style in [PropagationStyle::Datadog, PropagationStyle::TraceContext] {
+        let only = Propagator::new().with_extract(&[style]);
+        let extracted = only.extract(&headers(&VECTOR)).expect("valid");
+        assert_eq!(extracted.style(), style);
+        let context = extracted.context();
+        assert_eq!(context.trace_id(), TRACE);
+        assert_eq!(context.span_id(), SPAN);
+        assert_eq!(context.sampling_priority(), 1);
+        assert_eq!(injected(context), sorted(&VECTOR), "{style}");
+    }
+}
+
+#[test]
+fn datadog_wins_when_both_are_valid() {
+    let extracted = propagation::extract(&headers(&VECTOR)).unwrap();
+    assert_eq!(extracted.style(), PropagationStyle::Datadog);
+}
+
+#[test]
+fn header_names_are_case_insensitive() {
+    let mixed = headers(&[
+        ("X-Datadog-Trace-Id", "42"),
+        ("X-DATADOG-PARENT-ID", "7"),
+        ("X-Datadog-Origin", "synthetics"),
+    ]);
+    let context = propagation::extract(&mixed).unwrap().context().clone();
+    assert_eq!(context.trace_id(), TraceId::from_parts(0, 42));
+    assert_eq!(context.span_id(), SpanId::from_u64(7));
+    assert_eq!(context.origin(), Some("synthetics"));
+    assert_eq!(
+        context.sampling_priority(),
+        1,
+        "no upstream decision: kept by default"
+    );
+    let mut out = headers(&[("X-Datadog-Trace-Id", "1")]);
+    Propagator::new().inject(&context, &mut out);
+    assert_eq!(
+        out.keys()
+            .filter(|k| k.eq_ignore_ascii_case("x-datadog-trace-id"))
+            .count(),
+        1
+    );
+    assert_eq!(out["x-datadog-trace-id"], "42");
+}
+
+#[test]
+fn priority_origin_and_128_bit_ids_travel_through_a_child() {
+    let incoming = headers(&[
+        ("x-datadog-trace-id", "16619917583423696718"),
+        ("x-datadog-parent-id", "5"),
+        ("x-datadog-sampling-priority", "2"),
+        ("x-datadog-origin", "rum"),
+        (
+            "x-datadog-tags",
+            "_dd.p.tid=6b04d2e800000000,_dd.p.dm=-4,_dd.p.usr.id=baz64,other=dropped",
+        ),
+    ]);
+    let remote = propagation::extract(&incoming).unwrap();
+    let child = start_span("web.request").child_of(remote).start();
+    assert_eq!(child.trace_id(), TRACE);
+    assert_eq!(child.parent_id(), SpanId::from_u64(5));
+    let out: HashMap<_, _> = injected(child.context()).into_iter().collect();
+    assert_eq!(out["x-datadog-trace-id"], "16619917583423696718");
+    assert_eq!(out["x-datadog-parent-id"], child.span_id().to_string());
+    assert_eq!(out["x-datadog-sampling-priority"], "2");
+    assert_eq!(out["x-datadog-origin"], "rum");
+    assert_eq!(
+        out["x-datadog-tags"],
+        "_dd.p.dm=-4,_dd.p.usr.id=baz64,_dd.p.tid=6b04d2e800000000"
+    );
+    assert_eq!(
+        out["traceparent"],
+        format!(
+            "00-6b04d2e800000000e6a5cefc6c3cef4e-{:016x}-01",
+            child.span_id().to_u64()
+        )
+    );
+    assert_eq!(
+        out["tracestate"],
+        format!(
+            "dd=p:{:016x};s:2;o:rum;t.dm:-4;t.usr.id:baz64;t.tid:6b04d2e800000000",
+            child.span_id().to_u64()
+        )
+    );
+}
+
+#[test]
+fn other_vendors_tracestate_members_survive_a_hop() {
+    let incoming = headers(&[
+        (
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        ),
+        (
+            "tracestate",
+            "congo=t61rcWkgMzE, dd=s:2;o:rum;t.dm:-4 ,rojo=00f067aa0ba902b7",
+        ),
+    ]);
+    let remote = propagation::extract(&incoming).unwrap();
+    assert_eq!(remote.style(), PropagationStyle::TraceContext);
+    assert_eq!(remote.context().sampling_priority(), 2);
+    assert_eq!(remote.context().origin(), Some("rum"));
+    let child = start_span("x").child_of(remote).start();
+    let out: HashMap<_, _> = injected(child.context()).into_iter().collect();
+    assert_eq!(
+        out["tracestate"],
+        format!(
+            "dd=p:{:016x};s:2;o:rum;t.dm:-4;t.tid:0af7651916cd43dd,congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
+            child.span_id().to_u64()
+        )
+    );
+    assert_eq!(
+        out["x-datadog-tags"],
+        "_dd.p.dm=-4,_dd.p.tid=0af7651916cd43dd"
+    );
+}
+
+#[test]
+fn foreign_members_are_kept_when_datadog_headers_win() {
+    let mut incoming = headers(&VECTOR);
+    incoming.insert(
+        "tracestate".into(),
+        "dd=s:1;t.dm:-0,congo=t61rcWkgMzE".into(),
+    );
+    let remote = propagation::extract(&incoming).unwrap();
+    assert_eq!(remote.style(), PropagationStyle::Datadog);
+    let out: HashMap<_, _> = injected(remote.context()).into_iter().collect();
+    assert!(
+        out["tracestate"].ends_with(",congo=t61rcWkgMzE"),
+        "{}",
+        out["tracestate"]
+    );
+}
+
+#[test]
+fn sampled_flag_overrides_a_contradicting_dd_priority() {
+    let extract = |flags: &str, state: &str| {
+        let h = headers(&[
+            (
+                "traceparent",
+                &*format!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-{flags}"),
+            ),
+            ("tracestate", state),
+        ]);
+        propagation::extract(&h)
+            .unwrap()
+            .context()
+            .sampling_priority()
+    };
+    assert_eq!(extract("01", "dd=s:2"), 2);
+    assert_eq!(extract("01", "dd=s:-1"), 1);
+    assert_eq!(extract("00", "dd=s:2"), 0);
+    assert_eq!(extract("00", "dd=s:-1"), -1);
+    assert_eq!(extract("00", "congo=x"), 0);
+    assert_eq!(extract("01", "congo=x"), 1);
+}
+
+#[test]
+fn a_child_of_an_extracted_context_logs_the_remote_trace_id() {
+    let logger = spanlog::Builder::new()
+        .config(spanlog::Config::new())
+        .wrap(common::Capture::new());
+    let remote = propagation::extract(&headers(&VECTOR)).unwrap();
+    let span = start_span("web.request").child_of(remote).entered();
+    log::info!(logger: &logger, "handled request");
+    assert_eq!(
+        logger.inner().lines(),
+        [format!(
+            r#"INFO handled request dd.trace_id="6b04d2e800000000e6a5cefc6c3cef4e" dd.span_id="{}" dd.parent_id="10582933694091117294""#,
+            span.span_id()
+        )]
+    );
+}
+
+#[test]
+fn nothing_is_injected_for_zero_ids() {
+    assert!(injected(&SpanContext::new(TraceId::ZERO, SPAN)).is_empty());
+    assert!(injected(&SpanContext::new(TRACE, SpanId::ZERO)).is_empty());
+}
+
+#[test]
+fn sixty_four_bit_traces_send_no_tid() {
+    let out: HashMap<_, _> = injected(&SpanContext::new(
+        TraceId::from_parts(0, 42),
+        SpanId::from_u64(1),
+    ))
+    .into_iter()
+    .collect();
+    assert_eq!(out["x-datadog-tags"], "_dd.p.dm=-0");
+    assert_eq!(
+        out["traceparent"],
+        "00-0000000000000000000000000000002a-0000000000000001-01"
+    );
+    assert_eq!(out["tracestate"], "dd=p:0000000000000001;s:1;t.dm:-0");
+}
+
+#[test]
+fn styles_from_the_environment() {
+    let read = |vars: &[(&str, &str)]| {
+        let vars: HashMap<String, String> = headers(vars);
+        let mut warnings = Vec::new();
+        let p = Propagator::from_lookup_for_tests(|n| vars.get(n).cloned(), |w| warnings.push(w));
+        (p, warnings)
+    };
+    let (p, w) = read(&[]);
+    assert_eq!(p, Propagator::new());
+    assert!(w.is_empty());
+    let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE", "tracecontext")]);
+    assert_eq!(p.extract_styles(), [PropagationStyle::TraceContext]);
+    assert_eq!(p.inject_styles(), [PropagationStyle::TraceContext]);
+    let (p, _) = read(&[
+        ("DD_TRACE_PROPAGATION_STYLE", "tracecontext"),
+        ("DD_TRACE_PROPAGATION_STYLE_INJECT", "Datadog, TraceContext"),
+    ]);
+    assert_eq!(p.extract_styles(), [PropagationStyle::TraceContext]);
+    assert_eq!(
+        p.inject_styles(),
+        [PropagationStyle::Datadog, PropagationStyle::TraceContext]
+    );
+    let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE_EXTRACT", "none")]);
+    assert!(p.extract_styles().is_empty());
+    assert!(p.extract(&headers(&VECTOR)).is_none());
+    let (p, w) = read(&[("DD_TRACE_PROPAGATION_STYLE", "b3multi,tracecontext")]);
+    assert_eq!(p.extract_styles(), [PropagationStyle::TraceContext]);
+    assert_eq!(w.len(), 2, "one warning per direction read: {w:?}");
+    assert!(w[0].contains("b3multi") && w[0].contains("DD_TRACE_PROPAGATION_STYLE"));
+    let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE", "bogus")]);
+    assert_eq!(p, Propagator::new(), "nothing usable: the default");
+}
+
+mod malformed {
+    use super::*;
+
+    fn none(pairs: &[(&str, &str)]) {
+        assert_eq!(propagation::extract(&headers(pairs)), None, "{pairs:?}");
+    }
+
+    const TP: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+    #[test]
+    fn no_headers() {
+        none(&[]);
+        none(&[("content-type", "text/plain")]);
+    }
+
+    #[test]
+    fn traceparent_version_00_must_be_55_characters() {
+        none(&[("traceparent", &TP[..54])]);
+        none(&[("traceparent", &format!("{TP}0"))]);
+        none(&[("traceparent", &format!("{TP}-extra"))]);
+    }
+
+    #[test]
+    fn traceparent_must_be_lower_case_hex() {
+        none(&[("traceparent", &TP.to_uppercase())]);
+        none(&[(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319C-b7ad6b7169203331-01",
+        )]);
+        none(&[(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319g-b7ad6b7169203331-01",
+        )]);
+        none(&[(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333+-01",
+        )]);
+        none(&[(
+            "traceparent",
+            "00_0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )]);
+    }
+
+    #[test]
+    fn traceparent_zero_ids() {
+        none(&[(
+            "traceparent",
+            "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+        )]);
+        none(&[(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+        )]);
+    }
+
+    #[test]
+    fn traceparent_version_ff() {
+        none(&[(
+            "traceparent",
+            "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )]);
+    }
+
+    #[test]
+    fn later_versions_may_append_fields_after_a_dash() {
+        let later = "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-future";
+        assert!(propagation::extract(&headers(&[("traceparent", later)])).is_some());
+        none(&[(
+            "traceparent",
+            "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x",
+        )]);
+    }
+
+    #[test]
+    fn tracestate_over_32_members() {
+        let members: Vec<String> = (0..33).map(|i| format!("v{i}=x")).collect();
+        none(&[("traceparent", TP), ("tracestate", &members.join(","))]);
+        let ok: Vec<String> = (0..32).map(|i| format!("v{i}=x")).collect();
+        assert!(
+            propagation::extract(&headers(&[
+                ("traceparent", TP),
+                ("tracestate", &ok.join(","))
+            ]))
+            .is_some()
+        );
+    }
+
+    #[test]
+    fn tracestate_malformed_members() {
+        for state in [
+            "noequals",
+            "UPPER=x",
+            "a=b=c",
+            "a=x,a=y",
+            "dd=s:abc",
+            "dd=nocolon",
+            "a=tab\tinside",
+            "a=\u{7f}",
+        ] {
+            none(&[("traceparent", TP), ("tracestate", state)]);
+        }
+    }
+
+    #[test]
+    fn oversize_headers() {
+        let long = format!(
+            "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-{}",
+            "a".repeat(9000)
+        );
+        none(&[("traceparent", &long)]);
+        let state = format!("a={}", "x".repeat(9000));
+        none(&[("traceparent", TP), ("tracestate", &state)]);
+        let tags = format!("_dd.p.big={}", "x".repeat(600));
+        none(&[
+            ("x-datadog-trace-id", "1"),
+            ("x-datadog-parent-id", "2"),
+            ("x-datadog-tags", &tags),
+        ]);
+    }
+
+    #[test]
+    fn invalid_tracestate_ignored_with_invalid_traceparent() {
+        none(&[("traceparent", "garbage"), ("tracestate", "dd=s:2;o:rum")]);
+    }
+
+    #[test]
+    fn datadog_ids() {
+        none(&[("x-datadog-trace-id", "0"), ("x-datadog-parent-id", "2")]);
+        none(&[("x-datadog-trace-id", "1"), ("x-datadog-parent-id", "0")]);
+        none(&[("x-datadog-trace-id", "abc"), ("x-datadog-parent-id", "2")]);
+        none(&[("x-datadog-trace-id", "-1"), ("x-datadog-parent-id", "2")]);
+        none(&[
+            ("x-datadog-trace-id", "18446744073709551616"),
+            ("x-datadog-parent-id", "2"),
+        ]);
+        none(&[("x-datadog-trace-id", "1")]);
+        none(&[("x-datadog-parent-id", "1")]);
+    }
+
+    #[test]
+    fn datadog_tid_must_be_16_lower_case_hex() {
+        for tid in [
+            "6B04D2E800000000",
+            "6b04d2e8",
+            "6b04d2e8000000000",
+            "6b04d2e80000000g",
+            "",
+        ] {
+            let tags = format!("_dd.p.tid={tid}");
+            none(&[
+                ("x-datadog-trace-id", "1"),
+                ("x-datadog-parent-id", "2"),
+                ("x-datadog-tags", &tags),
+            ]);
+        }
+    }
+
+    #[test]
+    fn datadog_priority_and_origin() {
+        none(&[
+            ("x-datadog-trace-id", "1"),
+            ("x-datadog-parent-id", "2"),
+            ("x-datadog-sampling-priority", "high"),
+        ]);
+        for origin in ["a,b", "a;b", "a~b", &"o".repeat(65)] {
+            none(&[
+                ("x-datadog-trace-id", "1"),
+                ("x-datadog-parent-id", "2"),
+                ("x-datadog-origin", origin),
+            ]);
+        }
+        // In tracestate `~` stands for `=`, and `,`/`;` cannot appear in the member.
+        for origin in [&"o".repeat(65), " a"] {
+            let state = format!("dd=s:1;o:{origin}");
+            none(&[("traceparent", TP), ("tracestate", &state)]);
+        }
+    }
+
+    #[test]
+    fn an_invalid_datadog_set_falls_back_to_a_valid_w3c_one() {
+        let extracted = propagation::extract(&headers(&[
+            ("x-datadog-trace-id", "zzz"),
+            ("x-datadog-parent-id", "2"),
+            ("traceparent", TP),
+        ]))
+        .unwrap();
+        assert_eq!(extracted.style(), PropagationStyle::TraceContext);
+    }
+
+    #[test]
+    fn non_ascii_input_does_not_panic() {
+        none(&[(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333é-01",
+        )]);
+        none(&[(
+            "traceparent",
+            "ééééééééééééééééééééééééééééééééééééééééééééééééééééééé",
+        )]);
+        none(&[("x-datadog-trace-id", "１２"), ("x-datadog-parent-id", "2")]);
+    }
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn round_trip(style: &[PropagationStyle], context: &SpanContext) -> Option<SpanContext> {
+        let p = Propagator::new().with_extract(style).with_inject(style);
+        let mut carrier = HashMap::new();
+        p.inject(context, &mut carrier);
+        p.extract(&carrier).map(|e| e.context().clone())
+    }
+
+    proptest! {
+        #[test]
+        fn inject_then_extract_keeps_ids_priority_and_origin(
+            high in any::<u64>(),
+            low in 1..=u64::MAX,
+            span in 1..=u64::MAX,
+            priority in -1i32..=2,
+            origin in proptest::option::of("[a-zA-Z0-9_.=-][a-zA-Z0-9_.= -]{0,62}[a-zA-Z0-9_.=-]"),
+            both in any::<bool>(),
+        ) {
+            let mut headers = HashMap::new();
+            if let Some(origin) = &origin {
+                headers.insert("x-datadog-origin".to_owned(), origin.clone());
+            }
+            headers.insert("x-datadog-trace-id".to_owned(), low.to_string());
+            headers.insert("x-datadog-parent-id".to_owned(), span.to_string());
+            headers.insert("x-datadog-sampling-priority".to_owned(), priority.to_string());
+            if high != 0 {
+                headers.insert("x-datadog-tags".to_owned(), format!("_dd.p.tid={high:016x}"));
+            }
+            let source = propagation::extract(&headers).unwrap().context().clone();
+            prop_assert_eq!(source.trace_id(), TraceId::from_parts(high, low));
+            let styles: &[&[PropagationStyle]] = if both {
+                &[&[PropagationStyle::Datadog, PropagationStyle::TraceContext]]
+            } else {
+                &[&[PropagationStyle::Datadog], &[PropagationStyle::TraceContext]]
+            };
+            for style in styles {
+                let back = round_trip(style, &source).expect("valid");
+                prop_assert_eq!(back.trace_id(), source.trace_id());
+                prop_assert_eq!(back.span_id(), source.span_id());
+                prop_assert_eq!(back.sampling_priority(), priority);
+                prop_assert_eq!(back.origin(), origin.as_deref());
+            }
+        }
+
+        #[test]
+        fn extraction_never_panics(
+            name in prop::sample::select(vec![
+                "traceparent", "tracestate", "x-datadog-trace-id", "x-datadog-parent-id",
+                "x-datadog-sampling-priority", "x-datadog-origin", "x-datadog-tags",
+            ]),
+            value in ".{0,120}",
+            tp in proptest::option::of("[0-9a-f-]{50,60}"),
+        ) {
+            let mut headers = headers(&VECTOR);
+            headers.insert(name.to_owned(), value);
+            if let Some(tp) = tp {
+                headers.insert("traceparent".to_owned(), tp);
+            }
+            if let Some(extracted) = propagation::extract(&headers) {
+                prop_assert!(!extracted.context().trace_id().is_zero());
+                prop_assert!(!extracted.context().span_id().is_zero());
+            }
+        }
+    }
+}
+
+/// Found by the fuzzer: a context that arrives without a sampling decision is decided
+/// here (kept, `-0`), and says so consistently before and after a hop.
+#[test]
+fn no_upstream_decision_round_trips() {
+    let remote = propagation::extract(&headers(&[
+        ("x-datadog-trace-id", "16619917583423696718"),
+        ("x-datadog-parent-id", "10582933694091117294"),
+        ("x-datadog-tags", "_dd.p.usr.id=baz64"),
+    ]))
+    .unwrap();
+    assert_eq!(remote.context().sampling_priority(), 1);
+    let out = injected(remote.context());
+    let out: HashMap<_, _> = out.into_iter().collect();
+    assert_eq!(out["x-datadog-sampling-priority"], "1");
+    assert_eq!(out["x-datadog-tags"], "_dd.p.dm=-0,_dd.p.usr.id=baz64");
+    let again = propagation::extract(&out).unwrap();
+    assert_eq!(again.context().sampling_priority(), 1);
+}
