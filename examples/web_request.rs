@@ -12,15 +12,31 @@
 //!
 //! Run it with `cargo run --example web_request`; set `DD_SERVICE`, `DD_ENV` and
 //! `DD_VERSION` to see them in the lines.
+//!
+//! With `--features agent` it also sends the spans to the Datadog Agent at
+//! `DD_TRACE_AGENT_URL` (default `http://localhost:8126`), so each `dd.trace_id` in the
+//! log opens a trace in Datadog. It shuts the exporter down before exiting (statics are
+//! never dropped, so that is the place to flush) and prints the exporter's counters on
+//! standard error.
 
 use std::thread;
 use std::time::Duration;
 
 fn main() {
     spanlog::init();
+    #[cfg(feature = "agent")]
+    let agent = spanlog::agent::install(spanlog::agent::AgentConfig::from_env())
+        .expect("the first exporter");
 
     for _ in 0..3 {
         handle_request();
+    }
+
+    // Send what is queued before the process exits, waiting two seconds at most.
+    #[cfg(feature = "agent")]
+    {
+        agent.shutdown(Duration::from_secs(2));
+        eprintln!("{}", agent.stats());
     }
 }
 

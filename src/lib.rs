@@ -55,6 +55,7 @@
 //! - `env_logger` (default): [`init`], [`try_init`] and [`Builder::wrap_env_logger`].
 //! - `kv`: `Fields::KeyValues`, the correlation fields as `log` key-values for
 //!   structured loggers (enables `log/kv`).
+//! - `agent`: `agent::install()`, export of finished spans to a Datadog Agent.
 //! - `http`: [`propagation`] carriers for `http::HeaderMap`.
 //! - `json`: `json::init()`, JSON lines on standard output with the `dd.*` fields at
 //!   the root of each object, as Datadog expects (enables `kv`).
@@ -77,6 +78,8 @@ mod span;
 pub use crate::config::Config;
 pub use crate::context::{ContextGuard, MAX_DEPTH, SpanContext, current, depth};
 pub use crate::correlation::{Correlation, Style};
+#[cfg(feature = "agent")]
+pub use crate::export::agent;
 pub use crate::id::{SpanId, TraceId};
 pub use crate::instrument::{Instrument, Instrumented, WithContext, bind, spawn};
 pub use crate::logger::{Builder, CorrelatingLogger, Fields};

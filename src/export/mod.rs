@@ -1,8 +1,14 @@
 //! Where finished spans go: the [`Exporter`] trait and the process-wide exporter.
 
+#[cfg(feature = "agent")]
+pub mod agent;
+#[cfg(feature = "agent")]
+mod msgpack;
+
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use once_cell::sync::OnceCell;
 
@@ -57,6 +63,20 @@ impl FinishedSpan {
 pub trait Exporter: Send + Sync + 'static {
     /// Takes one finished span.
     fn export(&self, span: FinishedSpan);
+
+    /// Sends what is queued, waiting at most `timeout`; `true` when everything went out.
+    /// The default does nothing and returns `true`.
+    fn flush(&self, timeout: Duration) -> bool {
+        let _ = timeout;
+        true
+    }
+}
+
+/// Flushes the installed exporter, waiting at most `timeout`; `true` when everything
+/// queued went out (or when no exporter is installed). Call it before the process
+/// exits: statics are not dropped, so nothing else will.
+pub fn flush(timeout: Duration) -> bool {
+    installed().is_none_or(|exporter| exporter.flush(timeout))
 }
 
 static EXPORTER: OnceCell<Box<dyn Exporter>> = OnceCell::new();

@@ -1,0 +1,299 @@
+//! The Datadog Agent's v0.4 trace payload, encoded with `rmp`.
+
+use std::io::Write;
+
+use rmp::encode;
+
+use super::FinishedSpan;
+use crate::context::TraceMeta;
+
+/// What every span of the payload shares: unified service tagging.
+pub(crate) struct Tags<'a> {
+    pub(crate) service: &'a str,
+    pub(crate) env: &'a str,
+    pub(crate) version: &'a str,
+}
+
+/// An array of trace chunks, each an array of span maps (SPEC §6). The first span of a
+/// chunk carries the trace-level data: `_dd.p.tid`, propagated tags, origin, and the
+/// sampling priority.
+pub(crate) fn encode_traces(chunks: &[Vec<&FinishedSpan>], tags: &Tags<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 * chunks.iter().map(Vec::len).sum::<usize>() + 8);
+    // Writing into a Vec cannot fail.
+    let _ = write_traces(&mut out, chunks, tags);
+    out
+}
+
+fn write_traces<W: Write>(
+    out: &mut W,
+    chunks: &[Vec<&FinishedSpan>],
+    tags: &Tags<'_>,
+) -> Result<(), encode::ValueWriteError> {
+    encode::write_array_len(out, chunks.len() as u32)?;
+    for chunk in chunks {
+        encode::write_array_len(out, chunk.len() as u32)?;
+        for (index, span) in chunk.iter().enumerate() {
+            write_span(out, span, index == 0, tags)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_span<W: Write>(
+    out: &mut W,
+    span: &FinishedSpan,
+    chunk_root: bool,
+    tags: &Tags<'_>,
+) -> Result<(), encode::ValueWriteError> {
+    let trace = span.trace.as_deref();
+    let mut meta: Vec<(&str, String)> = Vec::new();
+    if !tags.env.is_empty() {
+        meta.push(("env", tags.env.to_owned()));
+    }
+    if !tags.version.is_empty() {
+        meta.push(("version", tags.version.to_owned()));
+    }
+    meta.push(("language", "rust".to_owned()));
+    if chunk_root {
+        let high = span.trace_id.high();
+        if high != 0 {
+            meta.push(("_dd.p.tid", format!("{high:016x}")));
+        }
+        let decided_here = trace.is_none_or(|t| t.sampling_priority.is_none());
+        let propagated = trace.map(|t| t.tags.as_slice()).unwrap_or_default();
+        if decided_here && !propagated.iter().any(|(k, _)| k == "_dd.p.dm") {
+            meta.push(("_dd.p.dm", "-0".to_owned()));
+        }
+        for (key, value) in propagated {
+            meta.push((key, value.clone()));
+        }
+        if let Some(origin) = trace.and_then(|t| t.origin.as_deref()) {
+            meta.push(("_dd.origin", origin.to_owned()));
+        }
+    }
+    // The span's own tags come last and win over the defaults above.
+    let mut own: Vec<(&str, &str)> = span.meta.iter().map(|(k, v)| (&**k, &**v)).collect();
+    meta.retain(|(key, _)| !own.iter().any(|(k, _)| k == key));
+    own.retain(|(key, _)| !key.is_empty());
+
+    let mut metrics: Vec<(&str, f64)> = span.metrics.iter().map(|(k, v)| (&**k, *v)).collect();
+    if chunk_root {
+        metrics.retain(|(k, _)| *k != "_sampling_priority_v1");
+        metrics.push((
+            "_sampling_priority_v1",
+            f64::from(TraceMeta::priority(trace)),
+        ));
+    }
+    if span.parent_id.is_zero() && !metrics.iter().any(|(k, _)| *k == "_dd.top_level") {
+        metrics.push(("_dd.top_level", 1.0));
+    }
+
+    encode::write_map_len(out, 12)?;
+    encode::write_str(out, "trace_id")?;
+    encode::write_uint(out, span.trace_id.low())?;
+    encode::write_str(out, "span_id")?;
+    encode::write_uint(out, span.span_id.to_u64())?;
+    encode::write_str(out, "parent_id")?;
+    encode::write_uint(out, span.parent_id.to_u64())?;
+    encode::write_str(out, "name")?;
+    encode::write_str(out, &span.name)?;
+    encode::write_str(out, "resource")?;
+    encode::write_str(out, &span.resource)?;
+    encode::write_str(out, "service")?;
+    encode::write_str(out, span.service.as_deref().unwrap_or(tags.service))?;
+    encode::write_str(out, "type")?;
+    encode::write_str(out, span.span_type.as_deref().unwrap_or(""))?;
+    encode::write_str(out, "start")?;
+    encode::write_sint(out, span.start_unix_nanos)?;
+    encode::write_str(out, "duration")?;
+    encode::write_sint(out, span.duration_nanos)?;
+    encode::write_str(out, "error")?;
+    encode::write_sint(out, i64::from(span.error))?;
+    encode::write_str(out, "meta")?;
+    encode::write_map_len(out, (meta.len() + own.len()) as u32)?;
+    for (key, value) in &meta {
+        encode::write_str(out, key)?;
+        encode::write_str(out, value)?;
+    }
+    for (key, value) in &own {
+        encode::write_str(out, key)?;
+        encode::write_str(out, value)?;
+    }
+    encode::write_str(out, "metrics")?;
+    encode::write_map_len(out, metrics.len() as u32)?;
+    for (key, value) in &metrics {
+        encode::write_str(out, key)?;
+        encode::write_f64(out, *value)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::{SpanId, TraceId};
+    use rmp::decode;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    #[derive(Debug, PartialEq)]
+    enum V {
+        U(u64),
+        I(i64),
+        S(String),
+        F(f64),
+        Map(BTreeMap<String, V>),
+    }
+
+    /// Decodes one value, remembering its msgpack family, so types are checked too.
+    fn value(buf: &mut &[u8]) -> V {
+        let marker = rmp::Marker::from_u8(buf[0]);
+        use rmp::Marker::*;
+        match marker {
+            FixPos(_) | U8 | U16 | U32 | U64 => V::U(decode::read_int(buf).unwrap()),
+            FixNeg(_) | I8 | I16 | I32 | I64 => V::I(decode::read_int(buf).unwrap()),
+            F64 => V::F(decode::read_f64(buf).unwrap()),
+            FixStr(_) | Str8 | Str16 | Str32 => V::S(string(buf)),
+            FixMap(_) | Map16 | Map32 => {
+                let n = decode::read_map_len(buf).unwrap();
+                V::Map((0..n).map(|_| (string(buf), value(buf))).collect())
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn string(buf: &mut &[u8]) -> String {
+        let len = decode::read_str_len(buf).unwrap() as usize;
+        let (s, rest) = buf.split_at(len);
+        *buf = rest;
+        String::from_utf8(s.to_vec()).unwrap()
+    }
+
+    fn span(trace: TraceId, id: u64, parent: u64) -> FinishedSpan {
+        FinishedSpan {
+            trace_id: trace,
+            span_id: SpanId::from_u64(id),
+            parent_id: SpanId::from_u64(parent),
+            name: "web.request".into(),
+            resource: "/posts".into(),
+            service: None,
+            span_type: Some("web".into()),
+            start_unix_nanos: 1_764_000_000_123_456_789,
+            duration_nanos: 2_500_000,
+            error: parent != 0,
+            meta: vec![("http.method".into(), "GET".into())],
+            metrics: vec![("rows".into(), 3.0)],
+            trace: None,
+        }
+    }
+
+    #[test]
+    fn every_field_and_type() {
+        let trace = TraceId::from_u128(0x6b04d2e800000000e6a5cefc6c3cef4e);
+        let root = span(trace, 10582933694091117294, 0);
+        let child = span(trace, 7, 10582933694091117294);
+        let mut remote = span(TraceId::from_parts(0, 99), 8, 5);
+        remote.service = Some("db".into());
+        remote.span_type = None;
+        remote.trace = Some(Arc::new(TraceMeta {
+            sampling_priority: Some(2),
+            origin: Some("rum".into()),
+            tags: vec![("_dd.p.dm".into(), "-4".into())],
+            foreign_tracestate: vec![],
+        }));
+        let tags = Tags {
+            service: "blog",
+            env: "prod",
+            version: "1.2.3",
+        };
+        let body = encode_traces(&[vec![&root, &child], vec![&remote]], &tags);
+
+        let buf = &mut &body[..];
+        assert_eq!(decode::read_array_len(buf).unwrap(), 2);
+        assert_eq!(decode::read_array_len(buf).unwrap(), 2);
+        let V::Map(first) = value(buf) else { panic!() };
+        let V::Map(second) = value(buf) else { panic!() };
+        assert_eq!(decode::read_array_len(buf).unwrap(), 1);
+        let V::Map(third) = value(buf) else { panic!() };
+        assert!(buf.is_empty(), "nothing trailing");
+
+        let keys: Vec<&str> = first.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "duration",
+                "error",
+                "meta",
+                "metrics",
+                "name",
+                "parent_id",
+                "resource",
+                "service",
+                "span_id",
+                "start",
+                "trace_id",
+                "type"
+            ]
+        );
+        assert_eq!(first["trace_id"], V::U(16619917583423696718));
+        assert_eq!(first["span_id"], V::U(10582933694091117294));
+        assert_eq!(first["parent_id"], V::U(0));
+        assert_eq!(first["name"], V::S("web.request".into()));
+        assert_eq!(first["resource"], V::S("/posts".into()));
+        assert_eq!(first["service"], V::S("blog".into()));
+        assert_eq!(first["type"], V::S("web".into()));
+        assert_eq!(
+            first["start"],
+            V::U(1_764_000_000_123_456_789),
+            "positive ints encode unsigned"
+        );
+        assert_eq!(first["duration"], V::U(2_500_000));
+        assert_eq!(first["error"], V::U(0));
+        let meta = |m: &BTreeMap<String, V>| match &m["meta"] {
+            V::Map(meta) => meta
+                .iter()
+                .map(|(k, v)| match v {
+                    V::S(s) => (k.clone(), s.clone()),
+                    other => panic!("meta {k} is not a string: {other:?}"),
+                })
+                .collect::<BTreeMap<_, _>>(),
+            other => panic!("{other:?}"),
+        };
+        let metrics = |m: &BTreeMap<String, V>| match &m["metrics"] {
+            V::Map(metrics) => metrics
+                .iter()
+                .map(|(k, v)| match v {
+                    V::F(f) => (k.clone(), *f),
+                    other => panic!("metric {k} is not a float: {other:?}"),
+                })
+                .collect::<BTreeMap<_, _>>(),
+            other => panic!("{other:?}"),
+        };
+        let m = meta(&first);
+        assert_eq!(m["env"], "prod");
+        assert_eq!(m["version"], "1.2.3");
+        assert_eq!(m["_dd.p.tid"], "6b04d2e800000000");
+        assert_eq!(m["_dd.p.dm"], "-0");
+        assert_eq!(m["http.method"], "GET");
+        assert_eq!(metrics(&first)["_sampling_priority_v1"], 1.0);
+        assert_eq!(metrics(&first)["_dd.top_level"], 1.0);
+        assert_eq!(metrics(&first)["rows"], 3.0);
+
+        // Not the first of its chunk: no trace-level tags; marked failed.
+        assert_eq!(second["error"], V::U(1));
+        assert_eq!(second["parent_id"], V::U(10582933694091117294));
+        assert!(!meta(&second).contains_key("_dd.p.tid"));
+        assert_eq!(meta(&second)["env"], "prod");
+        assert!(!metrics(&second).contains_key("_sampling_priority_v1"));
+
+        // A continued trace: its own service, upstream's decision and origin.
+        assert_eq!(third["service"], V::S("db".into()));
+        assert_eq!(third["type"], V::S(String::new()));
+        assert_eq!(third["trace_id"], V::U(99));
+        let m = meta(&third);
+        assert!(!m.contains_key("_dd.p.tid"), "64-bit trace");
+        assert_eq!(m["_dd.p.dm"], "-4");
+        assert_eq!(m["_dd.origin"], "rum");
+        assert_eq!(metrics(&third)["_sampling_priority_v1"], 2.0);
+    }
+}

@@ -1,0 +1,304 @@
+//! The agent exporter against the real Datadog test agent (`ddapm-test-agent`), which
+//! `.ci/run` starts: `SPANLOG_TEST_AGENT_URL` (checks enabled), `SPANLOG_TEST_AGENT_UDS`
+//! (the same agent on a unix socket) and `SPANLOG_SLOW_AGENT_URL` (one that answers
+//! after a delay). Without them the scenarios that need an agent are skipped, except
+//! under `CI=true`, where a missing agent fails the run.
+//!
+//! Its own binary without the harness: it installs the global exporter, and runs itself
+//! again for the scenario that needs a fresh process.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--stall") {
+        return stalled_agent_child();
+    }
+    let mut passed = 0;
+    let mut skipped = Vec::new();
+    unreachable_agent_fails_fast_and_counts();
+    passed += 1;
+    match agent_url("SPANLOG_TEST_AGENT_URL") {
+        Some(url) => {
+            checks_are_enforced(&url);
+            logs_and_traces_are_connected(&url, &format!("DD_TRACE_AGENT_URL={url}"));
+            passed += 2;
+        }
+        None => skipped.push("SPANLOG_TEST_AGENT_URL"),
+    }
+    match agent_url("SPANLOG_TEST_AGENT_UDS") {
+        Some(socket) => {
+            let http = agent_url("SPANLOG_TEST_AGENT_URL").expect("the same agent over HTTP");
+            logs_and_traces_are_connected(&http, &format!("DD_TRACE_AGENT_URL=unix://{socket}"));
+            passed += 1;
+        }
+        None => skipped.push("SPANLOG_TEST_AGENT_UDS"),
+    }
+    match agent_url("SPANLOG_SLOW_AGENT_URL") {
+        Some(url) => {
+            let status = Command::new(std::env::current_exe().unwrap())
+                .arg("--stall")
+                .env("SPANLOG_SLOW_AGENT_URL", url)
+                .status()
+                .unwrap();
+            assert!(status.success(), "the stalled-agent scenario failed");
+            passed += 1;
+        }
+        None => skipped.push("SPANLOG_SLOW_AGENT_URL"),
+    }
+    for var in &skipped {
+        println!("skipped the scenarios that need {var} (no test agent)");
+    }
+    println!("{passed} passed, 0 failed");
+}
+
+fn agent_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{var} is not set under CI: .ci/run must start the test agent"
+            );
+            None
+        }
+    }
+}
+
+fn example(name: &str) -> Command {
+    let mut path: PathBuf = std::env::current_exe().unwrap();
+    path.pop();
+    path.pop();
+    path.push("examples");
+    path.push(name);
+    let mut command = Command::new(path);
+    for var in [
+        "RUST_LOG",
+        "DD_TRACE_AGENT_URL",
+        "DD_AGENT_HOST",
+        "DD_TRACE_AGENT_PORT",
+        "DD_LOGS_INJECTION",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// The quoted value of `key` in a log line.
+fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    let start = line
+        .find(&format!(" {key}=\""))
+        .unwrap_or_else(|| panic!("{key} in {line}"))
+        + key.len()
+        + 3;
+    &line[start..start + line[start..].find('"').unwrap()]
+}
+
+fn get_json(url: &str) -> Value {
+    let body = ureq::get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+}
+
+/// Every `dd.trace_id` printed in the example's log lines is a trace the agent received,
+/// with the same span ids, parents, names, resources, service, env and version.
+fn logs_and_traces_are_connected(agent: &str, address: &str) {
+    let token = format!(
+        "spanlog-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    );
+    ureq::get(format!(
+        "{agent}/test/session/start?test_session_token={token}"
+    ))
+    .call()
+    .unwrap();
+    let (var, value) = address.split_once('=').unwrap();
+    let out = example("web_request")
+        .env(var, value)
+        .env("DD_SERVICE", "spanlog-e2e")
+        .env("DD_ENV", "ci")
+        .env("DD_VERSION", "0.1.0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("spanlog agent: sent=6 dropped=0 failed=0"),
+        "{address}: {stderr}"
+    );
+
+    let traces = get_json(&format!(
+        "{agent}/test/session/traces?test_session_token={token}"
+    ));
+    let mut spans: HashMap<(u64, u64), &Value> = HashMap::new();
+    for trace in traces.as_array().expect("an array of traces") {
+        for span in trace.as_array().expect("an array of spans") {
+            let id = |k: &str| span[k].as_u64().unwrap_or_else(|| panic!("{k} in {span}"));
+            spans.insert((id("trace_id"), id("span_id")), span);
+        }
+    }
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(" dd.trace_id="))
+        .collect();
+    assert_eq!(lines.len(), 6, "{stderr}");
+    for line in lines {
+        let trace_hex = field(line, "dd.trace_id");
+        let low = u64::from_str_radix(&trace_hex[16..], 16).unwrap();
+        let span_id: u64 = field(line, "dd.span_id").parse().unwrap();
+        let parent_id: u64 = field(line, "dd.parent_id").parse().unwrap();
+        let span = spans.get(&(low, span_id)).unwrap_or_else(|| {
+            panic!("{address}: the agent has no span {span_id} of trace {trace_hex}: {traces}")
+        });
+        let (name, resource) = if line.contains("my log message") {
+            ("web.request", "/posts")
+        } else {
+            ("db.query", "SELECT * FROM posts")
+        };
+        assert_eq!(span["parent_id"].as_u64(), Some(parent_id), "{span}");
+        assert_eq!(span["name"], name, "{span}");
+        assert_eq!(span["resource"], resource, "{span}");
+        assert_eq!(span["service"], "spanlog-e2e", "{span}");
+        assert_eq!(span["meta"]["env"], "ci", "{span}");
+        assert_eq!(span["meta"]["version"], "0.1.0", "{span}");
+        assert_eq!(span["error"].as_i64(), Some(0));
+        assert!(span["duration"].as_i64().unwrap() > 0, "{span}");
+        if parent_id == 0 {
+            // The chunk's root carries the trace's upper 64 bits.
+            assert_eq!(span["meta"]["_dd.p.tid"], &trace_hex[..16], "{span}");
+            assert_eq!(
+                span["metrics"]["_sampling_priority_v1"].as_f64(),
+                Some(1.0),
+                "{span}"
+            );
+        }
+    }
+    println!("logs and traces are connected through {address}");
+}
+
+/// The test agent answers 400 to a payload that breaks its checks; ours pass (above).
+fn checks_are_enforced(agent: &str) {
+    let empty_payload = [0x90u8]; // an empty msgpack array
+    let response = ureq::put(format!("{agent}/v0.4/traces"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .header("Content-Type", "application/msgpack")
+        .send(&empty_payload[..])
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        400,
+        "the agent runs with its checks enabled"
+    );
+    println!("the test agent enforces its checks");
+}
+
+/// A closed loopback port: the example still finishes, the counters say the spans were
+/// not recorded, one warning names the address, and nothing panics.
+fn unreachable_agent_fails_fast_and_counts() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let out = example("web_request")
+        .env("DD_TRACE_AGENT_URL", format!("http://127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let stats = stderr
+        .lines()
+        .find(|l| l.starts_with("spanlog agent: "))
+        .expect("counters");
+    let count = |key: &str| -> u64 {
+        stats
+            .split(' ')
+            .find_map(|w| w.strip_prefix(&format!("{key}=")))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(count("sent"), 0, "{stats}");
+    assert_eq!(count("failed") + count("dropped"), 6, "{stats}");
+    let warnings: Vec<_> = stderr
+        .lines()
+        .filter(|l| l.contains("could not reach the Datadog Agent"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning: {stderr}");
+    assert!(warnings[0].contains(&format!("127.0.0.1:{port}")));
+    println!("unreachable agent: {stats}");
+}
+
+/// Resident memory in bytes (Linux).
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// A million spans while the agent stalls every request: the producing thread never
+/// waits on it (spans beyond the queue are dropped and counted), and memory stays
+/// bounded by the queue.
+fn stalled_agent_child() {
+    let url = std::env::var("SPANLOG_SLOW_AGENT_URL").unwrap();
+    let agent = spanlog::agent::install(
+        spanlog::agent::AgentConfig::new()
+            .with_address(&url)
+            .unwrap()
+            .with_queue_capacity(10_000)
+            .with_batch_size(1_000)
+            .with_flush_interval(Duration::from_millis(50))
+            .with_request_timeout(Duration::from_secs(10))
+            .with_max_retries(0),
+    )
+    .unwrap();
+    const SPANS: u64 = 1_000_000;
+    // Warm up: the first spans grow the queue's and the allocator's working set.
+    for _ in 0..20_000 {
+        drop(spanlog::start_span("warm").start());
+    }
+    let before = rss();
+    let started = Instant::now();
+    for i in 0..SPANS {
+        let mut span = spanlog::start_span("work").resource("/stall").start();
+        span.set_metric("i", i as f64);
+    }
+    let elapsed = started.elapsed();
+    let after = rss();
+    let stats = agent.stats();
+    println!(
+        "stalled agent: {SPANS} spans produced in {elapsed:?}; rss {} -> {} MiB; {stats}",
+        before >> 20,
+        after >> 20
+    );
+    assert!(
+        stats.dropped > SPANS / 2,
+        "the queue was full most of the time: {stats}"
+    );
+    assert!(
+        after.saturating_sub(before) < 64 << 20,
+        "memory grew by {} MiB",
+        after.saturating_sub(before) >> 20
+    );
+    // Queued spans are bounded: whatever was not dropped is at most the queue, one
+    // batch, and what was sent.
+    let accounted = stats.sent + stats.failed + stats.dropped;
+    assert!(accounted + 10_000 + 1_000 + 1 >= SPANS + 20_000, "{stats}");
+    // Shutdown is bounded by its timeout even though the agent is stalled.
+    agent.shutdown(Duration::from_millis(200));
+}
