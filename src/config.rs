@@ -193,6 +193,7 @@ impl Config {
     }
 
     /// Whether log lines get correlation fields.
+    #[inline]
     pub fn logs_injection(&self) -> bool {
         self.logs_injection
     }
@@ -203,6 +204,7 @@ impl Config {
     }
 
     /// Whether 128-bit trace ids are logged as 32 hex digits.
+    #[inline]
     pub fn trace_id_128_logging(&self) -> bool {
         self.trace_id_128_logging
     }
@@ -229,6 +231,7 @@ impl Config {
             .map_err(|config| AlreadySet(Box::new(config)))
     }
 
+    #[inline]
     pub(crate) fn prefix(&self) -> &Prefix {
         &self.prefix
     }

@@ -70,11 +70,13 @@ impl SpanContext {
     }
 
     /// The trace id.
+    #[inline]
     pub fn trace_id(&self) -> TraceId {
         self.trace_id
     }
 
     /// The span id.
+    #[inline]
     pub fn span_id(&self) -> SpanId {
         self.span_id
     }
@@ -98,6 +100,7 @@ impl SpanContext {
     /// Makes this context current on this thread until the guard is dropped: log lines
     /// carry its ids and spans started meanwhile become its children. The span it names
     /// is not finished by the guard; that remains its owner's job.
+    #[inline]
     pub fn enter(&self) -> ContextGuard {
         ContextGuard {
             token: push(self),
@@ -142,6 +145,7 @@ pub struct ContextGuard {
 type NotSend = PhantomData<std::sync::MutexGuard<'static, ()>>;
 
 impl Drop for ContextGuard {
+    #[inline]
     fn drop(&mut self) {
         if let Some(token) = self.token {
             pop(token);
@@ -156,6 +160,7 @@ impl Drop for ContextGuard {
 /// let span = spanlog::start_span("work").entered();
 /// assert_eq!(spanlog::current().map(|c| c.span_id()), Some(span.span_id()));
 /// ```
+#[inline]
 pub fn current() -> Option<SpanContext> {
     STACK
         .try_with(|stack| {
@@ -205,6 +210,7 @@ thread_local! {
 
 /// Pushes a frame and returns the token that takes it off again; `None` when the stack
 /// is unavailable (thread-locals torn down), busy, or full.
+#[inline]
 fn push(context: &SpanContext) -> Option<u64> {
     STACK
         .try_with(|stack| {
@@ -228,6 +234,7 @@ fn push(context: &SpanContext) -> Option<u64> {
 }
 
 /// Removes the frame `token` names, wherever it is in the stack.
+#[inline]
 fn pop(token: u64) {
     let _ = STACK.try_with(|stack| {
         let Ok(mut stack) = stack.try_borrow_mut() else {
@@ -248,6 +255,7 @@ fn pop(token: u64) {
 /// `false` and leaves `out` alone outside any span. The text is formatted on the first
 /// line logged in that span and cached. The borrow ends before this returns, so callers
 /// may run user code with the copy.
+#[inline]
 pub(crate) fn copy_current_ids_text(wide_logging: bool, out: &mut IdsText) -> bool {
     STACK
         .try_with(|stack| {

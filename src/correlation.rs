@@ -134,14 +134,34 @@ pub(crate) struct Text<'a> {
     prefix: &'a Prefix,
     ids: Option<&'a IdsText>,
     style: Style,
+    /// Starts with the space that separates it from a message.
+    spaced: bool,
 }
 
 impl<'a> Text<'a> {
+    #[inline]
     pub(crate) fn new(prefix: &'a Prefix, ids: Option<&'a IdsText>, style: Style) -> Self {
-        Text { prefix, ids, style }
+        Text {
+            prefix,
+            ids,
+            style,
+            spaced: false,
+        }
+    }
+
+    /// The text with a leading space, to follow a message: one piece fewer to format.
+    #[inline]
+    pub(crate) fn spaced(prefix: &'a Prefix, ids: Option<&'a IdsText>, style: Style) -> Self {
+        Text {
+            prefix,
+            ids,
+            style,
+            spaced: true,
+        }
     }
 
     /// Whether there is nothing to print (Go style, no span, no service/env/version).
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.style == Style::Go && self.ids.is_none() && self.prefix.go.is_empty()
     }
@@ -155,17 +175,32 @@ impl<'a> Text<'a> {
     }
 }
 
-impl fmt::Display for Text<'_> {
+impl<'p> fmt::Display for Text<'p> {
+    #[inline]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.prefix;
+        // `p.spaced_*` hold the leading space; without it, skip that first byte.
+        let spaced = self.spaced;
+        let lead = |text: &'p str| -> &'p str {
+            if spaced {
+                text
+            } else {
+                text.get(1..).unwrap_or_default()
+            }
+        };
         match (self.style, self.ids) {
-            (Style::Go, None) => f.write_str(&self.prefix.go),
+            (Style::Go, None) => f.write_str(lead(&p.spaced_go)),
+            (Style::Go, Some(ids)) if p.go.is_empty() => f.write_str(match self.spaced {
+                true => ids.go_spaced(),
+                false => ids.go(),
+            }),
             (Style::Go, Some(ids)) => {
-                f.write_str(&self.prefix.go_lead)?;
-                f.write_str(ids.go())
+                f.write_str(lead(&p.spaced_go))?;
+                f.write_str(ids.go_spaced())
             }
             (Style::Python, ids) => {
                 let (trace, span) = ids.map_or(("0", "0"), |ids| (ids.trace(), ids.span()));
-                f.write_str(&self.prefix.python_lead)?;
+                f.write_str(lead(&p.spaced_python_lead))?;
                 f.write_str(trace)?;
                 f.write_str(" dd.span_id=")?;
                 f.write_str(span)?;
@@ -188,10 +223,10 @@ impl fmt::Debug for Correlation<'_> {
 pub(crate) struct Prefix {
     /// `dd.service=.. dd.env=.. dd.version=..`, empty pairs left out.
     go: String,
-    /// `go` plus a separating space when it is not empty.
-    go_lead: String,
-    /// `[dd.service=.. dd.env=.. dd.version=.. dd.trace_id=`.
-    python_lead: String,
+    /// ` ` and `go`, or nothing when `go` is empty.
+    spaced_go: String,
+    /// ` [dd.service=.. dd.env=.. dd.version=.. dd.trace_id=`.
+    spaced_python_lead: String,
     service: String,
     env: String,
     version: String,
@@ -205,7 +240,7 @@ impl Prefix {
             ("dd.version", version),
         ];
         let mut go = String::new();
-        let mut python_lead = String::from("[");
+        let mut python_lead = String::from(" [");
         for (key, value) in pairs {
             if !value.is_empty() {
                 if !go.is_empty() {
@@ -217,15 +252,15 @@ impl Prefix {
             python_lead.push(' ');
         }
         python_lead.push_str("dd.trace_id=");
-        let go_lead = if go.is_empty() {
+        let spaced_go = if go.is_empty() {
             String::new()
         } else {
-            format!("{go} ")
+            format!(" {go}")
         };
         Prefix {
             go,
-            go_lead,
-            python_lead,
+            spaced_go,
+            spaced_python_lead: python_lead,
             service: service.to_owned(),
             env: env.to_owned(),
             version: version.to_owned(),
@@ -264,63 +299,57 @@ fn push_value(out: &mut String, value: &str) {
     out.push('"');
 }
 
-/// Room for the longest Go-style id text: 32 hex digits and two 20-digit decimals with
-/// their keys and quotes (116 bytes).
-const IDS_CAPACITY: usize = 120;
+/// Room for the longest Go-style id text with its leading space: 32 hex digits and two
+/// 20-digit decimals with their keys and quotes (117 bytes). It keeps `IdsText` at 128
+/// bytes, which the log path copies inline.
+const IDS_CAPACITY: usize = 117;
 
-/// A span's ids, formatted once in Go style; the bare digits are slices of it.
+const TRACE_KEY: &str = " dd.trace_id=\"";
+const SPAN_KEY: &str = "\" dd.span_id=\"";
+const PARENT_KEY: &str = "\" dd.parent_id=\"";
+
+/// A span's ids, formatted once in Go style with a leading space; the bare digits are
+/// slices of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct IdsText {
     text: ArrayString<IDS_CAPACITY>,
-    trace: (u8, u8),
-    span: (u8, u8),
-    parent: (u8, u8),
+    trace_len: u8,
+    span_len: u8,
     /// Formatted with 128-bit trace id logging on.
     wide_logging: bool,
 }
 
 impl IdsText {
     /// A placeholder to copy a span's text into.
+    #[inline]
     pub(crate) const fn empty() -> Self {
         IdsText {
             text: ArrayString::new_const(),
-            trace: (0, 0),
-            span: (0, 0),
-            parent: (0, 0),
+            trace_len: 0,
+            span_len: 0,
             wide_logging: false,
         }
     }
 
     pub(crate) fn new(trace_id: TraceId, span_id: SpanId, parent_id: SpanId, wide: bool) -> Self {
         let mut text = ArrayString::new();
-        let mark = |text: &mut ArrayString<IDS_CAPACITY>,
-                    key: &str,
-                    push: &dyn Fn(&mut ArrayString<IDS_CAPACITY>)| {
-            text.push_str(key);
-            let start = text.len() as u8;
-            push(text);
-            let end = text.len() as u8;
-            text.push('"');
-            (start, end)
-        };
-        let trace = mark(&mut text, "dd.trace_id=\"", &|t| {
-            if wide && trace_id.high() != 0 {
-                push_hex128(t, trace_id.to_u128());
-            } else {
-                t.push_str(itoa::Buffer::new().format(trace_id.low()));
-            }
-        });
-        let span = mark(&mut text, " dd.span_id=\"", &|t| {
-            t.push_str(itoa::Buffer::new().format(span_id.to_u64()));
-        });
-        let parent = mark(&mut text, " dd.parent_id=\"", &|t| {
-            t.push_str(itoa::Buffer::new().format(parent_id.to_u64()));
-        });
+        text.push_str(TRACE_KEY);
+        if wide && trace_id.high() != 0 {
+            push_hex128(&mut text, trace_id.to_u128());
+        } else {
+            text.push_str(itoa::Buffer::new().format(trace_id.low()));
+        }
+        let trace_len = (text.len() - TRACE_KEY.len()) as u8;
+        text.push_str(SPAN_KEY);
+        let span = itoa::Buffer::new().format(span_id.to_u64()).len();
+        text.push_str(itoa::Buffer::new().format(span_id.to_u64()));
+        text.push_str(PARENT_KEY);
+        text.push_str(itoa::Buffer::new().format(parent_id.to_u64()));
+        text.push('"');
         IdsText {
             text,
-            trace,
-            span,
-            parent,
+            trace_len,
+            span_len: span as u8,
             wide_logging: wide,
         }
     }
@@ -329,26 +358,43 @@ impl IdsText {
         self.wide_logging
     }
 
-    fn go(&self) -> &str {
+    /// ` dd.trace_id="..." dd.span_id="..." dd.parent_id="..."`, with the leading space.
+    #[inline]
+    fn go_spaced(&self) -> &str {
         &self.text
     }
 
-    fn slice(&self, (start, end): (u8, u8)) -> &str {
+    fn go(&self) -> &str {
+        self.text.get(1..).unwrap_or_default()
+    }
+
+    fn slice(&self, start: usize, len: u8) -> &str {
         self.text
-            .get(start as usize..end as usize)
+            .get(start..start + usize::from(len))
             .unwrap_or_default()
     }
 
     fn trace(&self) -> &str {
-        self.slice(self.trace)
+        self.slice(TRACE_KEY.len(), self.trace_len)
     }
 
     fn span(&self) -> &str {
-        self.slice(self.span)
+        self.slice(
+            TRACE_KEY.len() + usize::from(self.trace_len) + SPAN_KEY.len(),
+            self.span_len,
+        )
     }
 
     fn parent(&self) -> &str {
-        self.slice(self.parent)
+        let start = TRACE_KEY.len()
+            + usize::from(self.trace_len)
+            + SPAN_KEY.len()
+            + usize::from(self.span_len)
+            + PARENT_KEY.len();
+        // The parent runs to the closing quote.
+        self.text
+            .get(start..self.text.len().saturating_sub(1))
+            .unwrap_or_default()
     }
 }
 
@@ -588,5 +634,44 @@ mod tests {
         assert_eq!(text.span_id(), Some("10582933694091117294"));
         assert_eq!(text.parent_id(), Some("5"));
         assert_eq!(Correlation::without_span(&blog()).span_id(), None);
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    use super::*;
+
+    #[test]
+    fn the_cached_text_is_copied_inline() {
+        // 128 bytes or less: LLVM copies it with vector moves instead of calling memcpy.
+        assert!(
+            std::mem::size_of::<IdsText>() <= 128,
+            "{}",
+            std::mem::size_of::<IdsText>()
+        );
+    }
+
+    #[test]
+    fn spaced_and_plain_texts_differ_by_the_leading_space() {
+        let config = Config::new().with_service("blog");
+        let ids = IdsText::new(
+            TraceId::from_parts(1, 2),
+            SpanId::from_u64(3),
+            SpanId::from_u64(4),
+            true,
+        );
+        for style in [Style::Go, Style::Python] {
+            for ids in [Some(&ids), None] {
+                for config in [&config, &Config::new()] {
+                    let plain = Text::new(config.prefix(), ids, style).to_string();
+                    let spaced = Text::spaced(config.prefix(), ids, style).to_string();
+                    if plain.is_empty() {
+                        assert_eq!(spaced, "");
+                    } else {
+                        assert_eq!(spaced, format!(" {plain}"));
+                    }
+                }
+            }
+        }
     }
 }

@@ -140,6 +140,7 @@ impl SpanId {
     }
 
     /// A new random, non-zero span id.
+    #[inline]
     pub fn random() -> Self {
         SpanId(random_nonzero_u64())
     }
@@ -176,6 +177,7 @@ thread_local! {
 }
 
 /// A random `u64` that is never zero.
+#[inline]
 fn random_nonzero_u64() -> u64 {
     loop {
         let value = RNG

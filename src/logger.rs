@@ -191,7 +191,7 @@ impl<L: Log> Log for CorrelatingLogger<L> {
         // stack is no longer borrowed when the inner logger runs.
         let mut ids = IdsText::empty();
         let in_span = context::copy_current_ids_text(config.trace_id_128_logging(), &mut ids);
-        let fields = Text::new(config.prefix(), in_span.then_some(&ids), self.style);
+        let fields = Text::spaced(config.prefix(), in_span.then_some(&ids), self.style);
         match self.fields {
             Fields::Text if fields.is_empty() => self.inner.log(record),
             // A message without arguments is written as a plain `str`, one formatting
@@ -199,12 +199,12 @@ impl<L: Log> Log for CorrelatingLogger<L> {
             Fields::Text => match record.args().as_str() {
                 Some(message) => self.inner.log(
                     &builder(record)
-                        .args(format_args!("{message} {fields}"))
+                        .args(format_args!("{message}{fields}"))
                         .build(),
                 ),
                 None => self.inner.log(
                     &builder(record)
-                        .args(format_args!("{} {}", record.args(), fields))
+                        .args(format_args!("{}{}", record.args(), fields))
                         .build(),
                 ),
             },
@@ -230,7 +230,7 @@ impl<L: Log> Log for CorrelatingLogger<L> {
                 } else {
                     self.inner.log(
                         &builder
-                            .args(format_args!("{} {}", record.args(), fields))
+                            .args(format_args!("{}{}", record.args(), fields))
                             .build(),
                     )
                 }

@@ -28,6 +28,7 @@ type Text = Cow<'static, str>;
 /// assert_eq!(query.trace_id(), request.trace_id());
 /// assert_eq!(query.parent_id(), request.span_id());
 /// ```
+#[inline]
 pub fn start_span(name: impl Into<Text>) -> SpanBuilder {
     SpanBuilder {
         name: name.into(),
@@ -60,6 +61,7 @@ enum Parent {
 
 impl SpanBuilder {
     /// The resource, e.g. the route `/posts` or a query; defaults to the name.
+    #[inline]
     pub fn resource(mut self, resource: impl Into<Text>) -> Self {
         self.resource = Some(resource.into());
         self
@@ -73,6 +75,7 @@ impl SpanBuilder {
     }
 
     /// The span type, e.g. `web`, `sql`, `http`, `cache`.
+    #[inline]
     pub fn span_type(mut self, span_type: impl Into<Text>) -> Self {
         self.span_type = Some(span_type.into());
         self
@@ -99,6 +102,7 @@ impl SpanBuilder {
     }
 
     /// Starts the span. It is not current until [entered](Span::enter).
+    #[inline]
     pub fn start(self) -> Span {
         let parent = match self.parent {
             Parent::Current => context::current(),
@@ -132,6 +136,7 @@ impl SpanBuilder {
 
     /// Starts the span and makes it current on this thread; it finishes when the
     /// returned guard is dropped. The common case in one call.
+    #[inline]
     pub fn entered(self) -> EnteredSpan {
         let span = self.start();
         EnteredSpan {
@@ -173,6 +178,7 @@ impl Span {
     /// }
     /// assert_eq!(spanlog::current(), None);
     /// ```
+    #[inline]
     pub fn enter(&self) -> Entered<'_> {
         Entered {
             _guard: self.context.enter(),
@@ -205,16 +211,19 @@ impl Span {
     }
 
     /// The trace id.
+    #[inline]
     pub fn trace_id(&self) -> TraceId {
         self.context.trace_id
     }
 
     /// The span id.
+    #[inline]
     pub fn span_id(&self) -> SpanId {
         self.context.span_id
     }
 
     /// The parent's span id, zero for a root span.
+    #[inline]
     pub fn parent_id(&self) -> SpanId {
         self.context.parent_id
     }
@@ -265,6 +274,7 @@ impl Span {
     /// Finishes the span now; the same as dropping it.
     pub fn finish(self) {}
 
+    #[inline]
     fn finish_once(&mut self) {
         if std::mem::replace(&mut self.finished, true) {
             return;
@@ -298,6 +308,7 @@ impl Span {
 }
 
 impl Drop for Span {
+    #[inline]
     fn drop(&mut self) {
         self.finish_once();
     }
@@ -351,6 +362,7 @@ impl EnteredSpan {
 impl Deref for EnteredSpan {
     type Target = Span;
 
+    #[inline]
     fn deref(&self) -> &Span {
         &self.span
     }

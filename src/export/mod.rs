@@ -96,6 +96,7 @@ pub fn set_exporter<E: Exporter>(exporter: E) -> Result<(), ExporterAlreadySet<E
     }
 }
 
+#[inline]
 pub(crate) fn installed() -> Option<&'static dyn Exporter> {
     EXPORTER.get().map(|boxed| &**boxed)
 }
