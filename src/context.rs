@@ -1,6 +1,6 @@
 //! The thread-local stack of active spans, and the context a span hands to its children.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -206,6 +206,15 @@ thread_local! {
     static STACK: RefCell<Stack> = const {
         RefCell::new(Stack { frames: Vec::new(), texts: Vec::new(), next_token: 1 })
     };
+    /// How many frames `STACK` holds: a plain `Cell` with no destructor, the cheapest
+    /// thread-local there is, so a line logged outside any span checks only this.
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether no span is entered on this thread (or the stack is gone).
+#[inline]
+pub(crate) fn is_idle() -> bool {
+    DEPTH.try_with(Cell::get).map_or(true, |depth| depth == 0)
 }
 
 /// Pushes a frame and returns the token that takes it off again; `None` when the stack
@@ -227,6 +236,7 @@ fn push(context: &SpanContext) -> Option<u64> {
                 context: context.clone(),
                 token,
             });
+            let _ = DEPTH.try_with(|depth| depth.set(stack.frames.len()));
             Some(token)
         })
         .ok()
@@ -248,6 +258,7 @@ fn pop(token: u64) {
             }
             None => debug_assert!(false, "spanlog: popped a frame that is not on the stack"),
         }
+        let _ = DEPTH.try_with(|depth| depth.set(stack.frames.len()));
     });
 }
 

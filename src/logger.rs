@@ -85,12 +85,16 @@ impl Builder {
     /// Wraps `inner`. The result's max level for [`CorrelatingLogger::try_init`] is
     /// `Trace` until set with [`CorrelatingLogger::max_level`]; `inner` still filters.
     pub fn wrap<L: Log>(self, inner: L) -> CorrelatingLogger<L> {
+        let config = match self.config {
+            Some(config) => Cow::Owned(config),
+            None => Cow::Borrowed(config::global()),
+        };
+        let passthrough_outside_spans =
+            Text::new(config.prefix(), None, self.style).is_empty() && self.fields == Fields::Text;
         CorrelatingLogger {
             inner,
-            config: match self.config {
-                Some(config) => Cow::Owned(config),
-                None => Cow::Borrowed(config::global()),
-            },
+            passthrough_outside_spans,
+            config,
             style: self.style,
             fields: self.fields,
             max_level: LevelFilter::Trace,
@@ -128,6 +132,8 @@ impl Builder {
 pub struct CorrelatingLogger<L> {
     inner: L,
     config: Cow<'static, Config>,
+    /// Outside any span there is nothing to add (Go style, no service/env/version).
+    passthrough_outside_spans: bool,
     style: Style,
     fields: Fields,
     max_level: LevelFilter,
@@ -184,7 +190,7 @@ impl<L: Log> Log for CorrelatingLogger<L> {
 
     fn log(&self, record: &Record<'_>) {
         let config = &*self.config;
-        if !config.logs_injection() {
+        if !config.logs_injection() || (self.passthrough_outside_spans && context::is_idle()) {
             return self.inner.log(record);
         }
         // A copy of the span's cached id text, made only inside a span; the thread's
