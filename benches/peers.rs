@@ -8,119 +8,13 @@
 //! `info!("request {}", i)`. spanlog's benches use an empty service/env/version, so
 //! that, like the peers, it adds only the ids (trace id, span id, and parent id).
 
-use std::cell::RefCell;
-use std::fmt::Write as _;
+mod common;
+
 use std::hint::black_box;
 
+use common::{BufferLogger, spanlog_logger};
 use criterion::{Criterion, criterion_group, criterion_main};
-use log::{Log, Metadata, Record, info};
-
-thread_local! {
-    static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
-}
-
-/// Writes one formatted line into the thread's buffer and returns its length.
-fn write_line(f: impl FnOnce(&mut String)) -> usize {
-    LINE.with(|line| {
-        let mut line = line.borrow_mut();
-        line.clear();
-        f(&mut line);
-        line.len()
-    })
-}
-
-/// The floor: the inner logger every `log` stack here ends in.
-struct BufferLogger;
-
-impl Log for BufferLogger {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &Record<'_>) {
-        black_box(write_line(|line| {
-            let _ = write!(
-                line,
-                "[{} {}] {}",
-                record.level(),
-                record.target(),
-                record.args()
-            );
-            struct Pairs<'a>(&'a mut String);
-            impl<'kvs> log::kv::VisitSource<'kvs> for Pairs<'_> {
-                fn visit_pair(
-                    &mut self,
-                    key: log::kv::Key<'kvs>,
-                    value: log::kv::Value<'kvs>,
-                ) -> Result<(), log::kv::Error> {
-                    let _ = write!(self.0, " {key}={value}");
-                    Ok(())
-                }
-            }
-            let _ = record.key_values().visit(&mut Pairs(line));
-        }));
-    }
-
-    fn flush(&self) {}
-}
-
-fn spanlog_logger(fields: spanlog::Fields) -> spanlog::CorrelatingLogger<BufferLogger> {
-    spanlog::Builder::new()
-        .config(spanlog::Config::new())
-        .fields(fields)
-        .wrap(BufferLogger)
-}
-
-/// logforth's appender with the same formatting as `BufferLogger`; the fastrace
-/// diagnostic's pairs (trace_id, span_id, sampled) are written as ` key=value`.
-#[derive(Debug)]
-struct BufferAppend;
-
-impl logforth::Append for BufferAppend {
-    fn append(
-        &self,
-        record: &logforth::record::Record<'_>,
-        diags: &[Box<dyn logforth::Diagnostic>],
-    ) -> Result<(), logforth::Error> {
-        struct Pairs<'a>(&'a mut String);
-        impl logforth::kv::Visitor for Pairs<'_> {
-            fn visit(
-                &mut self,
-                key: logforth::kv::Key<'_>,
-                value: logforth::kv::Value<'_>,
-            ) -> Result<(), logforth::Error> {
-                let _ = write!(self.0, " {key}={value}");
-                Ok(())
-            }
-        }
-        black_box(write_line(|line| {
-            let _ = write!(
-                line,
-                "[{} {}] {}",
-                record.level(),
-                record.target(),
-                record.payload()
-            );
-            for diag in diags {
-                let _ = diag.visit(&mut Pairs(line));
-            }
-        }));
-        Ok(())
-    }
-
-    fn flush(&self) -> Result<(), logforth::Error> {
-        Ok(())
-    }
-}
-
-/// Discards what fastrace collects.
-struct NoReport;
-
-impl fastrace::collector::Reporter for NoReport {
-    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
-        black_box(spans);
-    }
-}
+use log::info;
 
 fn log_call(c: &mut Criterion) {
     log::set_max_level(log::LevelFilter::Trace);
@@ -179,20 +73,8 @@ fn log_call(c: &mut Criterion) {
     // reused thread-local buffer and writes it to `io::sink`. The span carries the ids
     // as fields, which the fmt layer prints with the line, as spanlog does.
     group.bench_function("tracing_fmt_span", |b| {
-        use tracing_subscriber::layer::SubscriberExt;
-        let subscriber = tracing_subscriber::registry().with(
-            tracing_subscriber::fmt::layer()
-                .without_time()
-                .with_ansi(false)
-                .with_writer(std::io::sink),
-        );
-        let _default = tracing::subscriber::set_default(subscriber);
-        let bridge = tracing_log::LogTracer::new();
-        let span = tracing::info_span!(
-            "web.request",
-            trace_id = %"6b04d2e800000000e6a5cefc6c3cef4e",
-            span_id = 10582933694091117294u64
-        );
+        let (_default, bridge) = common::tracing_stack();
+        let span = common::tracing_span();
         let _entered = span.enter();
         let mut i = 0u64;
         b.iter(|| {
@@ -203,14 +85,8 @@ fn log_call(c: &mut Criterion) {
 
     // logforth with its fastrace diagnostic, inside a fastrace local span under a root.
     group.bench_function("logforth_fastrace", |b| {
-        let logger = logforth::core::builder()
-            .dispatch(|d| {
-                d.diagnostic(logforth::diagnostic::FastraceDiagnostic::default())
-                    .append(BufferAppend)
-            })
-            .build();
-        let bridge = logforth::bridge::log::OwnedLogProxy::new(logger);
-        let root = fastrace::Span::root("root", fastrace::collector::SpanContext::random());
+        let bridge = common::logforth_stack();
+        let root = common::fastrace_root();
         let _parent = root.set_local_parent();
         let _local = fastrace::local::LocalSpan::enter_with_local_parent("web.request");
         let mut i = 0u64;
@@ -254,7 +130,7 @@ fn span_lifecycle(c: &mut Criterion) {
             while left > 0 {
                 let batch = left.min(1000);
                 left -= batch;
-                let root = fastrace::Span::root("root", fastrace::collector::SpanContext::random());
+                let root = common::fastrace_root();
                 let parent = root.set_local_parent();
                 let start = std::time::Instant::now();
                 for _ in 0..batch {
@@ -296,7 +172,7 @@ fn ids(c: &mut Criterion) {
 }
 
 fn setup(c: &mut Criterion) {
-    fastrace::set_reporter(NoReport, fastrace::collector::Config::default());
+    common::fastrace_setup();
     let _ = c;
 }
 

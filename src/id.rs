@@ -1,11 +1,10 @@
 //! Trace and span identifiers, generated the way Datadog's tracers do.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 /// A 128-bit trace identifier.
 ///
@@ -171,21 +170,33 @@ impl From<u64> for SpanId {
 }
 
 thread_local! {
-    // A fast generator per thread, seeded from the operating system through rand's
-    // thread-local CSPRNG. Ids need to be unique, not secret.
-    static RNG: RefCell<SmallRng> = RefCell::new(SmallRng::from_rng(&mut rand::rng()));
+    /// The state of this thread's id generator; 0 until seeded. A `Cell` with no
+    /// destructor: the cheapest thread-local there is.
+    static RNG_STATE: Cell<u64> = const { Cell::new(0) };
 }
 
 /// A random `u64` that is never zero.
+///
+/// Each thread draws from its own wyrand stream (a 64-bit counter mixed by one
+/// multiplication), seeded from rand's OS-backed `ThreadRng`. Ids must be unique and
+/// unpredictable enough not to collide across hosts, not secret; wyrand passes
+/// BigCrush and costs a handful of instructions.
 #[inline]
 fn random_nonzero_u64() -> u64 {
     loop {
-        let value = RNG
-            .try_with(|rng| rng.try_borrow_mut().map(|mut rng| rng.next_u64()))
-            .ok()
-            .and_then(Result::ok)
+        let value = RNG_STATE
+            .try_with(|state| {
+                let mut s = state.get();
+                if s == 0 {
+                    s = rand::rng().next_u64() | 1;
+                }
+                s = s.wrapping_add(0xa076_1d64_78bd_642f);
+                state.set(s);
+                let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+                (t >> 64) as u64 ^ t as u64
+            })
             // Thread-locals being torn down: fall back to rand's own generator.
-            .unwrap_or_else(rand::random);
+            .unwrap_or_else(|_| rand::random());
         if value != 0 {
             return value;
         }

@@ -1,0 +1,166 @@
+//! The stacks the benchmarks compare, shared by `peers.rs` (criterion, wall clock) and
+//! `instructions.rs` (run under callgrind, instruction counts).
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::hint::black_box;
+
+use log::{Log, Metadata, Record};
+
+thread_local! {
+    static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
+}
+
+/// The last line written on this thread.
+pub fn last_line() -> String {
+    LINE.with(|line| line.borrow().clone())
+}
+
+/// Writes one formatted line into the thread's buffer and returns its length.
+fn write_line(f: impl FnOnce(&mut String)) -> usize {
+    LINE.with(|line| {
+        let mut line = line.borrow_mut();
+        line.clear();
+        f(&mut line);
+        line.len()
+    })
+}
+
+/// The floor: the inner logger every `log` stack here ends in.
+pub struct BufferLogger;
+
+impl Log for BufferLogger {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        black_box(write_line(|line| {
+            let _ = write!(
+                line,
+                "[{} {}] {}",
+                record.level(),
+                record.target(),
+                record.args()
+            );
+            struct Pairs<'a>(&'a mut String);
+            impl<'kvs> log::kv::VisitSource<'kvs> for Pairs<'_> {
+                fn visit_pair(
+                    &mut self,
+                    key: log::kv::Key<'kvs>,
+                    value: log::kv::Value<'kvs>,
+                ) -> Result<(), log::kv::Error> {
+                    let _ = write!(self.0, " {key}={value}");
+                    Ok(())
+                }
+            }
+            let _ = record.key_values().visit(&mut Pairs(line));
+        }));
+    }
+
+    fn flush(&self) {}
+}
+
+pub fn spanlog_logger(fields: spanlog::Fields) -> spanlog::CorrelatingLogger<BufferLogger> {
+    spanlog::Builder::new()
+        .config(spanlog::Config::new())
+        .fields(fields)
+        .wrap(BufferLogger)
+}
+
+/// logforth's appender with the same formatting as `BufferLogger`; the fastrace
+/// diagnostic's pairs (trace_id, span_id, sampled) are written as ` key=value`.
+#[derive(Debug)]
+pub struct BufferAppend;
+
+impl logforth::Append for BufferAppend {
+    fn append(
+        &self,
+        record: &logforth::record::Record<'_>,
+        diags: &[Box<dyn logforth::Diagnostic>],
+    ) -> Result<(), logforth::Error> {
+        struct Pairs<'a>(&'a mut String);
+        impl logforth::kv::Visitor for Pairs<'_> {
+            fn visit(
+                &mut self,
+                key: logforth::kv::Key<'_>,
+                value: logforth::kv::Value<'_>,
+            ) -> Result<(), logforth::Error> {
+                let _ = write!(self.0, " {key}={value}");
+                Ok(())
+            }
+        }
+        black_box(write_line(|line| {
+            let _ = write!(
+                line,
+                "[{} {}] {}",
+                record.level(),
+                record.target(),
+                record.payload()
+            );
+            for diag in diags {
+                let _ = diag.visit(&mut Pairs(line));
+            }
+        }));
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), logforth::Error> {
+        Ok(())
+    }
+}
+
+/// Discards what fastrace collects.
+pub struct NoReport;
+
+impl fastrace::collector::Reporter for NoReport {
+    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
+        black_box(spans);
+    }
+}
+
+/// tracing's fmt layer writing to a sink, with tracing-log's bridge as a logger value.
+pub fn tracing_stack() -> (tracing::subscriber::DefaultGuard, tracing_log::LogTracer) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .without_time()
+            .with_ansi(false)
+            .with_writer(std::io::sink),
+    );
+    (
+        tracing::subscriber::set_default(subscriber),
+        tracing_log::LogTracer::new(),
+    )
+}
+
+/// The tracing span that carries the same ids spanlog prints.
+pub fn tracing_span() -> tracing::Span {
+    tracing::info_span!(
+        "web.request",
+        trace_id = %"6b04d2e800000000e6a5cefc6c3cef4e",
+        span_id = 10582933694091117294u64
+    )
+}
+
+/// logforth with its fastrace diagnostic and `BufferAppend`, as a `log::Log` value.
+pub fn logforth_stack() -> logforth::bridge::log::OwnedLogProxy {
+    let logger = logforth::core::builder()
+        .dispatch(|d| {
+            d.diagnostic(logforth::diagnostic::FastraceDiagnostic::default())
+                .append(BufferAppend)
+        })
+        .build();
+    logforth::bridge::log::OwnedLogProxy::new(logger)
+}
+
+/// A fastrace root span, to put local spans under.
+pub fn fastrace_root() -> fastrace::Span {
+    fastrace::Span::root("root", fastrace::collector::SpanContext::random())
+}
+
+/// Installs a reporter that discards spans, so fastrace collects as in production.
+pub fn fastrace_setup() {
+    fastrace::set_reporter(NoReport, fastrace::collector::Config::default());
+}

@@ -1,0 +1,96 @@
+//! Instruction counts of the `log_call` and `span_lifecycle` stacks, for callgrind.
+//!
+//! Wall-clock medians on a shared 2-core VM move by tens of percent between runs; the
+//! number of instructions does not. `benches/instructions.sh` runs each stack here
+//! under `valgrind --tool=callgrind` for two iteration counts and prints the
+//! difference per iteration, which leaves set-up and tear-down out.
+//!
+//! `cargo bench --all-features --bench instructions -- <stack> <iterations>`
+
+mod common;
+
+use std::hint::black_box;
+
+use log::info;
+
+fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let (Some(stack), Some(n)) = (args.next(), args.next().and_then(|n| n.parse::<u64>().ok()))
+    else {
+        eprintln!("usage: instructions <stack> <iterations>");
+        return;
+    };
+    log::set_max_level(log::LevelFilter::Trace);
+    // fastrace's collector is a thread that callgrind would count too: start it only
+    // for the stacks that use fastrace.
+    if stack.contains("fastrace") {
+        common::fastrace_setup();
+    }
+    let inner = common::BufferLogger;
+    let text = common::spanlog_logger(spanlog::Fields::Text);
+    let kv = common::spanlog_logger(spanlog::Fields::KeyValues);
+    match stack.as_str() {
+        "inner_only" => (0..n).for_each(|i| info!(logger: &inner, "request {}", i)),
+        "spanlog_no_span" => (0..n).for_each(|i| info!(logger: &text, "request {}", i)),
+        "spanlog_span" => {
+            let _span = spanlog::start_span("web.request").entered();
+            (0..n).for_each(|i| info!(logger: &text, "request {}", i));
+        }
+        "spanlog_span_depth8" => {
+            let _spans: Vec<_> = (0..8)
+                .map(|_| spanlog::start_span("level").entered())
+                .collect();
+            (0..n).for_each(|i| info!(logger: &text, "request {}", i));
+        }
+        "spanlog_kv" => {
+            let _span = spanlog::start_span("web.request").entered();
+            (0..n).for_each(|i| info!(logger: &kv, "request {}", i));
+        }
+        "tracing_fmt_span" => {
+            let (_default, bridge) = common::tracing_stack();
+            let span = common::tracing_span();
+            let _entered = span.enter();
+            (0..n).for_each(|i| info!(logger: &bridge, "request {}", i));
+        }
+        "logforth_fastrace" => {
+            let bridge = common::logforth_stack();
+            let root = common::fastrace_root();
+            let _parent = root.set_local_parent();
+            let _local = fastrace::local::LocalSpan::enter_with_local_parent("web.request");
+            (0..n).for_each(|i| info!(logger: &bridge, "request {}", i));
+        }
+        "lifecycle_spanlog" => {
+            let _root = spanlog::start_span("root").entered();
+            (0..n).for_each(|_| {
+                let span = spanlog::start_span("work").entered();
+                black_box(&span);
+            });
+        }
+        "lifecycle_spanlog_root" => (0..n).for_each(|_| {
+            let span = spanlog::start_span("work").entered();
+            black_box(&span);
+        }),
+        "lifecycle_fastrace" => {
+            for batch in 0..n.div_ceil(1000) {
+                let root = common::fastrace_root();
+                let _parent = root.set_local_parent();
+                for _ in 0..(n - batch * 1000).min(1000) {
+                    let span = fastrace::local::LocalSpan::enter_with_local_parent("work");
+                    black_box(&span);
+                }
+            }
+        }
+        "lifecycle_tracing" => {
+            let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
+            (0..n).for_each(|_| {
+                let span = tracing::info_span!("work");
+                let entered = span.enter();
+                black_box(&entered);
+            });
+        }
+        other => eprintln!("unknown stack {other}"),
+    }
+    if std::env::var_os("SHOW_LINE").is_some() {
+        println!("{}", common::last_line());
+    }
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Instructions per call of each stack in benches/instructions.rs, counted by callgrind:
+# (count at 2N iterations - count at N) / N, counted inside main only (fastrace links a
+# clock-calibration constructor that runs before main and varies from run to run).
+#
+#   bash benches/instructions.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-20000}
+cargo bench --all-features --bench instructions --no-run 2>/dev/null
+bin=$(ls -t target/release/deps/instructions-* | grep -v '\.d$' | head -1)
+count() {
+    valgrind --tool=callgrind --toggle-collect='instructions::main' --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 \
+        | sed -n 's/.*refs: *\([0-9,]*\).*/\1/p' | tr -d ,
+}
+printf '| stack | instructions per call |\n| --- | ---: |\n'
+for stack in inner_only spanlog_no_span spanlog_span spanlog_span_depth8 spanlog_kv \
+    tracing_fmt_span logforth_fastrace lifecycle_spanlog lifecycle_spanlog_root \
+    lifecycle_fastrace lifecycle_tracing; do
+    a=$(count "$stack" "$n")
+    b=$(count "$stack" $((2 * n)))
+    printf '| `%s` | %d |\n' "$stack" $(((b - a) / n))
+done
