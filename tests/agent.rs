@@ -7,9 +7,12 @@
 //! Its own binary without the harness: it installs the global exporter, and runs itself
 //! again for the scenario that needs a fresh process.
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::Command;
+
+use common::{example, field};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -67,35 +70,6 @@ fn agent_url(var: &str) -> Option<String> {
             None
         }
     }
-}
-
-fn example(name: &str) -> Command {
-    let mut path: PathBuf = std::env::current_exe().unwrap();
-    path.pop();
-    path.pop();
-    path.push("examples");
-    path.push(name);
-    let mut command = Command::new(path);
-    for var in [
-        "RUST_LOG",
-        "DD_TRACE_AGENT_URL",
-        "DD_AGENT_HOST",
-        "DD_TRACE_AGENT_PORT",
-        "DD_LOGS_INJECTION",
-    ] {
-        command.env_remove(var);
-    }
-    command
-}
-
-/// The quoted value of `key` in a log line.
-fn field<'a>(line: &'a str, key: &str) -> &'a str {
-    let start = line
-        .find(&format!(" {key}=\""))
-        .unwrap_or_else(|| panic!("{key} in {line}"))
-        + key.len()
-        + 3;
-    &line[start..start + line[start..].find('"').unwrap()]
 }
 
 fn get_json(url: &str) -> Value {

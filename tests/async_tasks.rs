@@ -2,25 +2,13 @@
 //! carries its own task's ids, whichever worker polled it. Its own binary: it installs
 //! the global logger.
 
+mod common;
+
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
-use log::{Log, Metadata, Record, info};
+use common::Shared;
+use log::info;
 use spanlog::Instrument;
-
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<String>>>);
-
-impl Log for Shared {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &Record<'_>) {
-        let line = format!("{} thread={:?}", record.args(), std::thread::current().id());
-        self.0.lock().unwrap().push(line);
-    }
-    fn flush(&self) {}
-}
 
 /// The value of `key=...` (quoted or not) in a line.
 fn field<'a>(line: &'a str, key: &str) -> &'a str {
@@ -37,7 +25,7 @@ fn field<'a>(line: &'a str, key: &str) -> &'a str {
 const TASKS: usize = 1000;
 
 fn main() {
-    let shared = Shared::default();
+    let shared = Shared::with_thread();
     spanlog::Builder::new()
         .config(spanlog::Config::new())
         .wrap(shared.clone())
@@ -76,7 +64,7 @@ fn main() {
         }
     });
 
-    let lines = shared.0.lock().unwrap().clone();
+    let lines = shared.lines();
     assert_eq!(lines.len(), TASKS * 4);
     let mut per_task: HashMap<&str, Vec<&str>> = HashMap::new();
     let mut threads = std::collections::HashSet::new();

@@ -1,28 +1,17 @@
 //! The examples' output is a contract: run the built example binaries (cargo test builds
 //! them) and check what they print.
 
+mod common;
+
 use std::process::{Command, Output};
 
+use common::field;
+
+/// An example with its agent (with the `agent` feature, web_request exports) pointed at
+/// a closed port, so a local agent is never disturbed; tests/agent.rs covers a real one.
 fn example(name: &str) -> Command {
-    // target/<profile>/deps/examples-<hash> -> target/<profile>/examples/<name>
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    path.pop();
-    path.push("examples");
-    path.push(name);
-    let mut command = Command::new(path);
-    // With the `agent` feature, web_request exports: to a closed port here, so a local
-    // agent is never disturbed (tests/agent.rs covers a real one).
+    let mut command = common::example(name);
     command.env("DD_TRACE_AGENT_URL", "http://127.0.0.1:1");
-    for var in [
-        "RUST_LOG",
-        "DD_SERVICE",
-        "DD_ENV",
-        "DD_VERSION",
-        "DD_LOGS_INJECTION",
-    ] {
-        command.env_remove(var);
-    }
     command
 }
 
@@ -45,16 +34,6 @@ fn run(mut command: Command) -> (String, String) {
         .map(|l| format!("{l}\n"))
         .collect();
     (stdout, logs)
-}
-
-/// The quoted value of `key` in a line.
-fn field<'a>(line: &'a str, key: &str) -> &'a str {
-    let start = line
-        .find(&format!(" {key}=\""))
-        .unwrap_or_else(|| panic!("{key} in {line}"))
-        + key.len()
-        + 3;
-    &line[start..start + line[start..].find('"').unwrap()]
 }
 
 #[test]

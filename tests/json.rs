@@ -3,36 +3,21 @@
 //! logger value writing into a buffer.
 #![cfg(feature = "json")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
 
+use common::Pipe;
 use log::info;
 use serde_json::{Map, Value};
 use spanlog::{Builder, Config, Fields, start_span};
 
-#[derive(Clone, Default)]
-struct Pipe(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Pipe {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Pipe {
-    fn objects(&self) -> Vec<Map<String, Value>> {
-        let out = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-        out.lines()
-            .map(|line| match serde_json::from_str(line) {
-                Ok(Value::Object(object)) => object,
-                other => panic!("not a JSON object: {line}: {other:?}"),
-            })
-            .collect()
-    }
+fn objects(pipe: &Pipe) -> Vec<Map<String, Value>> {
+    pipe.text()
+        .lines()
+        .map(|line| match serde_json::from_str(line) {
+            Ok(Value::Object(object)) => object,
+            other => panic!("not a JSON object: {line}: {other:?}"),
+        })
+        .collect()
 }
 
 fn json_logger(config: Config) -> (impl log::Log, Pipe) {
@@ -69,7 +54,7 @@ fn dd_fields_are_root_level_strings_matching_the_text_form() {
     let query = start_span("db.query").entered();
     info!(logger: &logger, "querying posts");
 
-    let objects = pipe.objects();
+    let objects = objects(&pipe);
     assert_eq!(objects.len(), 2);
     for (object, span, message) in [
         (&objects[0], &*request, "my log message"),
@@ -104,7 +89,7 @@ fn unset_service_env_version_are_left_out() {
     let (logger, pipe) = json_logger(Config::new());
     let _span = start_span("x").entered();
     info!(logger: &logger, "m");
-    let object = &pipe.objects()[0];
+    let object = &objects(&pipe)[0];
     assert!(!object.contains_key("dd.service") && !object.contains_key("dd.env"));
     assert!(object.contains_key("dd.trace_id"));
 }
@@ -114,7 +99,7 @@ fn a_record_keeps_its_own_key_values() {
     let (logger, pipe) = json_logger(Config::new().with_service("blog"));
     let _span = start_span("x").entered();
     info!(logger: &logger, user = "ana", attempts = 3; "signed in");
-    let object = &pipe.objects()[0];
+    let object = &objects(&pipe)[0];
     assert_eq!(string(object, "user"), "ana");
     assert_eq!(object.get("attempts"), Some(&Value::from(3)));
     assert_eq!(string(object, "dd.service"), "blog");
@@ -125,10 +110,10 @@ fn a_colliding_record_key_wins_and_appears_once() {
     let (logger, pipe) = json_logger(Config::new().with_service("blog"));
     let _span = start_span("x").entered();
     info!(logger: &logger, "dd.trace_id" = "from-the-record", "dd.service" = "other"; "m");
-    let raw = String::from_utf8(pipe.0.lock().unwrap().clone()).unwrap();
+    let raw = pipe.text();
     assert_eq!(raw.matches("\"dd.trace_id\"").count(), 1, "{raw}");
     assert_eq!(raw.matches("\"dd.service\"").count(), 1, "{raw}");
-    let object = &pipe.objects()[0];
+    let object = &objects(&pipe)[0];
     assert_eq!(string(object, "dd.trace_id"), "from-the-record");
     assert_eq!(string(object, "dd.service"), "other");
     assert!(
@@ -141,7 +126,7 @@ fn a_colliding_record_key_wins_and_appears_once() {
 fn outside_a_span_only_the_service_tags() {
     let (logger, pipe) = json_logger(Config::new().with_service("blog"));
     info!(logger: &logger, "starting");
-    let object = &pipe.objects()[0];
+    let object = &objects(&pipe)[0];
     assert_eq!(string(object, "dd.service"), "blog");
     assert!(!object.contains_key("dd.trace_id"));
 }

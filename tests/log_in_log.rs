@@ -2,24 +2,12 @@
 //! argument that logs while it is formatted by env_logger. Its own binary: it installs
 //! the global logger.
 
+mod common;
+
 use std::io::Write;
-use std::sync::{Arc, Mutex};
 
+use common::Pipe;
 use log::{Log, Metadata, Record, info, warn};
-
-/// env_logger's output, captured through `Target::Pipe`.
-#[derive(Clone, Default)]
-struct Pipe(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Pipe {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Hands records to env_logger; on a record from target `audit` it first logs a
 /// record of its own through the global logger (the wrapper, again).
@@ -85,7 +73,7 @@ fn main() {
     drop(span);
     info!("after the span");
 
-    let out = String::from_utf8(pipe.0.lock().unwrap().clone()).unwrap();
+    let out = pipe.text();
     let expected = [
         // The auditor saw the record as the wrapper passed it on, ids included.
         format!("WARN auditor: audited: payment accepted {ids} {ids}"),

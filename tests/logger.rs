@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Capture;
+use common::{Capture, field};
 use log::{Level, LevelFilter, Log, Metadata, info};
 use spanlog::{Builder, Config, SpanId, Style, TraceId, start_span};
 
@@ -16,17 +16,6 @@ fn blog() -> Config {
 
 fn wrap(config: Config) -> spanlog::CorrelatingLogger<Capture> {
     Builder::new().config(config).wrap(Capture::new())
-}
-
-/// The value of `key="..."` in a Go-style line.
-fn field<'a>(line: &'a str, key: &str) -> &'a str {
-    let start = line
-        .find(&format!(" {key}=\""))
-        .unwrap_or_else(|| panic!("no {key} in {line:?}"))
-        + key.len()
-        + 3;
-    let len = line[start..].find('"').expect("closing quote");
-    &line[start..start + len]
 }
 
 fn expected_go(message: &str, span: &spanlog::Span, prefix: &str) -> String {

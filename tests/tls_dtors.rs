@@ -2,24 +2,12 @@
 //! spanlog's own thread-local stack is torn down. Nothing may panic and no record may
 //! be lost. Its own binary: it installs the global logger.
 
+mod common;
+
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex};
 
-use log::{Log, Metadata, Record, info};
-
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<String>>>);
-
-impl Log for Shared {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &Record<'_>) {
-        let line = record.args().to_string();
-        self.0.lock().unwrap().push(line);
-    }
-    fn flush(&self) {}
-}
+use common::Shared;
+use log::info;
 
 struct LogOnDrop(&'static str);
 
@@ -59,7 +47,7 @@ fn main() {
     stack_first.join().expect("no panic in thread one");
     stack_last.join().expect("no panic in thread two");
 
-    let lines = shared.0.lock().unwrap().clone();
+    let lines = shared.lines();
     let find = |prefix: &str| {
         lines
             .iter()

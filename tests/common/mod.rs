@@ -2,7 +2,8 @@
 #![allow(dead_code)]
 
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 use log::{Log, Metadata, Record};
 
@@ -101,5 +102,96 @@ impl Log for LastLine {
         );
     }
 
+    fn flush(&self) {}
+}
+
+/// The quoted value of `key="..."` in a Go-style line.
+pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    let start = line
+        .find(&format!(" {key}=\""))
+        .unwrap_or_else(|| panic!("no {key} in {line:?}"))
+        + key.len()
+        + 3;
+    let len = line[start..].find('"').expect("closing quote");
+    &line[start..start + len]
+}
+
+/// An example binary that `cargo test` built, with the variables that change its
+/// output removed.
+pub fn example(name: &str) -> Command {
+    // target/<profile>/deps/<test>-<hash> -> target/<profile>/examples/<name>
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    path.pop();
+    path.push("examples");
+    path.push(name);
+    let mut command = Command::new(path);
+    for var in [
+        "RUST_LOG",
+        "DD_SERVICE",
+        "DD_ENV",
+        "DD_VERSION",
+        "DD_LOGS_INJECTION",
+        "DD_TRACE_AGENT_URL",
+        "DD_AGENT_HOST",
+        "DD_TRACE_AGENT_PORT",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// An in-memory `io::Write` shared by clones: give one to a logger, read the other.
+#[derive(Clone, Default)]
+pub struct Pipe(pub Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Pipe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Pipe {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// A logger to install globally that keeps each message, shared by clones; with
+/// `with_thread`, each line ends with ` thread=<id>` of the thread that logged it.
+#[derive(Clone, Default)]
+pub struct Shared {
+    pub lines: Arc<Mutex<Vec<String>>>,
+    with_thread: bool,
+}
+
+impl Shared {
+    pub fn with_thread() -> Self {
+        Shared {
+            with_thread: true,
+            ..Shared::default()
+        }
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Log for Shared {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &Record<'_>) {
+        let mut line = record.args().to_string();
+        if self.with_thread {
+            let _ = write!(line, " thread={:?}", std::thread::current().id());
+        }
+        self.lines.lock().unwrap().push(line);
+    }
     fn flush(&self) {}
 }
