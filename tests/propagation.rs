@@ -577,3 +577,37 @@ fn no_upstream_decision_round_trips() {
     let again = propagation::extract(&out).unwrap();
     assert_eq!(again.context().sampling_priority(), 1);
 }
+
+#[cfg(feature = "http")]
+#[test]
+fn http_header_maps_carry_context_both_ways() {
+    let mut incoming = http::HeaderMap::new();
+    incoming.insert(
+        "Traceparent",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+            .parse()
+            .unwrap(),
+    );
+    // Two tracestate headers make one list, as HTTP says.
+    incoming.append("tracestate", "dd=s:2;o:rum".parse().unwrap());
+    incoming.append("tracestate", "congo=t61rcWkgMzE".parse().unwrap());
+    let remote = propagation::extract(&incoming).unwrap();
+    assert_eq!(
+        remote.context().trace_id(),
+        TraceId::from_u128(0x0af7651916cd43dd8448eb211c80319c)
+    );
+    assert_eq!(remote.context().sampling_priority(), 2);
+    let child = start_span("x").child_of(remote).start();
+    let mut outgoing = http::HeaderMap::new();
+    outgoing.insert("x-datadog-trace-id", "stale".parse().unwrap());
+    propagation::inject(child.context(), &mut outgoing);
+    assert_eq!(outgoing.get_all("x-datadog-trace-id").iter().count(), 1);
+    assert_eq!(outgoing["x-datadog-trace-id"], "9532127138774266268");
+    assert_eq!(outgoing["x-datadog-origin"], "rum");
+    assert!(
+        outgoing["tracestate"]
+            .to_str()
+            .unwrap()
+            .ends_with(",congo=t61rcWkgMzE")
+    );
+}
