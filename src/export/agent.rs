@@ -512,14 +512,14 @@ impl Worker {
             }
             self.serve_flushes(&receiver, &mut batch);
             if self.shared.stopped.load(Ordering::SeqCst) {
-                // Whatever is still queued is not sent: count it.
+                // Whatever is still queued or batched is not sent: count it.
                 let left = receiver
                     .try_iter()
                     .filter(|m| matches!(m, Message::Span(_)))
                     .count();
                 self.shared
                     .dropped
-                    .fetch_add(left as u64, Ordering::Relaxed);
+                    .fetch_add((left + batch.len()) as u64, Ordering::Relaxed);
                 return;
             }
         }
