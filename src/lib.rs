@@ -36,7 +36,7 @@
 //!
 //! # In applications
 //!
-//! Install the wrapper once, early in `main`: [`init`] for env_logger, or
+//! Install the wrapper once, early in `main`: `init()` for env_logger, or
 //! [`Builder::wrap`] around any other logger. Configure service, env and version through
 //! `DD_SERVICE`, `DD_ENV` and `DD_VERSION`, or in code with [`Config::set_global`] before
 //! the first span starts. Without an installed wrapper, [`Span::log`] still gives the
@@ -50,9 +50,17 @@
 //! [`Instrument::in_span`] / [`Instrument::in_current_context`] for futures, which enter
 //! the context on every poll, on whichever thread polls them.
 //!
+//! # Across services, and into Datadog
+//!
+//! [`propagation`] extracts trace context from incoming Datadog or W3C headers (continue
+//! it with [`SpanBuilder::child_of`]) and injects it into outgoing ones. With the `agent`
+//! feature, `agent::install()` sends finished spans to a Datadog Agent, so the ids in the
+//! log lines point at traces that exist. With the `json` feature, `json::init()` writes
+//! JSON lines with the `dd.*` fields at the root, which Datadog joins without a pipeline.
+//!
 //! # Crate features
 //!
-//! - `env_logger` (default): [`init`], [`try_init`] and [`Builder::wrap_env_logger`].
+//! - `env_logger` (default): `init()`, `try_init()` and `Builder::wrap_env_logger`.
 //! - `kv`: `Fields::KeyValues`, the correlation fields as `log` key-values for
 //!   structured loggers (enables `log/kv`).
 //! - `agent`: `agent::install()`, export of finished spans to a Datadog Agent.
