@@ -163,7 +163,7 @@ impl<'a> Text<'a> {
     /// Whether there is nothing to print (Go style, no span, no service/env/version).
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.style == Style::Go && self.ids.is_none() && self.prefix.go.is_empty()
+        self.style == Style::Go && self.ids.is_none() && self.prefix.spaced_go.is_empty()
     }
 
     #[cfg(feature = "kv")]
@@ -190,7 +190,7 @@ impl<'p> fmt::Display for Text<'p> {
         };
         match (self.style, self.ids) {
             (Style::Go, None) => f.write_str(lead(&p.spaced_go)),
-            (Style::Go, Some(ids)) if p.go.is_empty() => f.write_str(match self.spaced {
+            (Style::Go, Some(ids)) if p.spaced_go.is_empty() => f.write_str(match self.spaced {
                 true => ids.go_spaced(),
                 false => ids.go(),
             }),
@@ -221,9 +221,8 @@ impl fmt::Debug for Correlation<'_> {
 /// The configuration's share of the text, escaped and laid out once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Prefix {
-    /// `dd.service=.. dd.env=.. dd.version=..`, empty pairs left out.
-    go: String,
-    /// ` ` and `go`, or nothing when `go` is empty.
+    /// ` dd.service=.. dd.env=.. dd.version=..`, each pair after a space, empty pairs
+    /// left out: empty when all three are.
     spaced_go: String,
     /// ` [dd.service=.. dd.env=.. dd.version=.. dd.trace_id=`.
     spaced_python_lead: String,
@@ -239,26 +238,18 @@ impl Prefix {
             ("dd.env", env),
             ("dd.version", version),
         ];
-        let mut go = String::new();
+        let mut spaced_go = String::new();
         let mut python_lead = String::from(" [");
         for (key, value) in pairs {
             if !value.is_empty() {
-                if !go.is_empty() {
-                    go.push(' ');
-                }
-                push_pair(&mut go, key, value);
+                spaced_go.push(' ');
+                push_pair(&mut spaced_go, key, value);
             }
             push_pair(&mut python_lead, key, value);
             python_lead.push(' ');
         }
         python_lead.push_str("dd.trace_id=");
-        let spaced_go = if go.is_empty() {
-            String::new()
-        } else {
-            format!(" {go}")
-        };
         Prefix {
-            go,
             spaced_go,
             spaced_python_lead: python_lead,
             service: service.to_owned(),
@@ -341,15 +332,17 @@ impl IdsText {
         }
         let trace_len = (text.len() - TRACE_KEY.len()) as u8;
         text.push_str(SPAN_KEY);
-        let span = itoa::Buffer::new().format(span_id.to_u64()).len();
-        text.push_str(itoa::Buffer::new().format(span_id.to_u64()));
+        let mut digits = itoa::Buffer::new();
+        let span = digits.format(span_id.to_u64());
+        text.push_str(span);
+        let span_len = span.len() as u8;
         text.push_str(PARENT_KEY);
-        text.push_str(itoa::Buffer::new().format(parent_id.to_u64()));
+        text.push_str(digits.format(parent_id.to_u64()));
         text.push('"');
         IdsText {
             text,
             trace_len,
-            span_len: span as u8,
+            span_len,
             wide_logging: wide,
         }
     }
