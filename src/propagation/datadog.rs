@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::carrier::{Extractor, Injector};
-use super::{Trace, is_lower_hex, parse_decimal, valid_origin};
+use super::{Trace, parse_decimal, parse_hex16, valid_origin};
 use crate::context::{SpanContext, TraceMeta};
 use crate::id::{SpanId, TraceId};
 
@@ -64,10 +64,7 @@ fn parse_tags(header: &str) -> Option<(u64, Vec<(String, String)>)> {
             return None;
         }
         if key == "_dd.p.tid" {
-            if value.len() != 16 || !is_lower_hex(value) {
-                return None;
-            }
-            high = u64::from_str_radix(value, 16).ok()?;
+            high = parse_hex16(value)?;
         } else if key.starts_with("_dd.p.") && !tags.iter().any(|(k, _)| k == key) {
             tags.push((key.to_owned(), value.to_owned()));
         }

@@ -360,6 +360,14 @@ fn valid_origin(origin: &str) -> Option<&str> {
     ok.then_some(origin)
 }
 
+/// A 64-bit id as exactly 16 lower-case hex digits (`_dd.p.tid`, tracestate `p:`).
+fn parse_hex16(value: &str) -> Option<u64> {
+    if value.len() != 16 || !is_lower_hex(value) {
+        return None;
+    }
+    u64::from_str_radix(value, 16).ok()
+}
+
 fn is_lower_hex(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()

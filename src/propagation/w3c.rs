@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::carrier::{Extractor, Injector};
-use super::{MAX_HEADER_LEN, Trace, is_lower_hex, valid_origin};
+use super::{MAX_HEADER_LEN, Trace, is_lower_hex, parse_hex16, valid_origin};
 use crate::context::{SpanContext, TraceMeta};
 use crate::id::{SpanId, TraceId};
 
@@ -115,16 +115,10 @@ fn parse_dd(member: &str, state: &mut State) -> Option<()> {
         match key {
             "s" => state.priority = Some(value.parse().ok()?),
             "o" => state.origin = Some(valid_origin(&value.replace('~', "="))?.to_owned()),
-            "p" => {
-                if value.len() != 16 || !is_lower_hex(value) {
-                    return None;
-                }
-            }
-            // The trace id's upper half travels in `traceparent` itself.
-            "t.tid" => {
-                if value.len() != 16 || !is_lower_hex(value) {
-                    return None;
-                }
+            // Checked, not kept: our own span id replaces `p` on the next hop, and the
+            // trace id's upper half travels in `traceparent` itself.
+            "p" | "t.tid" => {
+                parse_hex16(value)?;
             }
             _ => {
                 if let Some(tag) = key.strip_prefix("t.") {
