@@ -144,6 +144,14 @@ pub struct ContextGuard {
 /// `!Send + Sync`, like a mutex guard.
 type NotSend = PhantomData<std::sync::MutexGuard<'static, ()>>;
 
+impl ContextGuard {
+    /// A guard that entered nothing.
+    pub(crate) const NONE: ContextGuard = ContextGuard {
+        token: None,
+        _not_send: PhantomData,
+    };
+}
+
 impl Drop for ContextGuard {
     #[inline]
     fn drop(&mut self) {
@@ -227,9 +235,6 @@ fn push(context: &SpanContext) -> Option<u64> {
             if stack.frames.len() >= MAX_DEPTH {
                 return None;
             }
-            if stack.frames.capacity() == 0 {
-                stack.frames.reserve(16);
-            }
             let token = stack.next_token;
             stack.next_token += 1;
             stack.frames.push(Frame {
@@ -250,16 +255,30 @@ fn pop(token: u64) {
         let Ok(mut stack) = stack.try_borrow_mut() else {
             return;
         };
-        // Almost always the top; search from there.
-        match stack.frames.iter().rposition(|frame| frame.token == token) {
-            Some(index) if index + 1 == stack.frames.len() => stack.frames.truncate(index),
-            Some(index) => {
-                stack.frames.remove(index);
-            }
-            None => debug_assert!(false, "spanlog: popped a frame that is not on the stack"),
+        // Almost always the top.
+        if stack
+            .frames
+            .last()
+            .is_some_and(|frame| frame.token == token)
+        {
+            stack.frames.pop();
+        } else {
+            remove(&mut stack.frames, token);
         }
         let _ = DEPTH.try_with(|depth| depth.set(stack.frames.len()));
     });
+}
+
+/// Removes a frame below the top: its guard was dropped out of order.
+#[cold]
+#[inline(never)]
+fn remove(frames: &mut Vec<Frame>, token: u64) {
+    match frames.iter().rposition(|frame| frame.token == token) {
+        Some(index) => {
+            frames.remove(index);
+        }
+        None => debug_assert!(false, "spanlog: popped a frame that is not on the stack"),
+    }
 }
 
 /// Copies the current span's ids, as log text, into `out` and returns `true`; returns

@@ -33,9 +33,8 @@ pub fn start_span(name: impl Into<Text>) -> SpanBuilder {
     SpanBuilder {
         name: name.into(),
         resource: None,
-        service: None,
         span_type: None,
-        tags: Vec::new(),
+        extra: None,
         parent: Parent::Current,
     }
 }
@@ -46,10 +45,18 @@ pub fn start_span(name: impl Into<Text>) -> SpanBuilder {
 pub struct SpanBuilder {
     name: Text,
     resource: Option<Text>,
-    service: Option<Text>,
     span_type: Option<Text>,
-    tags: Vec<(Text, Text)>,
+    extra: Option<Box<Extra>>,
     parent: Parent,
+}
+
+/// What most spans never set, out of line: every field a span carries inline is moved
+/// when it starts and checked when it finishes, for every span.
+#[derive(Debug, Default)]
+struct Extra {
+    service: Option<Text>,
+    tags: Vec<(Text, Text)>,
+    metrics: Vec<(Text, f64)>,
 }
 
 #[derive(Debug)]
@@ -70,7 +77,7 @@ impl SpanBuilder {
     /// The service this span belongs to, when it is not the configured one (a database
     /// client span may name the database, say). Log lines keep the configured service.
     pub fn service(mut self, service: impl Into<Text>) -> Self {
-        self.service = Some(service.into());
+        self.extra.get_or_insert_default().service = Some(service.into());
         self
     }
 
@@ -83,7 +90,11 @@ impl SpanBuilder {
 
     /// Adds a string tag (Datadog `meta`). A later tag with the same key replaces it.
     pub fn tag(mut self, key: impl Into<Text>, value: impl Into<Text>) -> Self {
-        set(&mut self.tags, key.into(), value.into());
+        set(
+            &mut self.extra.get_or_insert_default().tags,
+            key.into(),
+            value.into(),
+        );
         self
     }
 
@@ -102,7 +113,7 @@ impl SpanBuilder {
     }
 
     /// Starts the span. It is not current until [entered](Span::enter).
-    #[inline]
+    #[inline(always)]
     pub fn start(self) -> Span {
         let parent = match self.parent {
             Parent::Current => context::current(),
@@ -123,26 +134,25 @@ impl SpanBuilder {
             context,
             name: self.name,
             resource: self.resource,
-            service: self.service,
             span_type: self.span_type,
-            tags: self.tags,
-            metrics: Vec::new(),
+            extra: self.extra,
             error: false,
             // Only an exporter reads the time: without one, a span reads no clock.
             started: export::installed().map(|_| Instant::now()),
-            finished: false,
         }
     }
 
     /// Starts the span and makes it current on this thread; it finishes when the
     /// returned guard is dropped. The common case in one call.
-    #[inline]
+    #[inline(always)]
     pub fn entered(self) -> EnteredSpan {
-        let span = self.start();
-        EnteredSpan {
-            _guard: span.context.enter(),
-            span,
-        }
+        // Built in place, then entered: moving a started span costs a copy of it.
+        let mut entered = EnteredSpan {
+            _guard: ContextGuard::NONE,
+            span: self.start(),
+        };
+        entered._guard = entered.span.context.enter();
+        entered
     }
 }
 
@@ -157,14 +167,11 @@ pub struct Span {
     context: SpanContext,
     name: Text,
     resource: Option<Text>,
-    service: Option<Text>,
     span_type: Option<Text>,
-    tags: Vec<(Text, Text)>,
-    metrics: Vec<(Text, f64)>,
+    extra: Option<Box<Extra>>,
     error: bool,
     /// When the span started, if an exporter was installed then.
     started: Option<Instant>,
-    finished: bool,
 }
 
 impl Span {
@@ -245,12 +252,20 @@ impl Span {
 
     /// Sets a string tag (Datadog `meta`), replacing one with the same key.
     pub fn set_tag(&mut self, key: impl Into<Text>, value: impl Into<Text>) {
-        set(&mut self.tags, key.into(), value.into());
+        set(
+            &mut self.extra.get_or_insert_default().tags,
+            key.into(),
+            value.into(),
+        );
     }
 
     /// Sets a numeric tag (Datadog `metrics`), replacing one with the same key.
     pub fn set_metric(&mut self, key: impl Into<Text>, value: f64) {
-        set(&mut self.metrics, key.into(), value);
+        set(
+            &mut self.extra.get_or_insert_default().metrics,
+            key.into(),
+            value,
+        );
     }
 
     /// Marks the span as failed (or not).
@@ -274,14 +289,10 @@ impl Span {
     /// Finishes the span now; the same as dropping it.
     pub fn finish(self) {}
 
-    #[inline]
-    fn finish_once(&mut self) {
-        if std::mem::replace(&mut self.finished, true) {
-            return;
-        }
-        let Some(exporter) = export::installed() else {
-            return;
-        };
+    /// Hands the span to the exporter; runs once, from `drop`. Out of line, so that
+    /// dropping a span when no exporter is installed stays small enough to inline.
+    #[inline(never)]
+    fn export(&mut self, exporter: &dyn export::Exporter) {
         let now = Instant::now();
         // A span started before the exporter was installed has no start time: it is
         // reported as starting and ending now.
@@ -289,19 +300,24 @@ impl Span {
         let duration = now.saturating_duration_since(started);
         let start_unix_nanos = unix_nanos(started);
         use std::mem::take;
+        let Extra {
+            service,
+            tags,
+            metrics,
+        } = self.extra.take().map(|extra| *extra).unwrap_or_default();
         exporter.export(FinishedSpan {
             trace_id: self.context.trace_id,
             span_id: self.context.span_id,
             parent_id: self.context.parent_id,
             resource: self.resource.take().unwrap_or_else(|| self.name.clone()),
             name: take(&mut self.name),
-            service: self.service.take(),
+            service,
             span_type: self.span_type.take(),
             start_unix_nanos,
             duration_nanos: i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX),
             error: self.error,
-            meta: take(&mut self.tags),
-            metrics: take(&mut self.metrics),
+            meta: tags,
+            metrics,
             trace: self.context.trace.as_ref().map(Arc::clone),
         });
     }
@@ -310,7 +326,9 @@ impl Span {
 impl Drop for Span {
     #[inline]
     fn drop(&mut self) {
-        self.finish_once();
+        if let Some(exporter) = export::installed() {
+            self.export(exporter);
+        }
     }
 }
 
@@ -439,8 +457,9 @@ mod tests {
             .start();
         assert_eq!(span.name(), "web.request");
         assert_eq!(span.resource(), "/posts");
+        let tags = |span: &Span| span.extra.as_ref().unwrap().tags.clone();
         assert_eq!(
-            span.tags,
+            tags(&span),
             vec![(Text::from("http.method"), Text::from("POST"))]
         );
         span.set_resource("/posts/1");
@@ -449,11 +468,11 @@ mod tests {
         span.record_error(&std::fmt::Error);
         assert!(span.is_error());
         assert_eq!(
-            span.tags[1],
+            tags(&span)[1],
             ("error.message".into(), std::fmt::Error.to_string().into())
         );
         assert_eq!(
-            span.tags[2],
+            tags(&span)[2],
             ("error.type".into(), "core::fmt::Error".into())
         );
         assert_eq!(start_span("n").start().resource(), "n");
