@@ -2,6 +2,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use crate::correlation::IdsText;
@@ -137,20 +138,12 @@ impl SpanContext {
 #[must_use = "the context is current only while the guard lives; `let _ = ...` drops it at once"]
 #[derive(Debug)]
 pub struct ContextGuard {
-    token: Option<u64>,
+    token: Option<Token>,
     _not_send: NotSend,
 }
 
 /// `!Send + Sync`, like a mutex guard.
 type NotSend = PhantomData<std::sync::MutexGuard<'static, ()>>;
-
-impl ContextGuard {
-    /// A guard that entered nothing.
-    pub(crate) const NONE: ContextGuard = ContextGuard {
-        token: None,
-        _not_send: PhantomData,
-    };
-}
 
 impl Drop for ContextGuard {
     #[inline]
@@ -190,9 +183,13 @@ pub fn depth() -> usize {
 /// which bounds memory when guards leak in a loop.
 pub const MAX_DEPTH: usize = 1024;
 
+/// Names a frame, so that its guard takes off exactly that frame. Non-zero, so that an
+/// optional token is no bigger than a token.
+type Token = NonZeroU64;
+
 struct Frame {
     context: SpanContext,
-    token: u64,
+    token: Token,
 }
 
 /// A frame's ids formatted for log lines, made on the first line logged in it. Kept
@@ -200,19 +197,19 @@ struct Frame {
 /// entering and leaving move only small frames.
 #[derive(Clone, Copy)]
 struct CachedText {
-    token: u64,
+    token: Token,
     text: IdsText,
 }
 
 struct Stack {
     frames: Vec<Frame>,
     texts: Vec<Option<CachedText>>,
-    next_token: u64,
+    next_token: Token,
 }
 
 thread_local! {
     static STACK: RefCell<Stack> = const {
-        RefCell::new(Stack { frames: Vec::new(), texts: Vec::new(), next_token: 1 })
+        RefCell::new(Stack { frames: Vec::new(), texts: Vec::new(), next_token: NonZeroU64::MIN })
     };
     /// How many frames `STACK` holds: a plain `Cell` with no destructor, the cheapest
     /// thread-local there is, so a line logged outside any span checks only this.
@@ -228,7 +225,7 @@ pub(crate) fn is_idle() -> bool {
 /// Pushes a frame and returns the token that takes it off again; `None` when the stack
 /// is unavailable (thread-locals torn down), busy, or full.
 #[inline]
-fn push(context: &SpanContext) -> Option<u64> {
+fn push(context: &SpanContext) -> Option<Token> {
     STACK
         .try_with(|stack| {
             let mut stack = stack.try_borrow_mut().ok()?;
@@ -236,7 +233,7 @@ fn push(context: &SpanContext) -> Option<u64> {
                 return None;
             }
             let token = stack.next_token;
-            stack.next_token += 1;
+            stack.next_token = token.saturating_add(1);
             stack.frames.push(Frame {
                 context: context.clone(),
                 token,
@@ -250,7 +247,7 @@ fn push(context: &SpanContext) -> Option<u64> {
 
 /// Removes the frame `token` names, wherever it is in the stack.
 #[inline]
-fn pop(token: u64) {
+fn pop(token: Token) {
     let _ = STACK.try_with(|stack| {
         let Ok(mut stack) = stack.try_borrow_mut() else {
             return;
@@ -272,7 +269,7 @@ fn pop(token: u64) {
 /// Removes a frame below the top: its guard was dropped out of order.
 #[cold]
 #[inline(never)]
-fn remove(frames: &mut Vec<Frame>, token: u64) {
+fn remove(frames: &mut Vec<Frame>, token: Token) {
     match frames.iter().rposition(|frame| frame.token == token) {
         Some(index) => {
             frames.remove(index);

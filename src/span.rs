@@ -45,18 +45,40 @@ pub fn start_span(name: impl Into<Text>) -> SpanBuilder {
 pub struct SpanBuilder {
     name: Text,
     resource: Option<Text>,
-    span_type: Option<Text>,
+    span_type: Option<&'static str>,
     extra: Option<Box<Extra>>,
     parent: Parent,
 }
 
-/// What most spans never set, out of line: every field a span carries inline is moved
-/// when it starts and checked when it finishes, for every span.
+/// What most spans never set, out of line, allocated by the first span setter that
+/// needs it. Every field a span carries inline is moved when it starts and checked when
+/// it finishes, for every span; an entered span of at most 128 bytes is moved without a
+/// call to `memcpy`.
 #[derive(Debug, Default)]
 struct Extra {
     service: Option<Text>,
+    /// A span type that is not a `&'static str` (those are kept inline).
+    span_type: Option<Text>,
+    error: bool,
     tags: Vec<(Text, Text)>,
     metrics: Vec<(Text, f64)>,
+}
+
+/// Stores a span type: inline when it is a `&'static str`, as span types almost always
+/// are, out of line otherwise.
+fn set_span_type(inline: &mut Option<&'static str>, extra: &mut Option<Box<Extra>>, ty: Text) {
+    match ty {
+        Text::Borrowed(ty) => {
+            *inline = Some(ty);
+            if let Some(extra) = extra {
+                extra.span_type = None;
+            }
+        }
+        Text::Owned(ty) => {
+            *inline = None;
+            extra.get_or_insert_default().span_type = Some(Text::Owned(ty));
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -84,7 +106,7 @@ impl SpanBuilder {
     /// The span type, e.g. `web`, `sql`, `http`, `cache`.
     #[inline]
     pub fn span_type(mut self, span_type: impl Into<Text>) -> Self {
-        self.span_type = Some(span_type.into());
+        set_span_type(&mut self.span_type, &mut self.extra, span_type.into());
         self
     }
 
@@ -136,9 +158,8 @@ impl SpanBuilder {
             resource: self.resource,
             span_type: self.span_type,
             extra: self.extra,
-            error: false,
             // Only an exporter reads the time: without one, a span reads no clock.
-            started: export::installed().map(|_| Instant::now()),
+            start_unix_nanos: export::installed().map_or(0, |_| unix_nanos(Instant::now())),
         }
     }
 
@@ -146,13 +167,11 @@ impl SpanBuilder {
     /// returned guard is dropped. The common case in one call.
     #[inline(always)]
     pub fn entered(self) -> EnteredSpan {
-        // Built in place, then entered: moving a started span costs a copy of it.
-        let mut entered = EnteredSpan {
-            _guard: ContextGuard::NONE,
-            span: self.start(),
-        };
-        entered._guard = entered.span.context.enter();
-        entered
+        let span = self.start();
+        EnteredSpan {
+            _guard: span.context.enter(),
+            span,
+        }
     }
 }
 
@@ -167,11 +186,11 @@ pub struct Span {
     context: SpanContext,
     name: Text,
     resource: Option<Text>,
-    span_type: Option<Text>,
+    span_type: Option<&'static str>,
     extra: Option<Box<Extra>>,
-    error: bool,
-    /// When the span started, if an exporter was installed then.
-    started: Option<Instant>,
+    /// When the span started, from the monotonic clock (see [`unix_nanos`]); 0 when no
+    /// exporter was installed then.
+    start_unix_nanos: i64,
 }
 
 impl Span {
@@ -270,20 +289,24 @@ impl Span {
 
     /// Marks the span as failed (or not).
     pub fn set_error(&mut self, error: bool) {
-        self.error = error;
+        match &mut self.extra {
+            Some(extra) => extra.error = error,
+            None if error => self.extra.get_or_insert_default().error = true,
+            None => {}
+        }
     }
 
     /// Marks the span as failed and records the error's message and type name
     /// (`error.message`, `error.type`), as Datadog's tracers do.
     pub fn record_error<E: std::error::Error + ?Sized>(&mut self, error: &E) {
-        self.error = true;
+        self.set_error(true);
         self.set_tag("error.message", error.to_string());
         self.set_tag("error.type", std::any::type_name::<E>());
     }
 
     /// Whether the span is marked as failed.
     pub fn is_error(&self) -> bool {
-        self.error
+        self.extra.as_ref().is_some_and(|extra| extra.error)
     }
 
     /// Finishes the span now; the same as dropping it.
@@ -293,15 +316,18 @@ impl Span {
     /// dropping a span when no exporter is installed stays small enough to inline.
     #[inline(never)]
     fn export(&mut self, exporter: &dyn export::Exporter) {
-        let now = Instant::now();
+        let now = unix_nanos(Instant::now());
         // A span started before the exporter was installed has no start time: it is
         // reported as starting and ending now.
-        let started = self.started.unwrap_or(now);
-        let duration = now.saturating_duration_since(started);
-        let start_unix_nanos = unix_nanos(started);
+        let start_unix_nanos = match self.start_unix_nanos {
+            0 => now,
+            started => started,
+        };
         use std::mem::take;
         let Extra {
             service,
+            span_type,
+            error,
             tags,
             metrics,
         } = self.extra.take().map(|extra| *extra).unwrap_or_default();
@@ -312,10 +338,10 @@ impl Span {
             resource: self.resource.take().unwrap_or_else(|| self.name.clone()),
             name: take(&mut self.name),
             service,
-            span_type: self.span_type.take(),
+            span_type: span_type.or(self.span_type.map(Text::Borrowed)),
             start_unix_nanos,
-            duration_nanos: i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX),
-            error: self.error,
+            duration_nanos: now.saturating_sub(start_unix_nanos).max(0),
+            error,
             meta: tags,
             metrics,
             trace: self.context.trace.as_ref().map(Arc::clone),
@@ -340,7 +366,7 @@ impl fmt::Debug for Span {
             .field("trace_id", &self.context.trace_id)
             .field("span_id", &self.context.span_id)
             .field("parent_id", &self.context.parent_id)
-            .field("error", &self.error)
+            .field("error", &self.is_error())
             .finish_non_exhaustive()
     }
 }

@@ -111,5 +111,39 @@ fn main() {
             .any(|(k, v)| k == "error.message" && v == "disk full")
     );
     assert!(failed.meta.iter().any(|(k, v)| k == "k" && v == "v"));
+
+    // What a span keeps out of line arrives as set: a span type given as a `String`
+    // (a `&'static str` is kept inline), a service, metrics, an error set then cleared.
+    let mut typed = spanlog::start_span("typed")
+        .span_type(String::from("queue"))
+        .service("billing")
+        .start();
+    typed.set_metric("retries", 2.0);
+    typed.set_error(true);
+    typed.set_error(false);
+    drop(typed);
+    let typed = collect.named("typed");
+    assert_eq!(typed.span_type.as_deref(), Some("queue"));
+    assert_eq!(typed.service.as_deref(), Some("billing"));
+    assert_eq!(typed.metrics, vec![("retries".into(), 2.0)]);
+    assert!(!typed.error);
+    // The last span type set wins, inline or not.
+    drop(
+        spanlog::start_span("retyped")
+            .span_type(String::from("queue"))
+            .span_type("web")
+            .start(),
+    );
+    assert_eq!(collect.named("retyped").span_type.as_deref(), Some("web"));
+    drop(
+        spanlog::start_span("retyped again")
+            .span_type("web")
+            .span_type(String::from("sql"))
+            .start(),
+    );
+    let retyped = collect.named("retyped again");
+    assert_eq!(retyped.span_type.as_deref(), Some("sql"));
+    assert_eq!(retyped.service, None);
+    assert!(!retyped.error);
     println!("1 passed, 0 failed");
 }
