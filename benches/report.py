@@ -32,19 +32,29 @@ def main():
     results = {g: {n: median(g, n) for n in names if (CRITERION / g / n).exists()}
                for g, names in GROUPS.items()}
     floor = results["log_call"].get("inner_only", (None,))[0]
+    results = {g: rows for g, rows in results.items() if rows}
     for group, rows in results.items():
         print(f"\n### `{group}`\n")
         if group == "log_call":
-            print("| function | median (ns) | 95% CI (ns) | added over `inner_only` (ns) | ratio to `inner_only` |")
-            print("| --- | ---: | --- | ---: | ---: |")
+            ours = rows["spanlog_span"][0] - floor if "spanlog_span" in rows else None
+            print("| function | median (ns) | 95% CI (ns) | added over `inner_only` (ns) "
+                  "| ratio to `inner_only` | added cost vs `spanlog_span` |")
+            print("| --- | ---: | --- | ---: | ---: | ---: |")
             for name, (m, lo, hi) in rows.items():
-                print(f"| `{name}` | {m:.1f} | {lo:.1f} – {hi:.1f} | {m - floor:+.1f} | {m / floor:.2f} |")
+                added = m - floor
+                versus = f"{added / ours:.1f}×" if ours and added > 0 and name != "spanlog_no_span" else "—"
+                print(f"| `{name}` | {m:.1f} | {lo:.1f} – {hi:.1f} | {added:+.1f} | {m / floor:.2f} | {versus} |")
         else:
-            base = next(iter(rows.values()))[0]
-            print(f"| function | median (ns) | 95% CI (ns) | ratio to `{next(iter(rows))}` |")
-            print("| --- | ---: | --- | ---: |")
+            first = next(iter(rows))
+            base = rows[first][0]
+            # For the lifecycle, also spanlog's cost as a fraction of each peer's.
+            peers = group == "span_lifecycle"
+            extra = f" `{first}` ÷ this |" if peers else ""
+            print(f"| function | median (ns) | 95% CI (ns) | ratio to `{first}` |{extra}")
+            print("| --- | ---: | --- | ---: |" + (" ---: |" if peers else ""))
             for name, (m, lo, hi) in rows.items():
-                print(f"| `{name}` | {m:.1f} | {lo:.1f} – {hi:.1f} | {m / base:.2f} |")
+                extra = f" {base / m:.2f} |" if peers else ""
+                print(f"| `{name}` | {m:.1f} | {lo:.1f} – {hi:.1f} | {m / base:.2f} |{extra}")
     if "--plot" in sys.argv:
         import matplotlib
         matplotlib.use("Agg")
