@@ -111,12 +111,16 @@ fn main() {
             .contains(&format!("dd.span_id=\"{}\"", other.span_id()))
     );
 
-    // Starting and finishing a span with static strings and no exporter.
+    // Starting and finishing a span with static strings and no exporter: a static span
+    // type is kept inline.
     check(
         "start, enter, log, finish",
         allocations(|| {
             for _ in 0..1000 {
-                let _span = spanlog::start_span("short").resource("/r").entered();
+                let _span = spanlog::start_span("short")
+                    .resource("/r")
+                    .span_type("web")
+                    .entered();
                 info!(logger: &go, "short");
             }
         }),
