@@ -89,8 +89,18 @@ impl Builder {
             Some(config) => Cow::Owned(config),
             None => Cow::Borrowed(config::global()),
         };
-        let passthrough_outside_spans =
-            Text::new(config.prefix(), None, self.style).is_empty() && self.fields == Fields::Text;
+        // Key-values outside a span are service, env and version when set, whatever the
+        // style: what Go-style text would print.
+        let adds_outside_spans = |style| !Text::new(config.prefix(), None, style).is_empty();
+        let passthrough_outside_spans = match self.fields {
+            Fields::Text => !adds_outside_spans(self.style),
+            #[cfg(feature = "kv")]
+            Fields::KeyValues => !adds_outside_spans(Style::Go),
+            #[cfg(feature = "kv")]
+            Fields::TextAndKeyValues => {
+                !adds_outside_spans(self.style) && !adds_outside_spans(Style::Go)
+            }
+        };
         CorrelatingLogger {
             inner,
             passthrough_outside_spans,
@@ -132,7 +142,8 @@ impl Builder {
 pub struct CorrelatingLogger<L> {
     inner: L,
     config: Cow<'static, Config>,
-    /// Outside any span there is nothing to add (Go style, no service/env/version).
+    /// Outside any span there is nothing to add (no service/env/version, and Go style
+    /// when text is added): records then go to the inner logger as they are.
     passthrough_outside_spans: bool,
     style: Style,
     fields: Fields,

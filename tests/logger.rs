@@ -414,6 +414,58 @@ mod key_values {
         assert_eq!(logger.inner().lines()[1], "INFO outside");
     }
 
+    /// Remembers where the last record it was given lives.
+    #[derive(Default)]
+    struct Address(std::sync::atomic::AtomicUsize);
+
+    impl Log for Address {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            let address = record as *const log::Record<'_> as usize;
+            self.0.store(address, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn flush(&self) {}
+    }
+
+    /// Whether `logger` hands a record to its inner logger as it is, or a copy.
+    fn passes_through(logger: &spanlog::CorrelatingLogger<Address>) -> bool {
+        let record = log::Record::builder()
+            .args(format_args!("m"))
+            .level(Level::Info)
+            .build();
+        logger.log(&record);
+        let seen = logger.inner().0.load(std::sync::atomic::Ordering::Relaxed);
+        seen == &record as *const log::Record<'_> as usize
+    }
+
+    #[test]
+    fn with_nothing_to_add_the_record_passes_through() {
+        let fields = [Fields::Text, Fields::KeyValues, Fields::TextAndKeyValues];
+        for fields in fields {
+            let wrap = |config: Config, style| {
+                Builder::new()
+                    .config(config)
+                    .style(style)
+                    .fields(fields)
+                    .wrap(Address::default())
+            };
+            let bare = wrap(Config::new(), Style::Go);
+            assert!(passes_through(&bare), "{fields:?} outside a span");
+            {
+                let _span = start_span("x").entered();
+                assert!(!passes_through(&bare), "{fields:?} inside a span");
+            }
+            // Something to add outside a span: a service, or Python's zero ids.
+            let with_service = wrap(Config::new().with_service("blog"), Style::Go);
+            assert!(!passes_through(&with_service), "{fields:?} with a service");
+            let python = wrap(Config::new(), Style::Python);
+            let text = fields != Fields::KeyValues;
+            assert_eq!(passes_through(&python), !text, "{fields:?}, Python style");
+        }
+    }
+
     #[test]
     fn a_record_key_that_collides_wins_and_is_not_duplicated() {
         let logger = Builder::new()
