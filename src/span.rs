@@ -511,6 +511,15 @@ mod tests {
         assert_eq!(start_span("n").start().resource(), "n");
     }
 
+    /// Moving a larger value costs a call to `memcpy` (see BENCHMARKS.md): keep what
+    /// `entered()` returns within 128 bytes.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn an_entered_span_fits_in_128_bytes() {
+        assert!(std::mem::size_of::<EnteredSpan>() <= 128);
+        assert_eq!(std::mem::size_of::<SpanContext>(), 40);
+    }
+
     #[test]
     fn entered_span_leaves_the_stack_when_dropped() {
         let outer = start_span("outer").entered();
