@@ -253,12 +253,13 @@ fn pop(token: Token) {
             return;
         };
         // Almost always the top.
+        let top = stack.frames.len().wrapping_sub(1);
         if stack
             .frames
-            .last()
+            .get(top)
             .is_some_and(|frame| frame.token == token)
         {
-            stack.frames.pop();
+            stack.frames.truncate(top);
         } else {
             remove(&mut stack.frames, token);
         }
