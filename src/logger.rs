@@ -90,16 +90,15 @@ impl Builder {
             None => Cow::Borrowed(config::global()),
         };
         // Key-values outside a span are service, env and version when set, whatever the
-        // style: what Go-style text would print.
+        // style: what Go-style text would print. Text that adds nothing (Go style, none
+        // of the three set) implies no key-values either.
         let adds_outside_spans = |style| !Text::new(config.prefix(), None, style).is_empty();
         let passthrough_outside_spans = match self.fields {
             Fields::Text => !adds_outside_spans(self.style),
             #[cfg(feature = "kv")]
             Fields::KeyValues => !adds_outside_spans(Style::Go),
             #[cfg(feature = "kv")]
-            Fields::TextAndKeyValues => {
-                !adds_outside_spans(self.style) && !adds_outside_spans(Style::Go)
-            }
+            Fields::TextAndKeyValues => !adds_outside_spans(self.style),
         };
         CorrelatingLogger {
             inner,
