@@ -5,7 +5,7 @@
 //! under `valgrind --tool=callgrind` for two iteration counts and prints the
 //! difference per iteration, which leaves set-up and tear-down out.
 //!
-//! `cargo bench --all-features --bench instructions -- <stack> <iterations>`
+//! `cargo bench -p spanlog-benches --bench instructions -- <stack> <iterations>`
 
 mod common;
 

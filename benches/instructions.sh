@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-20000}
-cargo bench --all-features --bench instructions --no-run 2>/dev/null
+cargo bench -p spanlog-benches --bench instructions --no-run 2>/dev/null
 bin=$(ls -t target/release/deps/instructions-* | grep -v '\.d$' | head -1)
 count() {
     valgrind --tool=callgrind --toggle-collect='instructions::main' --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 \

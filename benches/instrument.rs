@@ -1,6 +1,6 @@
 //! The per-poll cost of running a future inside a span.
 //!
-//! `cargo bench --all-features --bench instrument`
+//! `cargo bench -p spanlog-benches --bench instrument`
 
 use std::future::Future;
 use std::hint::black_box;

@@ -1,6 +1,6 @@
 //! spanlog against the libraries a user would pick instead, side by side in one run.
 //!
-//! `cargo bench --all-features --bench peers`
+//! `cargo bench -p spanlog-benches --bench peers`
 //!
 //! Every `log_call` stack ends in the same kind of sink: a logger that formats
 //! `[LEVEL target] message` plus any key-values or diagnostics as ` key=value` into a

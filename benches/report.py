@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn criterion's estimates into the BENCHMARKS.md table and docs/benchmarks.png.
 
-Run after `cargo bench --all-features --bench peers --bench instrument`:
+Run after `cargo bench -p spanlog-benches --bench peers --bench instrument`:
 
     python3 benches/report.py            # prints the markdown table
     python3 benches/report.py --plot     # also renders docs/benchmarks.png (matplotlib)

@@ -11,19 +11,24 @@ use std::time::Duration;
 
 use spanlog::Instrument;
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 4)]
-async fn main() {
+fn main() {
     spanlog::init();
-
-    let tasks: Vec<_> = (0..20)
-        .map(|n| {
-            let span = spanlog::start_span("task").resource(format!("task {n}"));
-            tokio::spawn(run_task(n).in_span(span.start()))
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("task completes");
-    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_time()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..20)
+            .map(|n| {
+                let span = spanlog::start_span("task").resource(format!("task {n}"));
+                tokio::spawn(run_task(n).in_span(span.start()))
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task completes");
+        }
+    });
 }
 
 async fn run_task(n: u32) {

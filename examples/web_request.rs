@@ -25,7 +25,7 @@ use std::time::Duration;
 fn main() {
     spanlog::init();
     #[cfg(feature = "agent")]
-    let agent = spanlog::agent::install(spanlog::agent::AgentConfig::from_env())
+    let agent = spanlog::agent::set_global(spanlog::agent::AgentConfig::from_env())
         .expect("the first exporter");
 
     for _ in 0..3 {

@@ -1,11 +1,10 @@
-//! Unified service tagging and the switches of SPEC §3, read once from `DD_*` variables.
-
-use std::ffi::OsString;
-use std::fmt;
+//! Unified service tagging and the log-injection and trace id switches, read once from
+//! `DD_*` variables.
 
 use once_cell::sync::OnceCell;
 
-use crate::correlation::Prefix;
+use crate::env::Env;
+use crate::global::AlreadySet;
 
 /// What spanlog needs to know about the running service.
 ///
@@ -40,7 +39,7 @@ use crate::correlation::Prefix;
 /// assert_eq!(config.service(), "blog");
 /// assert!(config.logs_injection());
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     service: String,
     env: String,
@@ -48,7 +47,6 @@ pub struct Config {
     logs_injection: bool,
     trace_id_128_generation: bool,
     trace_id_128_logging: bool,
-    prefix: Prefix,
 }
 
 impl Default for Config {
@@ -68,90 +66,50 @@ impl Config {
             logs_injection: true,
             trace_id_128_generation: true,
             trace_id_128_logging: true,
-            prefix: Prefix::new("", "", ""),
         }
     }
 
     /// The configuration the `DD_*` variables describe (see the table above). An unset
     /// `DD_SERVICE` falls back to the executable's file name, as Datadog's Go tracer does.
     pub fn from_env() -> Self {
-        Self::from_lookup(
-            |name| std::env::var_os(name),
-            |warning| eprintln!("{warning}"),
-        )
+        Self::from_vars(&mut crate::env::process())
     }
 
-    /// [`Config::from_env`] over any source of variables; `warn` receives each warning.
-    pub(crate) fn from_lookup(
-        lookup: impl Fn(&str) -> Option<OsString>,
-        mut warn: impl FnMut(String),
-    ) -> Self {
-        let mut text = |name: &str| -> Option<String> {
-            let value = lookup(name)?;
-            match value.into_string() {
-                Ok(value) if value.is_empty() => None,
-                Ok(value) => Some(value),
-                Err(raw) => {
-                    warn(format!(
-                        "spanlog: ignoring {name}={raw:?}: not valid UTF-8; using the default"
-                    ));
-                    None
-                }
-            }
-        };
-        let service = text("DD_SERVICE").unwrap_or_else(executable_name);
-        let env = text("DD_ENV").unwrap_or_default();
-        let version = text("DD_VERSION").unwrap_or_default();
-        let mut switches = [true; 3];
-        let mut rejected = Vec::new();
-        for (name, on) in [
-            "DD_LOGS_INJECTION",
-            "DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED",
-            "DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED",
-        ]
-        .into_iter()
-        .zip(&mut switches)
-        {
-            if let Some(value) = text(name) {
-                match parse_bool(&value) {
-                    Some(parsed) => *on = parsed,
-                    None => rejected.push((name, value)),
-                }
-            }
-        }
-        for (name, value) in rejected {
-            warn(format!(
-                "spanlog: ignoring {name}={value:?}: expected true, false, 1 or 0; using the default (true)"
-            ));
-        }
+    /// [`Config::from_env`] over any source of variables and warning sink.
+    pub(crate) fn from_vars(env: &mut Env<'_>) -> Self {
+        let service = env.get("DD_SERVICE").unwrap_or_else(executable_name);
         Config::new()
             .with_service(service)
-            .with_env(env)
-            .with_version(version)
-            .with_logs_injection(switches[0])
-            .with_trace_id_128_generation(switches[1])
-            .with_trace_id_128_logging(switches[2])
+            .with_env(env.get("DD_ENV").unwrap_or_default())
+            .with_version(env.get("DD_VERSION").unwrap_or_default())
+            .with_logs_injection(env.get_bool("DD_LOGS_INJECTION", true))
+            .with_trace_id_128_generation(
+                env.get_bool("DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED", true),
+            )
+            .with_trace_id_128_logging(
+                env.get_bool("DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED", true),
+            )
     }
 
     /// Sets the service name (`dd.service`).
     #[must_use]
     pub fn with_service(mut self, service: impl Into<String>) -> Self {
         self.service = service.into();
-        self.refresh_prefix()
+        self
     }
 
     /// Sets the environment (`dd.env`).
     #[must_use]
     pub fn with_env(mut self, env: impl Into<String>) -> Self {
         self.env = env.into();
-        self.refresh_prefix()
+        self
     }
 
     /// Sets the version (`dd.version`).
     #[must_use]
     pub fn with_version(mut self, version: impl Into<String>) -> Self {
         self.version = version.into();
-        self.refresh_prefix()
+        self
     }
 
     /// Turns log injection on or off (`DD_LOGS_INJECTION`). Off, the logger passes every
@@ -225,55 +183,12 @@ impl Config {
     /// Config::from_env().with_service("blog").set_global().expect("set before first use");
     /// assert_eq!(spanlog::config::global().service(), "blog");
     /// ```
-    pub fn set_global(self) -> Result<(), AlreadySet> {
+    pub fn set_global(self) -> Result<(), AlreadySet<Config>> {
         GLOBAL
             .set(self)
-            .map_err(|config| AlreadySet(Box::new(config)))
-    }
-
-    #[inline]
-    pub(crate) fn prefix(&self) -> &Prefix {
-        &self.prefix
-    }
-
-    fn refresh_prefix(mut self) -> Self {
-        self.prefix = Prefix::new(&self.service, &self.env, &self.version);
-        self
+            .map_err(|config| AlreadySet::new("configuration", config))
     }
 }
-
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("service", &self.service)
-            .field("env", &self.env)
-            .field("version", &self.version)
-            .field("logs_injection", &self.logs_injection)
-            .field("trace_id_128_generation", &self.trace_id_128_generation)
-            .field("trace_id_128_logging", &self.trace_id_128_logging)
-            .finish()
-    }
-}
-
-/// The error of [`Config::set_global`]: the global configuration was already in use.
-/// It gives the rejected configuration back through [`AlreadySet::into_inner`].
-#[derive(Debug)]
-pub struct AlreadySet(Box<Config>);
-
-impl AlreadySet {
-    /// The configuration that was not installed.
-    pub fn into_inner(self) -> Config {
-        *self.0
-    }
-}
-
-impl fmt::Display for AlreadySet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the global spanlog configuration was already set or read")
-    }
-}
-
-impl std::error::Error for AlreadySet {}
 
 static GLOBAL: OnceCell<Config> = OnceCell::new();
 
@@ -281,17 +196,6 @@ static GLOBAL: OnceCell<Config> = OnceCell::new();
 /// [`Config::from_env`], read on first use.
 pub fn global() -> &'static Config {
     GLOBAL.get_or_init(Config::from_env)
-}
-
-fn parse_bool(value: &str) -> Option<bool> {
-    let value = value.trim();
-    if value == "1" || value.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if value == "0" || value.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        None
-    }
 }
 
 fn executable_name() -> String {
@@ -307,16 +211,10 @@ fn executable_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use crate::env::testing::read_with;
 
     fn read(vars: &[(&str, &str)]) -> (Config, Vec<String>) {
-        let vars: HashMap<String, OsString> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), OsString::from(v)))
-            .collect();
-        let mut warnings = Vec::new();
-        let config = Config::from_lookup(|name| vars.get(name).cloned(), |w| warnings.push(w));
-        (config, warnings)
+        read_with(vars, Config::from_vars)
     }
 
     #[test]
@@ -347,15 +245,8 @@ mod tests {
     }
 
     #[test]
-    fn switches_parse_each_spelling() {
-        for (value, expected) in [
-            ("true", true),
-            ("TRUE", true),
-            (" 1 ", true),
-            ("false", false),
-            ("False", false),
-            ("0", false),
-        ] {
+    fn switches_are_read() {
+        for (value, expected) in [("true", true), ("FALSE", false), (" 0 ", false)] {
             let (config, warnings) = read(&[
                 ("DD_LOGS_INJECTION", value),
                 ("DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED", value),
@@ -382,27 +273,5 @@ mod tests {
             warnings[1].contains("DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED")
                 && warnings[1].contains("\"yes please\"")
         );
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn non_utf8_values_warn_and_fall_back() {
-        use std::os::unix::ffi::OsStringExt;
-        let mut warnings = Vec::new();
-        let config = Config::from_lookup(
-            |name| (name == "DD_ENV").then(|| OsString::from_vec(vec![0xff, b'x'])),
-            |w| warnings.push(w),
-        );
-        assert_eq!(config.env(), "");
-        assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].contains("DD_ENV"));
-    }
-
-    #[test]
-    fn setters_refresh_the_cached_prefix() {
-        let a = Config::new().with_service("a");
-        let b = a.clone().with_service("b");
-        assert_ne!(a.prefix(), b.prefix());
-        assert_eq!(b, Config::new().with_service("b"));
     }
 }

@@ -5,8 +5,8 @@ use std::marker::PhantomData;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
-use crate::correlation::IdsText;
 use crate::id::{SpanId, TraceId};
+use crate::ids_text::IdsText;
 
 /// The identity of a span as its children, log lines and other services need it: the
 /// trace it belongs to, its own id, its parent's id, and trace-wide data that travels

@@ -1,10 +1,9 @@
 //! Trace and span identifiers, generated the way Datadog's tracers do.
 
-use std::cell::Cell;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rand::Rng;
+use crate::rng;
 
 /// A 128-bit trace identifier.
 ///
@@ -68,10 +67,32 @@ impl TraceId {
         self.high == 0 && self.low == 0
     }
 
-    /// A new random trace id, 128-bit or 64-bit as the global
-    /// [`Config`](crate::Config) says (`DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED`).
-    pub fn random() -> Self {
-        Self::random_with(crate::config::global().trace_id_128_generation())
+    /// The id as Datadog's log lines write it: 32 hex digits when `log_128_bit` is on and
+    /// the upper half is non-zero, else the lower 64 bits in decimal. Pass
+    /// [`Config::trace_id_128_logging`](crate::Config::trace_id_128_logging) to get what
+    /// spanlog's own lines show, for a response header, say. (`Display` always prints 32
+    /// hex digits.)
+    ///
+    /// ```
+    /// use spanlog::TraceId;
+    ///
+    /// let id = TraceId::from_u128(0x6b04d2e8_00000000_e6a5cefc6c3cef4e);
+    /// assert_eq!(id.for_logs(true).to_string(), "6b04d2e800000000e6a5cefc6c3cef4e");
+    /// assert_eq!(id.for_logs(false).to_string(), "16619917583423696718");
+    /// let narrow = TraceId::from_parts(0, 42);
+    /// assert_eq!(narrow.for_logs(true).to_string(), "42");
+    /// ```
+    pub fn for_logs(self, log_128_bit: bool) -> LogTraceId {
+        LogTraceId {
+            id: self,
+            hex: self.logged_as_hex(log_128_bit),
+        }
+    }
+
+    /// Whether log lines write this id as 32 hex digits (else: decimal lower half).
+    #[inline]
+    pub(crate) const fn logged_as_hex(self, log_128_bit: bool) -> bool {
+        log_128_bit && self.high != 0
     }
 
     /// A new random trace id: with `wide`, Datadog's 128-bit layout (the current unix time
@@ -79,7 +100,7 @@ impl TraceId {
     /// 64 bits are random and never zero.
     pub fn random_with(wide: bool) -> Self {
         let high = if wide { unix_seconds_high() } else { 0 };
-        TraceId::from_parts(high, random_nonzero_u64())
+        TraceId::from_parts(high, rng::random_nonzero_u64())
     }
 }
 
@@ -98,6 +119,22 @@ impl fmt::LowerHex for TraceId {
 impl fmt::Debug for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TraceId({:032x})", self.to_u128())
+    }
+}
+
+/// A [`TraceId`] displayed as log lines write it; made by [`TraceId::for_logs`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogTraceId {
+    id: TraceId,
+    hex: bool,
+}
+
+impl fmt::Display for LogTraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.hex {
+            true => fmt::Display::fmt(&self.id, f),
+            false => fmt::Display::fmt(&self.id.low, f),
+        }
     }
 }
 
@@ -146,7 +183,7 @@ impl SpanId {
     /// A new random, non-zero span id.
     #[inline]
     pub fn random() -> Self {
-        SpanId(random_nonzero_u64())
+        SpanId(rng::random_nonzero_u64())
     }
 }
 
@@ -172,48 +209,6 @@ impl From<u64> for SpanId {
     fn from(value: u64) -> Self {
         SpanId(value)
     }
-}
-
-thread_local! {
-    /// The state of this thread's id generator; 0 until seeded. A `Cell` with no
-    /// destructor: the cheapest thread-local there is.
-    static RNG_STATE: Cell<u64> = const { Cell::new(0) };
-}
-
-/// A random `u64` that is never zero.
-///
-/// Each thread draws from its own wyrand stream (a 64-bit counter mixed by one
-/// multiplication), seeded from rand's OS-backed `ThreadRng`. Ids must be unique and
-/// unpredictable enough not to collide across hosts, not secret; wyrand passes
-/// BigCrush and costs a handful of instructions.
-#[inline]
-fn random_nonzero_u64() -> u64 {
-    loop {
-        let value = RNG_STATE
-            .try_with(|state| {
-                let mut s = state.get();
-                if s == 0 {
-                    s = seed();
-                }
-                s = s.wrapping_add(0xa076_1d64_78bd_642f);
-                state.set(s);
-                let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
-                (t >> 64) as u64 ^ t as u64
-            })
-            // Thread-locals being torn down: fall back to rand's own generator.
-            .unwrap_or_else(|_| rand::random());
-        if value != 0 {
-            return value;
-        }
-    }
-}
-
-/// A thread's first generator state, odd so that it is never 0 (unseeded). Out of line:
-/// it runs once per thread, and keeps `rand` off the path of every id.
-#[cold]
-#[inline(never)]
-fn seed() -> u64 {
-    rand::rng().next_u64() | 1
 }
 
 /// The upper 64 bits of a generated 128-bit trace id: unix seconds, then 32 zero bits.
@@ -294,26 +289,5 @@ mod tests {
             assert_eq!(id.high(), 0);
             assert_ne!(id.low(), 0);
         }
-    }
-
-    #[test]
-    fn ids_are_random_and_non_zero() {
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..10_000 {
-            let id = SpanId::random();
-            assert!(!id.is_zero());
-            assert!(seen.insert(id), "duplicate span id {id}");
-        }
-        // Each bit is set in some id and clear in another: the generator covers 64 bits.
-        let or = seen.iter().fold(0u64, |acc, id| acc | id.to_u64());
-        let and = seen.iter().fold(u64::MAX, |acc, id| acc & id.to_u64());
-        assert_eq!((or, and), (u64::MAX, 0));
-    }
-
-    #[test]
-    fn threads_get_different_sequences() {
-        let a = std::thread::spawn(|| (0..4).map(|_| SpanId::random()).collect::<Vec<_>>());
-        let b = std::thread::spawn(|| (0..4).map(|_| SpanId::random()).collect::<Vec<_>>());
-        assert_ne!(a.join().unwrap(), b.join().unwrap());
     }
 }

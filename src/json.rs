@@ -65,11 +65,8 @@ use crate::{Builder, Fields};
 /// log::info!(user = "ana"; "signed in"); // {"dd.span_id":"...",...,"user":"ana"}
 /// ```
 pub fn try_init() -> Result<(), SetLoggerError> {
-    let rust_log = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|f| !f.trim().is_empty());
     let filter = env_filter::Builder::new()
-        .parse(rust_log.as_deref().unwrap_or("info"))
+        .parse(&crate::env::rust_log())
         .build();
     let level = filter.filter();
     let json = structured_logger::Builder::with_level("trace")

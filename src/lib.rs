@@ -68,27 +68,34 @@
 //! - `json`: `json::init()`, JSON lines on standard output with the `dd.*` fields at
 //!   the root of each object, as Datadog expects (enables `kv`).
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// Output goes through the one warning sink (`env::print_warning`), nowhere else.
+#![warn(clippy::print_stderr, clippy::print_stdout)]
 
+// The bottom of the crate is a ladder: each module imports only those listed above it.
+#[cfg(feature = "agent")]
+pub mod agent;
 pub mod config;
 mod context;
 mod correlation;
+mod env;
 pub mod export;
+mod global;
 mod id;
+mod ids_text;
 mod instrument;
 #[cfg(feature = "json")]
 pub mod json;
 mod logger;
 pub mod propagation;
+mod rng;
 mod span;
 
 pub use crate::config::Config;
 pub use crate::context::{ContextGuard, MAX_DEPTH, SpanContext, current, depth};
 pub use crate::correlation::{Correlation, Style};
-#[cfg(feature = "agent")]
-pub use crate::export::agent;
-pub use crate::id::{SpanId, TraceId};
+pub use crate::global::AlreadySet;
+pub use crate::id::{LogTraceId, SpanId, TraceId};
 pub use crate::instrument::{Instrument, Instrumented, WithContext, bind, spawn};
 pub use crate::logger::{Builder, CorrelatingLogger, Fields};
 pub use crate::span::{Entered, EnteredSpan, Span, SpanBuilder, start_span};
@@ -115,12 +122,9 @@ pub fn init() {
 /// When a global logger is already installed.
 #[cfg(feature = "env_logger")]
 pub fn try_init() -> Result<(), log::SetLoggerError> {
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .filter(|f| !f.trim().is_empty());
     let mut inner = env_logger::Builder::new();
-    inner.parse_filters(filter.as_deref().unwrap_or("info"));
-    if let Ok(style) = std::env::var("RUST_LOG_STYLE") {
+    inner.parse_filters(&env::rust_log());
+    if let Some(style) = env::process().get("RUST_LOG_STYLE") {
         inner.parse_write_style(&style);
     }
     Builder::new().wrap_env_logger(inner.build()).try_init()

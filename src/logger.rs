@@ -8,7 +8,8 @@ use log::{LevelFilter, Log, Metadata, Record, RecordBuilder, SetLoggerError};
 
 use crate::config::{self, Config};
 use crate::context;
-use crate::correlation::{IdsText, Style, Text};
+use crate::correlation::{LineText, Prefix, Style};
+use crate::ids_text::IdsText;
 
 /// What the logger adds to each record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -17,8 +18,9 @@ pub enum Fields {
     /// One space and the correlation text after the message (the default).
     #[default]
     Text,
-    /// The SPEC §4 key-values (`dd.trace_id`, ...) on the record, message untouched.
-    /// For structured loggers. Needs the `kv` feature.
+    /// The fields as string key-values on the record (`dd.trace_id`, `dd.span_id`,
+    /// `dd.parent_id`, and `dd.service`, `dd.env`, `dd.version` when set), message
+    /// untouched. For structured loggers. Needs the `kv` feature.
     #[cfg(feature = "kv")]
     KeyValues,
     /// Both the text and the key-values. Needs the `kv` feature.
@@ -85,14 +87,20 @@ impl Builder {
     /// Wraps `inner`. The result's max level for [`CorrelatingLogger::try_init`] is
     /// `Trace` until set with [`CorrelatingLogger::max_level`]; `inner` still filters.
     pub fn wrap<L: Log>(self, inner: L) -> CorrelatingLogger<L> {
-        let config = match self.config {
-            Some(config) => Cow::Owned(config),
-            None => Cow::Borrowed(config::global()),
+        let (config, prefix) = match self.config {
+            Some(config) => {
+                let prefix = Prefix::new(&config);
+                (Cow::Owned(config), Cow::Owned(prefix))
+            }
+            None => (
+                Cow::Borrowed(config::global()),
+                Cow::Borrowed(Prefix::global()),
+            ),
         };
         // Key-values outside a span are service, env and version when set, whatever the
         // style: what Go-style text would print. Text that adds nothing (Go style, none
         // of the three set) implies no key-values either.
-        let adds_outside_spans = |style| !Text::new(config.prefix(), None, style).is_empty();
+        let adds_outside_spans = |style| !LineText::new(&*prefix, None, style).is_empty();
         let passthrough_outside_spans = match self.fields {
             Fields::Text => !adds_outside_spans(self.style),
             #[cfg(feature = "kv")]
@@ -104,6 +112,7 @@ impl Builder {
             inner,
             passthrough_outside_spans,
             config,
+            prefix,
             style: self.style,
             fields: self.fields,
             max_level: LevelFilter::Trace,
@@ -141,6 +150,8 @@ impl Builder {
 pub struct CorrelatingLogger<L> {
     inner: L,
     config: Cow<'static, Config>,
+    /// The configuration's share of each line, laid out once.
+    prefix: Cow<'static, Prefix>,
     /// Outside any span there is nothing to add (no service/env/version, and Go style
     /// when text is added): records then go to the inner logger as they are.
     passthrough_outside_spans: bool,
@@ -207,7 +218,7 @@ impl<L: Log> Log for CorrelatingLogger<L> {
         // stack is no longer borrowed when the inner logger runs.
         let mut ids = IdsText::empty();
         let in_span = context::copy_current_ids_text(config.trace_id_128_logging(), &mut ids);
-        let fields = Text::spaced(config.prefix(), in_span.then_some(&ids), self.style);
+        let fields = LineText::spaced(&*self.prefix, in_span.then_some(&ids), self.style);
         match self.fields {
             Fields::Text if fields.is_empty() => self.inner.log(record),
             // A message without arguments is written as a plain `str`, one formatting
@@ -226,19 +237,13 @@ impl<L: Log> Log for CorrelatingLogger<L> {
             },
             #[cfg(feature = "kv")]
             Fields::KeyValues => {
-                let pairs = crate::correlation::kv::WithPairs {
-                    record: record.key_values(),
-                    ours: fields.pairs(),
-                };
+                let pairs = kv_pairs(record, &fields);
                 self.inner
                     .log(&record.to_builder().key_values(&pairs).build())
             }
             #[cfg(feature = "kv")]
             Fields::TextAndKeyValues => {
-                let pairs = crate::correlation::kv::WithPairs {
-                    record: record.key_values(),
-                    ours: fields.pairs(),
-                };
+                let pairs = kv_pairs(record, &fields);
                 let mut builder = record.to_builder();
                 builder.key_values(&pairs);
                 if fields.is_empty() {
@@ -256,6 +261,21 @@ impl<L: Log> Log for CorrelatingLogger<L> {
 
     fn flush(&self) {
         self.inner.flush();
+    }
+}
+
+/// The record's key-values followed by spanlog's.
+#[cfg(feature = "kv")]
+fn kv_pairs<'a>(
+    record: &'a Record<'a>,
+    fields: &LineText<'a, Prefix>,
+) -> crate::correlation::kv::WithPairs<'a> {
+    crate::correlation::kv::WithPairs {
+        record: record.key_values(),
+        ours: crate::correlation::kv::Pairs {
+            prefix: fields.prefix(),
+            ids: fields.ids(),
+        },
     }
 }
 

@@ -4,13 +4,14 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::config;
 use crate::context::{self, ContextGuard, SpanContext};
 use crate::correlation::Correlation;
 use crate::export::{self, FinishedSpan};
 use crate::id::{SpanId, TraceId};
+use crate::ids_text::IdsText;
 
 type Text = Cow<'static, str>;
 
@@ -150,7 +151,10 @@ impl SpanBuilder {
                 parent_id: parent.span_id,
                 trace: parent.trace,
             },
-            None => SpanContext::new(TraceId::random(), SpanId::random()),
+            None => SpanContext::new(
+                TraceId::random_with(config::global().trace_id_128_generation()),
+                SpanId::random(),
+            ),
         };
         Span {
             context,
@@ -235,7 +239,8 @@ impl Span {
     /// ```
     pub fn log(&self) -> Correlation<'static> {
         let c = &self.context;
-        Correlation::for_ids(crate::config::global(), c.trace_id, c.span_id, c.parent_id)
+        let wide = config::global().trace_id_128_logging();
+        Correlation::global(Some(IdsText::new(c.trace_id, c.span_id, c.parent_id, wide)))
     }
 
     /// This span's context: what children and other threads need.
@@ -339,9 +344,11 @@ impl Span {
             metrics,
         } = self.extra.take().map(|extra| *extra).unwrap_or_default();
         exporter.export(FinishedSpan {
-            trace_id: self.context.trace_id,
-            span_id: self.context.span_id,
-            parent_id: self.context.parent_id,
+            // The span is being dropped: its trace data moves, no reference count.
+            context: SpanContext {
+                trace: self.context.trace.take(),
+                ..self.context
+            },
             resource: self.resource.take().unwrap_or_else(|| self.name.clone()),
             name: take(&mut self.name),
             service,
@@ -351,7 +358,6 @@ impl Span {
             error,
             meta: tags,
             metrics,
-            trace: self.context.trace.as_ref().map(Arc::clone),
         });
     }
 }

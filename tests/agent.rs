@@ -230,7 +230,7 @@ fn rss() -> u64 {
 /// bounded by the queue.
 fn stalled_agent_child() {
     let url = std::env::var("SPANLOG_SLOW_AGENT_URL").unwrap();
-    let agent = spanlog::agent::install(
+    let agent = spanlog::agent::set_global(
         spanlog::agent::AgentConfig::new()
             .with_address(&url)
             .unwrap()

@@ -30,9 +30,9 @@ impl Collect {
 
 fn main() {
     let collect = Collect::default();
-    spanlog::export::set_exporter(collect.clone()).unwrap();
+    spanlog::export::set_global(collect.clone()).unwrap();
     assert!(
-        spanlog::export::set_exporter(Collect::default()).is_err(),
+        spanlog::export::set_global(Collect::default()).is_err(),
         "installed once"
     );
 
@@ -56,7 +56,7 @@ fn main() {
     .unwrap();
     assert_eq!(spanlog::depth(), before);
     let moved = collect.named("moved");
-    assert_eq!(moved.trace_id, trace);
+    assert_eq!(moved.context.trace_id(), trace);
     assert_eq!(moved.resource, "/move");
     assert!(
         moved.duration_nanos >= 30_000_000,

@@ -253,40 +253,6 @@ fn sixty_four_bit_traces_send_no_tid() {
     assert_eq!(out["tracestate"], "dd=p:0000000000000001;s:1;t.dm:-0");
 }
 
-#[test]
-fn styles_from_the_environment() {
-    let read = |vars: &[(&str, &str)]| {
-        let vars: HashMap<String, String> = headers(vars);
-        let mut warnings = Vec::new();
-        let p = Propagator::from_lookup_for_tests(|n| vars.get(n).cloned(), |w| warnings.push(w));
-        (p, warnings)
-    };
-    let (p, w) = read(&[]);
-    assert_eq!(p, Propagator::new());
-    assert!(w.is_empty());
-    let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE", "tracecontext")]);
-    assert_eq!(p.extract_styles(), [PropagationStyle::TraceContext]);
-    assert_eq!(p.inject_styles(), [PropagationStyle::TraceContext]);
-    let (p, _) = read(&[
-        ("DD_TRACE_PROPAGATION_STYLE", "tracecontext"),
-        ("DD_TRACE_PROPAGATION_STYLE_INJECT", "Datadog, TraceContext"),
-    ]);
-    assert_eq!(p.extract_styles(), [PropagationStyle::TraceContext]);
-    assert_eq!(
-        p.inject_styles(),
-        [PropagationStyle::Datadog, PropagationStyle::TraceContext]
-    );
-    let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE_EXTRACT", "none")]);
-    assert!(p.extract_styles().is_empty());
-    assert!(p.extract(&headers(&VECTOR)).is_none());
-    let (p, w) = read(&[("DD_TRACE_PROPAGATION_STYLE", "b3multi,tracecontext")]);
-    assert_eq!(p.extract_styles(), [PropagationStyle::TraceContext]);
-    assert_eq!(w.len(), 2, "one warning per direction read: {w:?}");
-    assert!(w[0].contains("b3multi") && w[0].contains("DD_TRACE_PROPAGATION_STYLE"));
-    let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE", "bogus")]);
-    assert_eq!(p, Propagator::new(), "nothing usable: the default");
-}
-
 mod malformed {
     use super::*;
 

@@ -13,7 +13,7 @@ thread_local! {
 }
 
 /// The last line written on this thread.
-pub fn last_line() -> String {
+pub(crate) fn last_line() -> String {
     LINE.with(|line| line.borrow().clone())
 }
 
@@ -28,7 +28,7 @@ fn write_line(f: impl FnOnce(&mut String)) -> usize {
 }
 
 /// The floor: the inner logger every `log` stack here ends in.
-pub struct BufferLogger;
+pub(crate) struct BufferLogger;
 
 impl Log for BufferLogger {
     fn enabled(&self, _: &Metadata<'_>) -> bool {
@@ -62,7 +62,7 @@ impl Log for BufferLogger {
     fn flush(&self) {}
 }
 
-pub fn spanlog_logger(fields: spanlog::Fields) -> spanlog::CorrelatingLogger<BufferLogger> {
+pub(crate) fn spanlog_logger(fields: spanlog::Fields) -> spanlog::CorrelatingLogger<BufferLogger> {
     spanlog::Builder::new()
         .config(spanlog::Config::new())
         .fields(fields)
@@ -72,7 +72,7 @@ pub fn spanlog_logger(fields: spanlog::Fields) -> spanlog::CorrelatingLogger<Buf
 /// logforth's appender with the same formatting as `BufferLogger`; the fastrace
 /// diagnostic's pairs (trace_id, span_id, sampled) are written as ` key=value`.
 #[derive(Debug)]
-pub struct BufferAppend;
+pub(crate) struct BufferAppend;
 
 impl logforth::Append for BufferAppend {
     fn append(
@@ -112,7 +112,7 @@ impl logforth::Append for BufferAppend {
 }
 
 /// Discards what fastrace collects.
-pub struct NoReport;
+pub(crate) struct NoReport;
 
 impl fastrace::collector::Reporter for NoReport {
     fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
@@ -121,7 +121,7 @@ impl fastrace::collector::Reporter for NoReport {
 }
 
 /// tracing's fmt layer writing to a sink, with tracing-log's bridge as a logger value.
-pub fn tracing_stack() -> (tracing::subscriber::DefaultGuard, tracing_log::LogTracer) {
+pub(crate) fn tracing_stack() -> (tracing::subscriber::DefaultGuard, tracing_log::LogTracer) {
     use tracing_subscriber::layer::SubscriberExt;
     let subscriber = tracing_subscriber::registry().with(
         tracing_subscriber::fmt::layer()
@@ -136,7 +136,7 @@ pub fn tracing_stack() -> (tracing::subscriber::DefaultGuard, tracing_log::LogTr
 }
 
 /// The tracing span that carries the same ids spanlog prints.
-pub fn tracing_span() -> tracing::Span {
+pub(crate) fn tracing_span() -> tracing::Span {
     tracing::info_span!(
         "web.request",
         trace_id = %"6b04d2e800000000e6a5cefc6c3cef4e",
@@ -145,7 +145,7 @@ pub fn tracing_span() -> tracing::Span {
 }
 
 /// logforth with its fastrace diagnostic and `BufferAppend`, as a `log::Log` value.
-pub fn logforth_stack() -> logforth::bridge::log::OwnedLogProxy {
+pub(crate) fn logforth_stack() -> logforth::bridge::log::OwnedLogProxy {
     let logger = logforth::core::builder()
         .dispatch(|d| {
             d.diagnostic(logforth::diagnostic::FastraceDiagnostic::default())
@@ -156,11 +156,11 @@ pub fn logforth_stack() -> logforth::bridge::log::OwnedLogProxy {
 }
 
 /// A fastrace root span, to put local spans under.
-pub fn fastrace_root() -> fastrace::Span {
+pub(crate) fn fastrace_root() -> fastrace::Span {
     fastrace::Span::root("root", fastrace::collector::SpanContext::random())
 }
 
 /// Installs a reporter that discards spans, so fastrace collects as in production.
-pub fn fastrace_setup() {
+pub(crate) fn fastrace_setup() {
     fastrace::set_reporter(NoReport, fastrace::collector::Config::default());
 }

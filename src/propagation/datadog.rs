@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use super::carrier::{Extractor, Injector};
-use super::{Trace, parse_decimal, parse_hex16, valid_origin};
+use super::outgoing::Trace;
+use super::values::{parse_decimal, parse_hex16, valid_origin};
 use crate::context::{SpanContext, TraceMeta};
 use crate::id::{SpanId, TraceId};
 

@@ -1,5 +1,5 @@
 //! Distributed traces: extract trace context from incoming headers and inject it into
-//! outgoing ones, in Datadog's and the W3C's formats (SPEC §5).
+//! outgoing ones, in Datadog's and the W3C's formats.
 //!
 //! ```
 //! use std::collections::HashMap;
@@ -48,6 +48,8 @@
 
 mod carrier;
 mod datadog;
+mod outgoing;
+mod values;
 mod w3c;
 
 use std::fmt;
@@ -55,10 +57,10 @@ use std::fmt;
 use once_cell::sync::OnceCell;
 
 pub use self::carrier::{Extractor, Injector};
-use crate::context::{SpanContext, TraceMeta};
-
-/// Longest header value accepted on extraction, in bytes.
-const MAX_HEADER_LEN: usize = 8192;
+use self::outgoing::Trace;
+use crate::context::SpanContext;
+use crate::env::Env;
+use crate::global::AlreadySet;
 
 /// A header format for trace context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -150,35 +152,20 @@ impl Propagator {
     /// names print one warning on standard error each and are skipped; a variable naming
     /// nothing usable leaves the default.
     pub fn from_env() -> Self {
-        Self::from_lookup(|name| std::env::var(name).ok(), |w| eprintln!("{w}"))
+        Self::from_vars(&mut crate::env::process())
     }
 
-    /// [`Propagator::from_env`] over any source of variables; `warn` receives each
-    /// warning. For tests.
-    #[doc(hidden)]
-    pub fn from_lookup_for_tests(
-        lookup: impl Fn(&str) -> Option<String>,
-        warn: impl FnMut(String),
-    ) -> Self {
-        Self::from_lookup(lookup, warn)
-    }
-
-    pub(crate) fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-        mut warn: impl FnMut(String),
-    ) -> Self {
-        let both = lookup("DD_TRACE_PROPAGATION_STYLE");
+    pub(crate) fn from_vars(env: &mut Env<'_>) -> Self {
+        let both = env.get("DD_TRACE_PROPAGATION_STYLE");
         let mut read = |specific: &str| {
-            let (name, value) = match lookup(specific) {
-                Some(value) if !value.trim().is_empty() => (specific, value),
-                _ => match &both {
-                    Some(value) if !value.trim().is_empty() => {
-                        ("DD_TRACE_PROPAGATION_STYLE", value.clone())
-                    }
-                    _ => return DEFAULT_STYLES.to_vec(),
+            let (name, value) = match env.get(specific) {
+                Some(value) => (specific, value),
+                None => match &both {
+                    Some(value) => ("DD_TRACE_PROPAGATION_STYLE", value.clone()),
+                    None => return DEFAULT_STYLES.to_vec(),
                 },
             };
-            parse_styles(name, &value, &mut warn)
+            parse_styles(name, &value, env)
         };
         Propagator {
             extract: read("DD_TRACE_PROPAGATION_STYLE_EXTRACT"),
@@ -257,8 +244,10 @@ impl Propagator {
     /// # Errors
     ///
     /// Fails, handing the propagator back, when the global one was already set or used.
-    pub fn set_global(self) -> Result<(), Propagator> {
-        GLOBAL.set(self)
+    pub fn set_global(self) -> Result<(), AlreadySet<Propagator>> {
+        GLOBAL
+            .set(self)
+            .map_err(|propagator| AlreadySet::new("propagator", propagator))
     }
 }
 
@@ -287,7 +276,7 @@ fn extract_style(style: PropagationStyle, carrier: &dyn Extractor) -> Option<Spa
     }
 }
 
-fn parse_styles(name: &str, value: &str, warn: &mut impl FnMut(String)) -> Vec<PropagationStyle> {
+fn parse_styles(name: &str, value: &str, env: &mut Env<'_>) -> Vec<PropagationStyle> {
     let mut styles = Vec::new();
     let mut none = false;
     for word in value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -295,7 +284,7 @@ fn parse_styles(name: &str, value: &str, warn: &mut impl FnMut(String)) -> Vec<P
             "datadog" => styles.push(PropagationStyle::Datadog),
             "tracecontext" => styles.push(PropagationStyle::TraceContext),
             "none" => none = true,
-            _ => warn(format!(
+            _ => env.warn(format!(
                 "spanlog: ignoring {word:?} in {name}={value:?}: spanlog knows datadog, tracecontext and none"
             )),
         }
@@ -305,82 +294,6 @@ fn parse_styles(name: &str, value: &str, warn: &mut impl FnMut(String)) -> Vec<P
         return DEFAULT_STYLES.to_vec();
     }
     styles
-}
-
-/// What injection needs of a context, with a local trace's defaults filled in.
-struct Trace<'a> {
-    context: &'a SpanContext,
-    sampling_priority: i32,
-    origin: Option<&'a str>,
-    meta: Option<&'a TraceMeta>,
-}
-
-impl<'a> Trace<'a> {
-    fn new(context: &'a SpanContext) -> Self {
-        let meta = context.trace.as_deref();
-        Trace {
-            context,
-            sampling_priority: TraceMeta::priority(meta),
-            origin: meta.and_then(|m| m.origin.as_deref()),
-            meta,
-        }
-    }
-
-    /// The propagated `_dd.p.*` tags, decision maker first. A trace whose sampling was
-    /// decided here (no upstream decision) is kept by the default mechanism, `-0`.
-    fn tags(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
-        let tags = self.meta.map(|m| m.tags.as_slice()).unwrap_or_default();
-        let decided_here = self.meta.is_none_or(|m| m.sampling_priority.is_none());
-        let has_dm = tags.iter().any(|(k, _)| k == "_dd.p.dm");
-        let local = (decided_here && !has_dm).then_some(("_dd.p.dm", "-0"));
-        let dm = tags.iter().filter(|(k, _)| k == "_dd.p.dm");
-        let rest = tags.iter().filter(|(k, _)| k != "_dd.p.dm");
-        local
-            .into_iter()
-            .chain(dm.chain(rest).map(|(k, v)| (k.as_str(), v.as_str())))
-    }
-
-    fn foreign_tracestate(&self) -> &'a [String] {
-        self.meta
-            .map(|m| m.foreign_tracestate.as_slice())
-            .unwrap_or_default()
-    }
-}
-
-/// Origins are short words (`rum`, `synthetics`, `lambda`): 1 to 64 printable ASCII
-/// characters without `,`, `;` or `~` and without blanks at either end, so that they
-/// travel unchanged in both styles.
-fn valid_origin(origin: &str) -> Option<&str> {
-    let ok = !origin.is_empty()
-        && origin.len() <= 64
-        && origin.trim() == origin
-        && origin
-            .bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && !b",;~".contains(&b));
-    ok.then_some(origin)
-}
-
-/// A 64-bit id as exactly 16 lower-case hex digits (`_dd.p.tid`, tracestate `p:`).
-fn parse_hex16(value: &str) -> Option<u64> {
-    if value.len() != 16 || !is_lower_hex(value) {
-        return None;
-    }
-    u64::from_str_radix(value, 16).ok()
-}
-
-fn is_lower_hex(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// An unsigned decimal `u64`: digits only, no sign, no blanks inside.
-fn parse_decimal(value: &str) -> Option<u64> {
-    let value = value.trim();
-    if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    value.parse().ok()
 }
 
 /// Sized wrappers so the style modules can take `&dyn Extractor` / `&mut dyn Injector`
@@ -398,5 +311,45 @@ struct DynMut<'a, I: ?Sized>(&'a mut I);
 impl<I: Injector + ?Sized> Injector for DynMut<'_, I> {
     fn set(&mut self, name: &'static str, value: String) {
         self.0.set(name, value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::testing::read_with;
+
+    #[test]
+    fn styles_from_the_environment() {
+        let read = |vars: &[(&str, &str)]| read_with(vars, Propagator::from_vars);
+        let (p, w) = read(&[]);
+        assert_eq!(p, Propagator::new());
+        assert!(w.is_empty());
+        let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE", "tracecontext")]);
+        assert_eq!(p.extract_styles(), [PropagationStyle::TraceContext]);
+        assert_eq!(p.inject_styles(), [PropagationStyle::TraceContext]);
+        let (p, _) = read(&[
+            ("DD_TRACE_PROPAGATION_STYLE", "tracecontext"),
+            ("DD_TRACE_PROPAGATION_STYLE_INJECT", "Datadog, TraceContext"),
+        ]);
+        assert_eq!(p.extract_styles(), [PropagationStyle::TraceContext]);
+        assert_eq!(
+            p.inject_styles(),
+            [PropagationStyle::Datadog, PropagationStyle::TraceContext]
+        );
+        let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE_EXTRACT", "none")]);
+        assert!(p.extract_styles().is_empty());
+        let headers = std::collections::HashMap::from([
+            ("x-datadog-trace-id".to_owned(), "1".to_owned()),
+            ("x-datadog-parent-id".to_owned(), "2".to_owned()),
+        ]);
+        assert!(Propagator::new().extract(&headers).is_some());
+        assert!(p.extract(&headers).is_none());
+        let (p, w) = read(&[("DD_TRACE_PROPAGATION_STYLE", "b3multi,tracecontext")]);
+        assert_eq!(p.extract_styles(), [PropagationStyle::TraceContext]);
+        assert_eq!(w.len(), 2, "one warning per direction read: {w:?}");
+        assert!(w[0].contains("b3multi") && w[0].contains("DD_TRACE_PROPAGATION_STYLE"));
+        let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE", "bogus")]);
+        assert_eq!(p, Propagator::new(), "nothing usable: the default");
     }
 }

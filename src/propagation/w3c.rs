@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use super::carrier::{Extractor, Injector};
-use super::{MAX_HEADER_LEN, Trace, is_lower_hex, parse_hex16, valid_origin};
+use super::outgoing::Trace;
+use super::values::{MAX_HEADER_LEN, is_lower_hex, parse_hex16, valid_origin};
 use crate::context::{SpanContext, TraceMeta};
 use crate::id::{SpanId, TraceId};
 

@@ -10,26 +10,26 @@ use log::{Log, Metadata, Record};
 /// Keeps every line it is given, formatted as `LEVEL message` plus ` key=value` for each
 /// key-value pair (with the `kv` feature).
 #[derive(Default)]
-pub struct Capture {
+pub(crate) struct Capture {
     lines: Mutex<Vec<String>>,
 }
 
 impl Capture {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         log::set_max_level(log::LevelFilter::Trace);
         Capture::default()
     }
 
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
     }
 
-    pub fn take(&self) -> Vec<String> {
+    pub(crate) fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.lines.lock().unwrap())
     }
 }
 
-pub fn format(record: &Record<'_>) -> String {
+pub(crate) fn format(record: &Record<'_>) -> String {
     // Format before taking the lock: the arguments may log themselves.
     let mut line = format!("{} {}", record.level(), record.args());
     #[cfg(feature = "kv")]
@@ -69,18 +69,18 @@ impl Log for Capture {
 /// Formats `[LEVEL target] message` into one reused buffer, like a real logger's line
 /// formatting, without I/O; remembers only the last line.
 #[derive(Default)]
-pub struct LastLine {
+pub(crate) struct LastLine {
     buf: Mutex<String>,
 }
 
 impl LastLine {
-    pub fn with_capacity(capacity: usize) -> Self {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
         LastLine {
             buf: Mutex::new(String::with_capacity(capacity)),
         }
     }
 
-    pub fn last(&self) -> String {
+    pub(crate) fn last(&self) -> String {
         self.buf.lock().unwrap().clone()
     }
 }
@@ -106,7 +106,7 @@ impl Log for LastLine {
 }
 
 /// The quoted value of `key="..."` in a Go-style line.
-pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
+pub(crate) fn field<'a>(line: &'a str, key: &str) -> &'a str {
     let start = line
         .find(&format!(" {key}=\""))
         .unwrap_or_else(|| panic!("no {key} in {line:?}"))
@@ -118,7 +118,7 @@ pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
 
 /// An example binary that `cargo test` built, with the variables that change its
 /// output removed.
-pub fn example(name: &str) -> Command {
+pub(crate) fn example(name: &str) -> Command {
     // target/<profile>/deps/<test>-<hash> -> target/<profile>/examples/<name>
     let mut path = std::env::current_exe().unwrap();
     path.pop();
@@ -143,7 +143,7 @@ pub fn example(name: &str) -> Command {
 
 /// An in-memory `io::Write` shared by clones: give one to a logger, read the other.
 #[derive(Clone, Default)]
-pub struct Pipe(pub Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Pipe(pub Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Pipe {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -156,7 +156,7 @@ impl std::io::Write for Pipe {
 }
 
 impl Pipe {
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
     }
 }
@@ -164,20 +164,20 @@ impl Pipe {
 /// A logger to install globally that keeps each message, shared by clones; with
 /// `with_thread`, each line ends with ` thread=<id>` of the thread that logged it.
 #[derive(Clone, Default)]
-pub struct Shared {
+pub(crate) struct Shared {
     pub lines: Arc<Mutex<Vec<String>>>,
     with_thread: bool,
 }
 
 impl Shared {
-    pub fn with_thread() -> Self {
+    pub(crate) fn with_thread() -> Self {
         Shared {
             with_thread: true,
             ..Shared::default()
         }
     }
 
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
     }
 }

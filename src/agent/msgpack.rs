@@ -4,8 +4,8 @@ use std::io::Write;
 
 use rmp::encode;
 
-use super::FinishedSpan;
 use crate::context::TraceMeta;
+use crate::export::FinishedSpan;
 
 /// What every span of the payload shares: unified service tagging.
 pub(crate) struct Tags<'a> {
@@ -14,7 +14,7 @@ pub(crate) struct Tags<'a> {
     pub(crate) version: &'a str,
 }
 
-/// An array of trace chunks, each an array of span maps (SPEC §6). The first span of a
+/// An array of trace chunks, each an array of span maps (the agent's v0.4 format). The first span of a
 /// chunk carries the trace-level data: `_dd.p.tid`, propagated tags, origin, and the
 /// sampling priority.
 pub(crate) fn encode_traces(chunks: &[Vec<&FinishedSpan>], tags: &Tags<'_>) -> Vec<u8> {
@@ -45,7 +45,8 @@ fn write_span<W: Write>(
     chunk_root: bool,
     tags: &Tags<'_>,
 ) -> Result<(), encode::ValueWriteError> {
-    let trace = span.trace.as_deref();
+    let context = &span.context;
+    let trace = context.trace.as_deref();
     let mut meta: Vec<(&str, String)> = Vec::new();
     if !tags.env.is_empty() {
         meta.push(("env", tags.env.to_owned()));
@@ -55,7 +56,7 @@ fn write_span<W: Write>(
     }
     meta.push(("language", "rust".to_owned()));
     if chunk_root {
-        let high = span.trace_id.high();
+        let high = context.trace_id.high();
         if high != 0 {
             meta.push(("_dd.p.tid", format!("{high:016x}")));
         }
@@ -84,17 +85,17 @@ fn write_span<W: Write>(
             f64::from(TraceMeta::priority(trace)),
         ));
     }
-    if span.parent_id.is_zero() && !metrics.iter().any(|(k, _)| *k == "_dd.top_level") {
+    if context.parent_id.is_zero() && !metrics.iter().any(|(k, _)| *k == "_dd.top_level") {
         metrics.push(("_dd.top_level", 1.0));
     }
 
     encode::write_map_len(out, 12)?;
     encode::write_str(out, "trace_id")?;
-    encode::write_uint(out, span.trace_id.low())?;
+    encode::write_uint(out, context.trace_id.low())?;
     encode::write_str(out, "span_id")?;
-    encode::write_uint(out, span.span_id.to_u64())?;
+    encode::write_uint(out, context.span_id.to_u64())?;
     encode::write_str(out, "parent_id")?;
-    encode::write_uint(out, span.parent_id.to_u64())?;
+    encode::write_uint(out, context.parent_id.to_u64())?;
     encode::write_str(out, "name")?;
     encode::write_str(out, &span.name)?;
     encode::write_str(out, "resource")?;
@@ -131,7 +132,7 @@ fn write_span<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::id::{SpanId, TraceId};
+    use crate::id::TraceId;
     use rmp::decode;
     use std::collections::BTreeMap;
     use std::sync::Arc;
@@ -170,21 +171,17 @@ mod tests {
     }
 
     fn span(trace: TraceId, id: u64, parent: u64) -> FinishedSpan {
-        FinishedSpan {
-            trace_id: trace,
-            span_id: SpanId::from_u64(id),
-            parent_id: SpanId::from_u64(parent),
-            name: "web.request".into(),
-            resource: "/posts".into(),
-            service: None,
-            span_type: Some("web".into()),
-            start_unix_nanos: 1_764_000_000_123_456_789,
-            duration_nanos: 2_500_000,
-            error: parent != 0,
-            meta: vec![("http.method".into(), "GET".into())],
-            metrics: vec![("rows".into(), 3.0)],
-            trace: None,
-        }
+        let mut span = crate::export::testing::finished(trace.low(), id, parent);
+        span.context.trace_id = trace;
+        span.name = "web.request".into();
+        span.resource = "/posts".into();
+        span.span_type = Some("web".into());
+        span.start_unix_nanos = 1_764_000_000_123_456_789;
+        span.duration_nanos = 2_500_000;
+        span.error = parent != 0;
+        span.meta = vec![("http.method".into(), "GET".into())];
+        span.metrics = vec![("rows".into(), 3.0)];
+        span
     }
 
     #[test]
@@ -195,7 +192,7 @@ mod tests {
         let mut remote = span(TraceId::from_parts(0, 99), 8, 5);
         remote.service = Some("db".into());
         remote.span_type = None;
-        remote.trace = Some(Arc::new(TraceMeta {
+        remote.context.trace = Some(Arc::new(TraceMeta {
             sampling_priority: Some(2),
             origin: Some("rum".into()),
             tags: vec![("_dd.p.dm".into(), "-4".into())],

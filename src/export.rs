@@ -1,30 +1,23 @@
 //! Where finished spans go: the [`Exporter`] trait and the process-wide exporter.
-
-#[cfg(feature = "agent")]
-pub mod agent;
-#[cfg(feature = "agent")]
-mod msgpack;
+//!
+//! With the `agent` feature, `spanlog::agent` provides the exporter that sends spans to
+//! a Datadog Agent; implement [`Exporter`] to send them anywhere else.
 
 use std::borrow::Cow;
-use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use once_cell::sync::OnceCell;
 
-use crate::context::TraceMeta;
-use crate::id::{SpanId, TraceId};
+use crate::context::SpanContext;
+use crate::global::AlreadySet;
 
 /// A span that has finished, handed to the installed [`Exporter`].
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct FinishedSpan {
-    /// The trace id.
-    pub trace_id: TraceId,
-    /// The span id.
-    pub span_id: SpanId,
-    /// The parent's span id, zero for a root span.
-    pub parent_id: SpanId,
+    /// The span's identity: trace, span and parent ids, and the trace's sampling
+    /// priority, origin and propagated tags.
+    pub context: SpanContext,
     /// The operation name.
     pub name: Cow<'static, str>,
     /// The resource (the name when none was set).
@@ -43,18 +36,36 @@ pub struct FinishedSpan {
     pub meta: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     /// Numeric tags.
     pub metrics: Vec<(Cow<'static, str>, f64)>,
-    pub(crate) trace: Option<Arc<TraceMeta>>,
 }
 
 impl FinishedSpan {
-    /// The trace's sampling priority: upstream's decision, or 1 (kept by default).
-    pub fn sampling_priority(&self) -> i32 {
-        TraceMeta::priority(self.trace.as_deref())
-    }
-
-    /// The trace's origin, if any.
-    pub fn origin(&self) -> Option<&str> {
-        self.trace.as_ref().and_then(|t| t.origin.as_deref())
+    /// A finished span of `context` named `name`, with the name as its resource, no
+    /// service, type, tags or metrics, not failed, starting at the unix epoch and
+    /// lasting nothing: a starting point for an exporter's tests.
+    ///
+    /// ```
+    /// use spanlog::export::FinishedSpan;
+    /// use spanlog::{SpanContext, SpanId, TraceId};
+    ///
+    /// let context = SpanContext::new(TraceId::from_parts(0, 1), SpanId::from_u64(2));
+    /// let mut span = FinishedSpan::new(context, "web.request");
+    /// span.duration_nanos = 1_000;
+    /// assert_eq!(span.resource, "web.request");
+    /// ```
+    pub fn new(context: SpanContext, name: impl Into<Cow<'static, str>>) -> Self {
+        let name = name.into();
+        FinishedSpan {
+            context,
+            resource: name.clone(),
+            name,
+            service: None,
+            span_type: None,
+            start_unix_nanos: 0,
+            duration_nanos: 0,
+            error: false,
+            meta: Vec::new(),
+            metrics: Vec::new(),
+        }
     }
 }
 
@@ -87,12 +98,12 @@ static EXPORTER: OnceCell<Box<dyn Exporter>> = OnceCell::new();
 /// # Errors
 ///
 /// Fails, handing the exporter back, when one is already installed.
-pub fn set_exporter<E: Exporter>(exporter: E) -> Result<(), ExporterAlreadySet<E>> {
+pub fn set_global<E: Exporter>(exporter: E) -> Result<(), AlreadySet<E>> {
     let mut slot = Some(exporter);
     EXPORTER.get_or_init(|| Box::new(slot.take().expect("taken once")));
     match slot {
         None => Ok(()),
-        Some(exporter) => Err(ExporterAlreadySet(exporter)),
+        Some(exporter) => Err(AlreadySet::new("exporter", exporter)),
     }
 }
 
@@ -101,26 +112,17 @@ pub(crate) fn installed() -> Option<&'static dyn Exporter> {
     EXPORTER.get().map(|boxed| &**boxed)
 }
 
-/// The error of [`set_exporter`]: an exporter was already installed.
-pub struct ExporterAlreadySet<E>(E);
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::FinishedSpan;
+    use crate::context::SpanContext;
+    use crate::id::{SpanId, TraceId};
 
-impl<E> ExporterAlreadySet<E> {
-    /// The exporter that was not installed.
-    pub fn into_inner(self) -> E {
-        self.0
+    /// A finished span named `n` of the 64-bit trace `trace`, with id `id` and parent
+    /// `parent` (0: a root).
+    pub(crate) fn finished(trace: u64, id: u64, parent: u64) -> FinishedSpan {
+        let mut context = SpanContext::new(TraceId::from_parts(0, trace), SpanId::from_u64(id));
+        context.parent_id = SpanId::from_u64(parent);
+        FinishedSpan::new(context, "n")
     }
 }
-
-impl<E> fmt::Debug for ExporterAlreadySet<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ExporterAlreadySet")
-    }
-}
-
-impl<E> fmt::Display for ExporterAlreadySet<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a spanlog exporter was already installed")
-    }
-}
-
-impl<E> std::error::Error for ExporterAlreadySet<E> {}

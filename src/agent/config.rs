@@ -1,0 +1,304 @@
+//! Where the agent listens and how the exporter batches: [`AgentConfig`], from code or
+//! from `DD_TRACE_AGENT_URL`, `DD_AGENT_HOST` and `DD_TRACE_AGENT_PORT`.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::env::Env;
+
+/// Where the agent listens, and how the exporter batches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentConfig {
+    address: Address,
+    batch_size: usize,
+    flush_interval: Duration,
+    queue_capacity: usize,
+    request_timeout: Duration,
+    max_retries: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Address {
+    /// `http://host:port`, without a trailing slash.
+    Http(String),
+    /// A unix domain socket path.
+    Unix(std::path::PathBuf),
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::Http(base) => f.write_str(base),
+            Address::Unix(path) => write!(f, "unix://{}", path.display()),
+        }
+    }
+}
+
+/// An agent address that is neither `http://host[:port]` nor `unix:///path`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidAddress(String);
+
+impl fmt::Display for InvalidAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid Datadog Agent address {:?}: expected http://host[:port] or unix:///path",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for InvalidAddress {}
+
+const DEFAULT_ADDRESS: &str = "http://localhost:8126";
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            address: Address::Http(DEFAULT_ADDRESS.to_owned()),
+            batch_size: 1000,
+            flush_interval: Duration::from_secs(1),
+            queue_capacity: 10_000,
+            request_timeout: Duration::from_secs(2),
+            max_retries: 3,
+        }
+    }
+}
+
+impl AgentConfig {
+    /// `http://localhost:8126`, batches of 1,000 spans or one second, a queue of 10,000
+    /// spans, two-second requests, three retries.
+    pub fn new() -> Self {
+        AgentConfig::default()
+    }
+
+    /// The address from `DD_TRACE_AGENT_URL` (`http://...` or `unix://...`), else
+    /// `http://$DD_AGENT_HOST:$DD_TRACE_AGENT_PORT` when either is set (defaults
+    /// `localhost` and `8126`; set-but-empty counts as unset), else
+    /// `http://localhost:8126`. An invalid value prints one warning on standard error
+    /// and the default applies.
+    pub fn from_env() -> Self {
+        Self::from_vars(&mut crate::env::process())
+    }
+
+    pub(crate) fn from_vars(env: &mut Env<'_>) -> Self {
+        let config = AgentConfig::new();
+        if let Some(url) = env.get("DD_TRACE_AGENT_URL") {
+            return match config.clone().with_address(&url) {
+                Ok(config) => config,
+                Err(error) => {
+                    env.warn(format!(
+                        "spanlog: ignoring DD_TRACE_AGENT_URL: {error}; using {DEFAULT_ADDRESS}"
+                    ));
+                    config
+                }
+            };
+        }
+        let (host, port) = (env.get("DD_AGENT_HOST"), env.get("DD_TRACE_AGENT_PORT"));
+        if host.is_none() && port.is_none() {
+            return config;
+        }
+        let host = host.unwrap_or_else(|| "localhost".to_owned());
+        let port = match port.map(|p| (p.trim().parse::<u16>(), p)) {
+            None => 8126,
+            Some((Ok(port), _)) if port != 0 => port,
+            Some((_, raw)) => {
+                env.warn(format!(
+                    "spanlog: ignoring DD_TRACE_AGENT_PORT={raw:?}: not a port number; using 8126"
+                ));
+                8126
+            }
+        };
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{}]", host.trim())
+        } else {
+            host.trim().to_owned()
+        };
+        match config
+            .clone()
+            .with_address(&format!("http://{host}:{port}"))
+        {
+            Ok(config) => config,
+            Err(error) => {
+                env.warn(format!(
+                    "spanlog: ignoring DD_AGENT_HOST: {error}; using {DEFAULT_ADDRESS}"
+                ));
+                config
+            }
+        }
+    }
+
+    /// Sets the address: `http://host[:port]` (port 8126 when left out) or
+    /// `unix:///path/to/socket`.
+    ///
+    /// # Errors
+    ///
+    /// When the address has another scheme, no host, or a bad port.
+    pub fn with_address(mut self, address: &str) -> Result<Self, InvalidAddress> {
+        let invalid = || InvalidAddress(address.to_owned());
+        let address = address.trim();
+        if let Some(path) = address.strip_prefix("unix://") {
+            if path.is_empty() {
+                return Err(invalid());
+            }
+            self.address = Address::Unix(path.into());
+            return Ok(self);
+        }
+        let rest = address.strip_prefix("http://").ok_or_else(invalid)?;
+        let authority = rest.trim_end_matches('/');
+        if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+            return Err(invalid());
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !port.contains(']') => {
+                let port: u16 = port.parse().map_err(|_| invalid())?;
+                if port == 0 {
+                    return Err(invalid());
+                }
+                (host, port)
+            }
+            _ => (authority, 8126),
+        };
+        if host.is_empty() || host == "[]" {
+            return Err(invalid());
+        }
+        self.address = Address::Http(format!("http://{host}:{port}"));
+        Ok(self)
+    }
+
+    /// Sends once this many spans are queued (at least 1).
+    #[must_use]
+    pub fn with_batch_size(mut self, spans: usize) -> Self {
+        self.batch_size = spans.max(1);
+        self
+    }
+
+    /// Sends whatever is queued at least this often (at least every millisecond;
+    /// `Duration::MAX` means only on batches, `flush` and `shutdown`).
+    #[must_use]
+    pub fn with_flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many finished spans may wait to be sent (at least 1); beyond that they are
+    /// dropped and counted.
+    #[must_use]
+    pub fn with_queue_capacity(mut self, spans: usize) -> Self {
+        self.queue_capacity = spans.max(1);
+        self
+    }
+
+    /// How long one request to the agent may take, from connecting to the end of the
+    /// answer, on every transport. Durations too long to add to the clock (such as
+    /// `Duration::MAX`) mean no limit; zero means the shortest limit, one millisecond.
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How often a failed batch is retried (with backoff) before it counts as failed.
+    #[must_use]
+    pub fn with_max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The agent's address, as `http://host:port` or `unix:///path`.
+    pub fn address(&self) -> String {
+        self.address.to_string()
+    }
+
+    pub(crate) fn address_value(&self) -> &Address {
+        &self.address
+    }
+
+    pub(crate) fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    pub(crate) fn flush_interval(&self) -> Duration {
+        self.flush_interval
+    }
+
+    pub(crate) fn queue_capacity(&self) -> usize {
+        self.queue_capacity
+    }
+
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    pub(crate) fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::testing::read_with;
+
+    fn read(vars: &[(&str, &str)]) -> (AgentConfig, Vec<String>) {
+        read_with(vars, AgentConfig::from_vars)
+    }
+
+    #[test]
+    fn address_from_the_environment() {
+        let address = |vars: &[(&str, &str)]| read(vars).0.address();
+        assert_eq!(address(&[]), "http://localhost:8126");
+        assert_eq!(
+            address(&[("DD_TRACE_AGENT_URL", "http://agent:9000")]),
+            "http://agent:9000"
+        );
+        assert_eq!(
+            address(&[("DD_TRACE_AGENT_URL", "http://agent/")]),
+            "http://agent:8126"
+        );
+        assert_eq!(
+            address(&[("DD_TRACE_AGENT_URL", "unix:///var/run/datadog/apm.socket")]),
+            "unix:///var/run/datadog/apm.socket"
+        );
+        assert_eq!(
+            address(&[("DD_TRACE_AGENT_URL", "http://a:1"), ("DD_AGENT_HOST", "b")]),
+            "http://a:1",
+            "the URL wins"
+        );
+        assert_eq!(
+            address(&[("DD_AGENT_HOST", "dd-agent")]),
+            "http://dd-agent:8126"
+        );
+        assert_eq!(
+            address(&[("DD_TRACE_AGENT_PORT", "9126")]),
+            "http://localhost:9126"
+        );
+        assert_eq!(
+            address(&[("DD_AGENT_HOST", "::1"), ("DD_TRACE_AGENT_PORT", "1")]),
+            "http://[::1]:1"
+        );
+        assert_eq!(
+            address(&[("DD_AGENT_HOST", ""), ("DD_TRACE_AGENT_URL", "")]),
+            "http://localhost:8126"
+        );
+    }
+
+    #[test]
+    fn bad_addresses_warn_and_use_the_default() {
+        for vars in [
+            &[("DD_TRACE_AGENT_URL", "https://agent:8126")][..],
+            &[("DD_TRACE_AGENT_URL", "agent:8126")][..],
+            &[("DD_TRACE_AGENT_URL", "http://agent:99999")][..],
+            &[("DD_TRACE_AGENT_URL", "unix://")][..],
+            &[("DD_TRACE_AGENT_PORT", "eighty")][..],
+        ] {
+            let (config, warnings) = read(vars);
+            assert_eq!(config.address().split(':').next(), Some("http"), "{vars:?}");
+            assert_eq!(warnings.len(), 1, "{vars:?}: {warnings:?}");
+            assert!(warnings[0].contains(vars[0].0), "{warnings:?}");
+        }
+        assert!(AgentConfig::new().with_address("ftp://x").is_err());
+        assert!(AgentConfig::new().with_address("http://").is_err());
+        assert!(AgentConfig::new().with_address("http://a:0").is_err());
+    }
+}

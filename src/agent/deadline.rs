@@ -1,0 +1,41 @@
+//! Deadlines that saturate: any duration the API accepts, `Duration::MAX` included,
+//! gives a point in time instead of a panic.
+
+use std::time::{Duration, Instant};
+
+/// `now + after`, or a point so far ahead that it is never reached when that sum does
+/// not fit in an `Instant`.
+pub(crate) fn after(now: Instant, after: Duration) -> Instant {
+    now.checked_add(after).unwrap_or_else(|| far_future(now))
+}
+
+/// The latest of a few far-away points that the clock can represent.
+fn far_future(now: Instant) -> Instant {
+    const YEAR: u64 = 365 * 24 * 3600;
+    [100 * YEAR, YEAR, 24 * 3600]
+        .into_iter()
+        .find_map(|secs| now.checked_add(Duration::from_secs(secs)))
+        .unwrap_or(now)
+}
+
+/// A duration capped at a year: what is handed to code that adds it to the clock
+/// itself (the HTTP client's timeouts).
+pub(crate) fn capped(duration: Duration) -> Duration {
+    duration.min(Duration::from_secs(365 * 24 * 3600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_durations_saturate() {
+        let now = Instant::now();
+        assert!(after(now, Duration::MAX) > now + Duration::from_secs(3600));
+        assert_eq!(
+            after(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        assert_eq!(capped(Duration::MAX), Duration::from_secs(365 * 24 * 3600));
+    }
+}

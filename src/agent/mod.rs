@@ -1,0 +1,253 @@
+//! Export finished spans to a Datadog Agent, so the ids in the logs point at traces
+//! that exist (feature `agent`).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! // DD_TRACE_AGENT_URL, or DD_AGENT_HOST / DD_TRACE_AGENT_PORT, or localhost:8126.
+//! let agent = spanlog::agent::set_global(spanlog::agent::AgentConfig::from_env())
+//!     .expect("no other exporter installed");
+//!
+//! // ... the application runs; finished spans are queued and sent in batches ...
+//!
+//! // Before exiting: send what is queued, waiting two seconds at most.
+//! agent.shutdown(Duration::from_secs(2));
+//! println!("{}", agent.stats());
+//! ```
+//!
+//! # Guarantees
+//!
+//! - The application never waits on the agent. Finished spans go into a bounded queue
+//!   ([`AgentConfig::with_queue_capacity`]); when it is full, spans are dropped and
+//!   counted ([`Stats::dropped`]), never blocking the caller.
+//! - One background thread groups spans by trace, encodes them as v0.4 msgpack and sends
+//!   them with `PUT /v0.4/traces`, in batches ([`AgentConfig::with_batch_size`]) or
+//!   every [`AgentConfig::with_flush_interval`].
+//! - An agent that is down, slow or answering with an error: each batch is retried with
+//!   exponential backoff, then counted as failed ([`Stats::failed`]); memory stays
+//!   bounded by the queue and one batch; one warning at most every minute goes to
+//!   standard error.
+//! - [`Agent::flush`] and [`Agent::shutdown`] send what is queued, bounded by a timeout.
+//!   Every duration saturates: `Duration::MAX` waits as long as it takes, never panics.
+//! - Should the background thread ever end unexpectedly, it says so once on standard
+//!   error, [`Stats::running`] turns false, `flush` returns `false` at once, and later
+//!   spans count as dropped.
+
+mod config;
+mod deadline;
+mod msgpack;
+mod shared;
+mod transport;
+mod worker;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::time::Duration;
+
+pub use self::config::{AgentConfig, InvalidAddress};
+use self::shared::{Message, Shared};
+use self::worker::Worker;
+use crate::export::{self, Exporter, FinishedSpan};
+use crate::global::AlreadySet;
+
+/// What the exporter did so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Spans the agent accepted.
+    pub sent: u64,
+    /// Spans dropped: the queue was full, the exporter was shut down, or its thread
+    /// was gone.
+    pub dropped: u64,
+    /// Spans given up on after the agent failed or refused them.
+    pub failed: u64,
+    /// Whether the background thread runs: `false` after [`Agent::shutdown`], and when
+    /// the thread could not start or ended unexpectedly.
+    pub running: bool,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "spanlog agent: sent={} dropped={} failed={}",
+            self.sent, self.dropped, self.failed
+        )?;
+        if !self.running {
+            f.write_str(" (stopped)")?;
+        }
+        Ok(())
+    }
+}
+
+/// A handle on the installed agent exporter: its counters, flush and shutdown.
+#[derive(Clone)]
+pub struct Agent {
+    shared: Arc<Shared>,
+    wake: SyncSender<Message>,
+}
+
+impl fmt::Debug for Agent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Agent")
+            .field("address", &self.shared.address)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Starts the background sender and installs it as the process-wide exporter.
+///
+/// # Errors
+///
+/// When an exporter is already installed; the configuration comes back through
+/// [`AlreadySet::into_inner`] and nothing is started.
+pub fn set_global(config: AgentConfig) -> Result<Agent, AlreadySet<AgentConfig>> {
+    if export::installed().is_some() {
+        return Err(AlreadySet::new("exporter", config));
+    }
+    let (exporter, agent) = start(config.clone());
+    match export::set_global(exporter) {
+        Ok(()) => Ok(agent),
+        // Another thread installed one in between.
+        Err(_) => {
+            agent.stop();
+            Err(AlreadySet::new("exporter", config))
+        }
+    }
+}
+
+impl Agent {
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        let s = &self.shared;
+        Stats {
+            sent: s.sent.load(Ordering::Relaxed),
+            dropped: s.dropped.load(Ordering::Relaxed),
+            failed: s.failed.load(Ordering::Relaxed),
+            running: s.running.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Sends everything queued so far, waiting at most `timeout`; `true` when it all
+    /// went out (accepted or given up on) in time. `false` at once when the exporter
+    /// is shut down or its thread is gone.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.shared.flush(&self.wake, timeout)
+    }
+
+    /// Flushes, waiting at most `timeout`, then stops the background thread; spans
+    /// finished afterwards are dropped and counted. Call it before the process exits.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        let flushed = self.flush(timeout);
+        self.stop();
+        flushed
+    }
+
+    fn stop(&self) {
+        self.shared.stopped.store(true, Ordering::SeqCst);
+        let _ = self.wake.try_send(Message::Wake);
+    }
+}
+
+/// The installed exporter: a bounded queue in front of the background thread.
+struct AgentExporter {
+    queue: SyncSender<Message>,
+    shared: Arc<Shared>,
+}
+
+impl Exporter for AgentExporter {
+    fn export(&self, span: FinishedSpan) {
+        if self.shared.stopped.load(Ordering::Relaxed) {
+            return self.shared.count_dropped(1);
+        }
+        match self.queue.try_send(Message::Span(Box::new(span))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.shared.count_dropped(1);
+            }
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> bool {
+        self.shared.flush(&self.queue, timeout)
+    }
+}
+
+fn start(config: AgentConfig) -> (AgentExporter, Agent) {
+    let (queue, receiver) = mpsc::sync_channel(config.queue_capacity());
+    let shared = Arc::new(Shared::new(config.address()));
+    let worker = Worker::new(config, Arc::clone(&shared));
+    let spawned = std::thread::Builder::new()
+        .name("spanlog-agent".to_owned())
+        .spawn(move || worker.run_to_end(receiver));
+    if let Err(error) = spawned {
+        shared.thread_ended();
+        crate::env::print_warning(format!(
+            "spanlog: could not start the agent exporter thread: {error}; spans will be dropped"
+        ));
+    }
+    let agent = Agent {
+        shared: Arc::clone(&shared),
+        wake: queue.clone(),
+    };
+    (AgentExporter { queue, shared }, agent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::testing::finished;
+
+    /// An address where nothing answers at once: a port that was just closed.
+    fn closed_port() -> AgentConfig {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        AgentConfig::new()
+            .with_address(&format!("http://127.0.0.1:{port}"))
+            .unwrap()
+            .with_max_retries(0)
+    }
+
+    #[test]
+    fn huge_durations_neither_panic_nor_stop_the_thread() {
+        let config = closed_port()
+            .with_flush_interval(Duration::MAX)
+            .with_request_timeout(Duration::MAX);
+        let (exporter, agent) = start(config);
+        exporter.export(finished(1, 1, 0));
+        assert!(agent.flush(Duration::MAX));
+        assert!(exporter.flush(Duration::MAX));
+        let stats = agent.stats();
+        assert!(stats.running, "{stats}");
+        assert_eq!(stats.failed, 1, "{stats}");
+        assert!(agent.shutdown(Duration::MAX));
+        assert!(!agent.stats().running || agent.stats().dropped == 0);
+    }
+
+    #[test]
+    fn a_dead_thread_is_visible() {
+        let (exporter, agent) = start(closed_port());
+        agent.wake.send(Message::Panic).unwrap();
+        let started = std::time::Instant::now();
+        while agent.stats().running && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let stats = agent.stats();
+        assert!(!stats.running, "{stats}");
+        assert!(stats.to_string().ends_with("(stopped)"), "{stats}");
+        let started = std::time::Instant::now();
+        assert!(!agent.flush(Duration::from_secs(30)));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "flush waited for nothing"
+        );
+        exporter.export(finished(1, 1, 0));
+        assert_eq!(agent.stats().dropped, 1);
+    }
+}
