@@ -160,7 +160,9 @@ fn span_lifecycle(c: &mut Criterion) {
 
 fn ids(c: &mut Criterion) {
     let mut group = c.benchmark_group("ids");
-    group.bench_function("trace_id", |b| b.iter(spanlog::TraceId::random));
+    group.bench_function("trace_id", |b| {
+        b.iter(|| spanlog::TraceId::random_with(true))
+    });
     group.bench_function("span_id", |b| b.iter(spanlog::SpanId::random));
     group.bench_function("fastrace_trace_id", |b| {
         b.iter(fastrace::collector::TraceId::random)

@@ -250,18 +250,6 @@ mod tests {
         }
     }
 
-    proptest::proptest! {
-        #[test]
-        fn trace_ids_are_their_u128(a: u128, b: u128) {
-            let (x, y) = (TraceId::from_u128(a), TraceId::from_u128(b));
-            proptest::prop_assert_eq!(x.to_u128(), a);
-            proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
-            proptest::prop_assert_eq!(x == y, a == b);
-            proptest::prop_assert_eq!(format!("{x}"), format!("{a:032x}"));
-            proptest::prop_assert_eq!(TraceId::from_parts(x.high(), x.low()), x);
-        }
-    }
-
     #[test]
     fn wide_trace_ids_carry_the_time_in_the_top_32_bits() {
         let before = SystemTime::now()

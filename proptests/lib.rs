@@ -1,0 +1,1 @@
+//! spanlog's property tests are in `tests/`.
