@@ -112,7 +112,7 @@ pub(crate) fn installed() -> Option<&'static dyn Exporter> {
     EXPORTER.get().map(|boxed| &**boxed)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "agent"))]
 pub(crate) mod testing {
     use super::FinishedSpan;
     use crate::context::SpanContext;

@@ -17,7 +17,18 @@ impl Drop for LogOnDrop {
     }
 }
 
+/// Starts the thread's first span, and logs inside it, from a destructor.
+struct SpanOnDrop;
+
+impl Drop for SpanOnDrop {
+    fn drop(&mut self) {
+        let span = spanlog::start_span("late").entered();
+        info!("dtor span {}", span.span_id());
+    }
+}
+
 thread_local! {
+    static SPAN_DTOR: RefCell<Option<SpanOnDrop>> = const { RefCell::new(None) };
     static LOGGER_DTOR: RefCell<Option<LogOnDrop>> = const { RefCell::new(None) };
     static HELD_SPAN: RefCell<Option<spanlog::EnteredSpan>> = const { RefCell::new(None) };
 }
@@ -44,8 +55,15 @@ fn main() {
         LOGGER_DTOR.with(|slot| *slot.borrow_mut() = Some(LogOnDrop("before stack")));
         info!("in thread two");
     });
+    // rand's thread-local generator torn down before the thread's first span id is
+    // drawn: ids come from elsewhere, and nothing aborts.
+    let rand_first = std::thread::spawn(|| {
+        SPAN_DTOR.with(|slot| *slot.borrow_mut() = Some(SpanOnDrop));
+        let _: u64 = rand::RngExt::random(&mut rand::rng());
+    });
     stack_first.join().expect("no panic in thread one");
     stack_last.join().expect("no panic in thread two");
+    rand_first.join().expect("no panic in thread three");
 
     let lines = shared.lines();
     let find = |prefix: &str| {
@@ -59,7 +77,15 @@ fn main() {
     assert!(find("in thread two ").contains("dd.span_id="));
     // With the stack gone the line still arrives, without ids.
     assert_eq!(find("dtor after stack"), "dtor after stack");
-    assert_eq!(lines.len(), 4, "{lines:?}");
     let _ = find("dtor before stack");
+    let late = find("dtor span ");
+    let id = late.split(' ').nth(2).unwrap();
+    assert_ne!(id, "0", "{late}");
+    assert!(
+        late.ends_with(&format!(r#"dd.span_id="{id}""#))
+            || late.contains(&format!(r#"dd.span_id="{id}" "#)),
+        "{late}"
+    );
+    assert_eq!(lines.len(), 5, "{lines:?}");
     println!("1 passed, 0 failed");
 }

@@ -50,10 +50,12 @@ impl<'a, P: PrefixSource + ?Sized> LineText<'a, P> {
         self.style == Style::Go && self.ids.is_none() && self.prefix.go_is_empty()
     }
 
+    #[cfg(feature = "kv")]
     pub(crate) fn prefix(&self) -> &'a P {
         self.prefix
     }
 
+    #[cfg(feature = "kv")]
     pub(crate) fn ids(&self) -> Option<&'a IdsText> {
         self.ids
     }
