@@ -49,6 +49,12 @@ pub(crate) struct TraceMeta {
     pub(crate) tags: Vec<(String, String)>,
     /// Other vendors' `tracestate` members, in order, kept for the next hop.
     pub(crate) foreign_tracestate: Vec<String>,
+    /// The last Datadog span id upstream (`p:` in `tracestate`, or the Datadog parent a
+    /// W3C parent replaced): `_dd.parent_id` on this process's root span.
+    pub(crate) last_parent_id: Option<u64>,
+    /// What went wrong with the propagated tags on the way in (`extract_max_size`,
+    /// `decoding_error`): `_dd.propagation_error` on this process's root span.
+    pub(crate) propagation_error: Option<&'static str>,
 }
 
 impl TraceMeta {
@@ -149,6 +155,30 @@ impl Drop for ContextGuard {
     #[inline]
     fn drop(&mut self) {
         if let Some(token) = self.token {
+            pop(token);
+        }
+    }
+}
+
+/// Leaves, when dropped, a context that [`DropScope::enter`] entered. Unlike
+/// [`ContextGuard`] it is `Send`, so that a future can hold one: it is empty except
+/// while that future is being dropped, on the dropping thread, and it is dropped right
+/// after, on that thread.
+#[derive(Debug, Default)]
+pub(crate) struct DropScope(Option<Token>);
+
+impl DropScope {
+    /// Enters `context`; this value leaves it when dropped.
+    pub(crate) fn enter(&mut self, context: &SpanContext) {
+        if self.0.is_none() {
+            self.0 = push(context);
+        }
+    }
+}
+
+impl Drop for DropScope {
+    fn drop(&mut self) {
+        if let Some(token) = self.0.take() {
             pop(token);
         }
     }

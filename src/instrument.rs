@@ -6,33 +6,56 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 
-use crate::context::{self, SpanContext};
+use crate::context::{self, DropScope, SpanContext};
 use crate::span::Span;
 
 pin_project_lite::pin_project! {
     /// A future that runs inside a span: the span is current on whichever thread polls
     /// it, exactly while `poll` runs, and finishes when the future completes or is
-    /// dropped. Made by [`Instrument::in_span`].
+    /// dropped. Dropped before it completes, it makes the span current while the inner
+    /// future is dropped, so lines logged by the inner future's destructors belong to
+    /// it (as with `tracing`'s `Instrumented`). Made by [`Instrument::in_span`].
     #[must_use = "futures do nothing unless polled"]
     #[derive(Debug)]
     pub struct Instrumented<F> {
-        // Field order matters: the inner future is dropped before the span finishes.
+        // Field order matters: the inner future is dropped inside the span (entered by
+        // `drop` into `scope`), then the span is left, then it finishes.
         #[pin]
         inner: F,
+        scope: DropScope,
         span: Option<Span>,
+    }
+
+    impl<F> PinnedDrop for Instrumented<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(span) = this.span.as_ref() {
+                this.scope.enter(span.context());
+            }
+        }
     }
 }
 
 pin_project_lite::pin_project! {
     /// A future that runs inside a captured [`SpanContext`] (or none): the context is
-    /// current while `poll` runs. Made by [`Instrument::in_context`] and
-    /// [`Instrument::in_current_context`].
+    /// current while `poll` runs, and while the inner future is dropped. Made by
+    /// [`Instrument::in_context`] and [`Instrument::in_current_context`].
     #[must_use = "futures do nothing unless polled"]
     #[derive(Debug)]
     pub struct WithContext<F> {
         #[pin]
         inner: F,
+        scope: DropScope,
         context: Option<SpanContext>,
+    }
+
+    impl<F> PinnedDrop for WithContext<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(context) = this.context.as_ref() {
+                this.scope.enter(context);
+            }
+        }
     }
 }
 
@@ -65,6 +88,7 @@ pub trait Instrument: Future + Sized {
     fn in_span(self, span: Span) -> Instrumented<Self> {
         Instrumented {
             inner: self,
+            scope: DropScope::default(),
             span: Some(span),
         }
     }
@@ -73,6 +97,7 @@ pub trait Instrument: Future + Sized {
     fn in_context(self, context: SpanContext) -> WithContext<Self> {
         WithContext {
             inner: self,
+            scope: DropScope::default(),
             context: Some(context),
         }
     }
@@ -82,6 +107,7 @@ pub trait Instrument: Future + Sized {
     fn in_current_context(self) -> WithContext<Self> {
         WithContext {
             inner: self,
+            scope: DropScope::default(),
             context: context::current(),
         }
     }
@@ -162,6 +188,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::{SpanId, TraceId};
     use crate::start_span;
     use std::task::Waker;
 
@@ -278,6 +305,48 @@ mod tests {
             context::current().map(|c| c.span_id()),
             Some(before.span_id())
         );
+    }
+
+    /// Records the span current when it is dropped.
+    struct SeesDrop(std::sync::Arc<std::sync::Mutex<Option<Option<u64>>>>);
+
+    impl Drop for SeesDrop {
+        fn drop(&mut self) {
+            let id = context::current().map(|c| c.span_id().to_u64());
+            *self.0.lock().unwrap() = Some(id);
+        }
+    }
+
+    #[test]
+    fn a_future_dropped_before_it_completes_is_dropped_inside_its_span() {
+        let outer = start_span("outer").entered();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let task = start_span("task").start();
+        let task_id = task.span_id().to_u64();
+        let probe = SeesDrop(seen.clone());
+        let mut future = Box::pin(
+            async move {
+                let _probe = probe;
+                std::future::pending::<()>().await;
+            }
+            .in_span(task),
+        );
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        drop(future);
+        assert_eq!(*seen.lock().unwrap(), Some(Some(task_id)));
+        assert_eq!(context::depth(), 1, "left again");
+        assert_eq!(
+            context::current().map(|c| c.span_id()),
+            Some(outer.span_id())
+        );
+
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let probe = SeesDrop(seen.clone());
+        let ctx = SpanContext::new(TraceId::from_parts(0, 5), SpanId::from_u64(6));
+        drop(async move { drop(probe) }.in_context(ctx));
+        assert_eq!(*seen.lock().unwrap(), Some(Some(6)));
+        assert_eq!(context::depth(), 1);
     }
 
     #[test]

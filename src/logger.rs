@@ -8,7 +8,7 @@ use log::{LevelFilter, Log, Metadata, Record, RecordBuilder, SetLoggerError};
 
 use crate::config::{self, Config};
 use crate::context;
-use crate::correlation::{LineText, Prefix, Style};
+use crate::correlation::{LineText, Prefix, Style, WithFields};
 use crate::ids_text::IdsText;
 
 /// What the logger adds to each record.
@@ -221,20 +221,14 @@ impl<L: Log> Log for CorrelatingLogger<L> {
         let fields = LineText::spaced(&*self.prefix, in_span.then_some(&ids), self.style);
         match self.fields {
             Fields::Text if fields.is_empty() => self.inner.log(record),
-            // A message without arguments is written as a plain `str`, one formatting
-            // level shallower than nesting its `Arguments`.
-            Fields::Text => match record.args().as_str() {
-                Some(message) => self.inner.log(
-                    &builder(record)
-                        .args(format_args!("{message}{fields}"))
-                        .build(),
-                ),
-                None => self.inner.log(
-                    &builder(record)
-                        .args(format_args!("{}{}", record.args(), fields))
-                        .build(),
-                ),
-            },
+            Fields::Text => {
+                let line = WithFields {
+                    message: record.args(),
+                    fields,
+                };
+                self.inner
+                    .log(&builder(record).args(format_args!("{line}")).build())
+            }
             #[cfg(feature = "kv")]
             Fields::KeyValues => {
                 let pairs = kv_pairs(record, &fields);
@@ -249,11 +243,12 @@ impl<L: Log> Log for CorrelatingLogger<L> {
                 if fields.is_empty() {
                     self.inner.log(&builder.build())
                 } else {
-                    self.inner.log(
-                        &builder
-                            .args(format_args!("{}{}", record.args(), fields))
-                            .build(),
-                    )
+                    let line = WithFields {
+                        message: record.args(),
+                        fields,
+                    };
+                    self.inner
+                        .log(&builder.args(format_args!("{line}")).build())
                 }
             }
         }

@@ -215,19 +215,20 @@ fn guards_dropped_out_of_order() {
     let a = start_span("a").entered();
     let b = start_span("b").entered();
     let c = start_span("c").entered();
+    let (a_id, b_id, c_id) = (
+        a.span_id().to_string(),
+        b.span_id().to_string(),
+        c.span_id().to_string(),
+    );
     drop(b);
     info!(logger: &logger, "after b");
     drop(c);
     info!(logger: &logger, "after c");
-    let a_id = a.span_id().to_string();
     drop(a);
     info!(logger: &logger, "after a");
     let lines = logger.inner().lines();
-    assert!(lines[0].contains(&format!(
-        "dd.span_id=\"{}\"",
-        field(&lines[0], "dd.span_id")
-    )));
-    assert_ne!(field(&lines[0], "dd.span_id"), a_id, "c is still current");
+    assert_eq!(field(&lines[0], "dd.span_id"), c_id, "c is still current");
+    assert_eq!(field(&lines[0], "dd.parent_id"), b_id, "c's parent is b");
     assert_eq!(field(&lines[1], "dd.span_id"), a_id);
     assert_eq!(lines[2], "INFO after a");
 }
@@ -333,11 +334,46 @@ fn enabled_and_flush_forward() {
 
 #[test]
 fn a_boxed_dyn_logger_can_be_wrapped() {
-    let inner: Box<dyn Log> = Box::new(Capture::new());
+    let capture = std::sync::Arc::new(Capture::new());
+    let inner: Box<dyn Log> = Box::new(capture.clone());
     let logger = Builder::new().config(Config::new()).wrap(inner);
-    let _span = start_span("x").entered();
+    let span = start_span("x").entered();
     info!(logger: &logger, "boxed");
+    assert_eq!(capture.lines(), [expected_go("boxed", &span, "")]);
     assert!(logger.enabled(&Metadata::builder().level(Level::Info).build()));
+    assert!(!logger.enabled(&Metadata::builder().level(Level::Trace).build()));
+}
+
+#[test]
+fn fields_go_on_the_last_line_of_the_message() {
+    let n = 3;
+    for style in [Style::Go, Style::Python] {
+        let logger = Builder::new()
+            .config(blog())
+            .style(style)
+            .wrap(Capture::new());
+        let span = start_span("x").entered();
+        let fields = spanlog::Correlation::for_ids(
+            &blog(),
+            span.trace_id(),
+            span.span_id(),
+            span.parent_id(),
+        )
+        .style(style)
+        .to_string();
+        info!(logger: &logger, "request done\n");
+        info!(logger: &logger, "request {n} done\r\n");
+        info!(logger: &logger, "two\nlines\n\n");
+        assert_eq!(
+            logger.inner().lines(),
+            [
+                format!("INFO request done {fields}\n"),
+                format!("INFO request 3 done {fields}\r\n"),
+                format!("INFO two\nlines {fields}\n\n"),
+            ],
+            "{style:?}"
+        );
+    }
 }
 
 #[test]

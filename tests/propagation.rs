@@ -365,12 +365,41 @@ mod malformed {
         none(&[("traceparent", &long)]);
         let state = format!("a={}", "x".repeat(9000));
         none(&[("traceparent", TP), ("tracestate", &state)]);
-        let tags = format!("_dd.p.big={}", "x".repeat(600));
-        none(&[
-            ("x-datadog-trace-id", "1"),
-            ("x-datadog-parent-id", "2"),
-            ("x-datadog-tags", &tags),
-        ]);
+    }
+
+    /// Tags Datadog's tracers cannot read are dropped, not the trace: an oversize or
+    /// malformed `x-datadog-tags` leaves trace and parent, and sends no tag on.
+    #[test]
+    fn unreadable_datadog_tags_keep_the_trace() {
+        let big = format!("_dd.p.big={}", "x".repeat(600));
+        for tags in [
+            big.as_str(),
+            "_dd.p.a b=c",
+            "_dd.p.usr=",
+            "a=1,,b=2",
+            "_dd.p.a=é",
+            "_dd.p.tid=",
+        ] {
+            let incoming = headers(&[
+                ("x-datadog-trace-id", "1"),
+                ("x-datadog-parent-id", "2"),
+                ("x-datadog-tags", tags),
+            ]);
+            let remote = propagation::extract(&incoming).expect(tags);
+            assert_eq!(
+                remote.context().trace_id(),
+                TraceId::from_parts(0, 1),
+                "{tags}"
+            );
+            assert_eq!(remote.context().span_id(), SpanId::from_u64(2), "{tags}");
+            let out: HashMap<_, _> = injected(remote.context()).into_iter().collect();
+            // Only the decision made here goes on.
+            assert_eq!(out["x-datadog-tags"], "_dd.p.dm=-0", "{tags}: {out:?}");
+            assert!(
+                out["tracestate"].starts_with("dd=p:0000000000000002;s:"),
+                "{tags}"
+            );
+        }
     }
 
     #[test]
@@ -399,7 +428,6 @@ mod malformed {
             "6b04d2e8",
             "6b04d2e8000000000",
             "6b04d2e80000000g",
-            "",
         ] {
             let tags = format!("_dd.p.tid={tid}");
             none(&[

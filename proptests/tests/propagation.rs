@@ -92,4 +92,49 @@ proptest! {
             prop_assert!(!extracted.context().span_id().is_zero());
         }
     }
+
+    /// Whatever tags arrive, in either style: what spanlog sends on extracts again, as
+    /// the same trace, parent, priority and origin, and sends on the same tags (those
+    /// that may travel) in each style.
+    #[test]
+    fn what_we_send_we_accept_and_send_again_unchanged(
+        tags in proptest::collection::vec(("[ -~]{1,12}", "[ -~]{1,12}"), 0..5),
+        in_tracestate in any::<bool>(),
+        priority in -1i32..=2,
+    ) {
+        let mut headers = headers(&VECTOR);
+        headers.insert("x-datadog-sampling-priority".to_owned(), priority.to_string());
+        if in_tracestate {
+            let mut dd = format!("dd=p:92de221fbdd042ee;s:{priority}");
+            for (key, value) in &tags {
+                dd.push_str(&format!(";t.{key}:{value}"));
+            }
+            headers.insert("tracestate".to_owned(), dd);
+            headers.remove("x-datadog-tags");
+            headers.remove("x-datadog-trace-id");
+        } else {
+            let list: Vec<String> = tags.iter().map(|(k, v)| format!("_dd.p.{k}={v}")).collect();
+            headers.insert("x-datadog-tags".to_owned(), list.join(","));
+        }
+        let Some(first) = propagation::extract(&headers) else {
+            // Only a tracestate that breaks W3C's own rules is refused.
+            prop_assert!(in_tracestate);
+            return Ok(());
+        };
+        let source = first.context().clone();
+        for style in [PropagationStyle::Datadog, PropagationStyle::TraceContext] {
+            let p = Propagator::new().with_extract(&[style]).with_inject(&[style]);
+            let mut sent = HashMap::new();
+            p.inject(&source, &mut sent);
+            let back = p.extract(&sent).expect("what we send, we accept");
+            let back = back.context();
+            prop_assert_eq!(back.trace_id(), source.trace_id());
+            prop_assert_eq!(back.span_id(), source.span_id());
+            prop_assert_eq!(back.sampling_priority(), source.sampling_priority());
+            prop_assert_eq!(back.origin(), source.origin());
+            let mut again = HashMap::new();
+            p.inject(back, &mut again);
+            prop_assert_eq!(again, sent, "{}", style);
+        }
+    }
 }

@@ -71,6 +71,12 @@ fn write_span<W: Write>(
         if let Some(origin) = trace.and_then(|t| t.origin.as_deref()) {
             meta.push(("_dd.origin", origin.to_owned()));
         }
+        if let Some(parent) = trace.and_then(|t| t.last_parent_id) {
+            meta.push(("_dd.parent_id", format!("{parent:016x}")));
+        }
+        if let Some(error) = trace.and_then(|t| t.propagation_error) {
+            meta.push(("_dd.propagation_error", error.to_owned()));
+        }
     }
     // The span's own tags come last and win over the defaults above.
     let mut own: Vec<(&str, &str)> = span.meta.iter().map(|(k, v)| (&**k, &**v)).collect();
@@ -197,6 +203,8 @@ mod tests {
             origin: Some("rum".into()),
             tags: vec![("_dd.p.dm".into(), "-4".into())],
             foreign_tracestate: vec![],
+            last_parent_id: Some(0x92de221fbdd042ee),
+            propagation_error: Some("extract_max_size"),
         }));
         let tags = Tags {
             service: "blog",
@@ -291,6 +299,8 @@ mod tests {
         assert!(!m.contains_key("_dd.p.tid"), "64-bit trace");
         assert_eq!(m["_dd.p.dm"], "-4");
         assert_eq!(m["_dd.origin"], "rum");
+        assert_eq!(m["_dd.parent_id"], "92de221fbdd042ee");
+        assert_eq!(m["_dd.propagation_error"], "extract_max_size");
         assert_eq!(metrics(&third)["_sampling_priority_v1"], 2.0);
     }
 }

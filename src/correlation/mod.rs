@@ -2,11 +2,13 @@
 
 #[cfg(feature = "kv")]
 pub(crate) mod kv;
+mod message;
 mod prefix;
 mod text;
 
 use std::fmt;
 
+pub(crate) use self::message::WithFields;
 pub(crate) use self::prefix::Prefix;
 pub(crate) use self::text::LineText;
 use crate::config::Config;

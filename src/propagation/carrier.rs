@@ -17,22 +17,31 @@ pub trait Injector {
     fn set(&mut self, name: &'static str, value: String);
 }
 
+/// A map may hold one header under several capitalisations (`tracestate` and
+/// `Tracestate`): their values are joined with `,`, the lower-case name's first, then
+/// the others in the order of their names, so the result does not depend on the map's
+/// iteration order.
 impl Extractor for HashMap<String, String> {
     fn get(&self, name: &str) -> Option<Cow<'_, str>> {
-        if let Some(value) = HashMap::get(self, name) {
-            return Some(Cow::Borrowed(value));
+        let mut others: Vec<(&str, &str)> = self
+            .iter()
+            .filter(|(key, _)| key.as_str() != name && key.eq_ignore_ascii_case(name))
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect();
+        let exact = HashMap::get(self, name).map(String::as_str);
+        if others.is_empty() {
+            return exact.map(Cow::Borrowed);
         }
-        self.iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| Cow::Borrowed(value.as_str()))
+        others.sort_unstable();
+        let values = exact.into_iter().chain(others.into_iter().map(|(_, v)| v));
+        Some(Cow::Owned(values.collect::<Vec<_>>().join(",")))
     }
 }
 
+/// Replaces the header under every capitalisation.
 impl Injector for HashMap<String, String> {
     fn set(&mut self, name: &'static str, value: String) {
-        if !self.contains_key(name) {
-            self.retain(|key, _| !key.eq_ignore_ascii_case(name));
-        }
+        self.retain(|key, _| !key.eq_ignore_ascii_case(name));
         self.insert(name.to_owned(), value);
     }
 }
@@ -101,5 +110,48 @@ impl Injector for http::HeaderMap {
         if let Ok(value) = http::HeaderValue::from_str(&value) {
             self.insert(http::HeaderName::from_static(name), value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_map_replaces_every_capitalisation_on_inject() {
+        let mut headers = map(&[
+            ("x-datadog-trace-id", "1"),
+            ("X-Datadog-Trace-Id", "2"),
+            ("X-DATADOG-TRACE-ID", "3"),
+            ("other", "kept"),
+        ]);
+        Injector::set(&mut headers, "x-datadog-trace-id", "4".to_owned());
+        assert_eq!(
+            headers,
+            map(&[("x-datadog-trace-id", "4"), ("other", "kept")])
+        );
+    }
+
+    #[test]
+    fn a_map_joins_every_capitalisation_on_extract() {
+        let headers = map(&[
+            ("Tracestate", "b=2"),
+            ("tracestate", "a=1"),
+            ("TRACESTATE", "c=3"),
+        ]);
+        assert_eq!(
+            Extractor::get(&headers, "tracestate").unwrap(),
+            "a=1,c=3,b=2"
+        );
+        let one = map(&[("Traceparent", "x")]);
+        assert_eq!(Extractor::get(&one, "traceparent").unwrap(), "x");
+        assert!(Extractor::get(&one, "tracestate").is_none());
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
-use super::values::{parse_decimal, parse_hex16, valid_origin};
+use super::values::{MAX_TAGS_LEN, parse_decimal, parse_hex16, valid_origin, valid_tag};
 use crate::context::{SpanContext, TraceMeta};
 use crate::id::{SpanId, TraceId};
 
@@ -13,9 +13,6 @@ pub(super) const PARENT_ID: &str = "x-datadog-parent-id";
 pub(super) const SAMPLING_PRIORITY: &str = "x-datadog-sampling-priority";
 pub(super) const ORIGIN: &str = "x-datadog-origin";
 pub(super) const TAGS: &str = "x-datadog-tags";
-
-/// Datadog's limit on `x-datadog-tags`, in bytes.
-pub(super) const MAX_TAGS_LEN: usize = 512;
 
 /// The context the headers describe; `None` when they are absent or invalid in any way.
 pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
@@ -32,9 +29,14 @@ pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
         None => None,
         Some(value) => Some(valid_origin(value.trim())?.to_owned()),
     };
-    let (trace_high, tags) = match carrier.get(TAGS) {
-        None => (0, Vec::new()),
-        Some(value) => parse_tags(&value)?,
+    // Tags that cannot be read are dropped, not the trace, as Datadog's tracers do.
+    let (trace_high, tags, propagation_error) = match carrier.get(TAGS) {
+        None => (0, Vec::new(), None),
+        Some(value) if value.len() > MAX_TAGS_LEN => (0, Vec::new(), Some("extract_max_size")),
+        Some(value) => match parse_tags(&value) {
+            Ok((high, tags)) => (high?, tags, None),
+            Err(Malformed) => (0, Vec::new(), Some("decoding_error")),
+        },
     };
     Some(SpanContext {
         trace_id: TraceId::from_parts(trace_high, trace_low),
@@ -45,32 +47,48 @@ pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
             origin,
             tags,
             foreign_tracestate: Vec::new(),
+            last_parent_id: None,
+            propagation_error,
         })),
     })
 }
 
-/// `_dd.p.k=v,...`: the upper 64 bits of the trace id (`_dd.p.tid`) and the other
-/// propagated tags. Keys that are not `_dd.p.*` are dropped, as Datadog's tracers do;
-/// a malformed list, an invalid tid or an oversize header make the whole header invalid.
-fn parse_tags(header: &str) -> Option<(u64, Vec<(String, String)>)> {
-    if header.len() > MAX_TAGS_LEN {
-        return None;
-    }
-    let mut high = 0;
-    let mut tags = Vec::new();
-    for member in header.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-        let (key, value) = member.split_once('=')?;
-        let visible = |s: &str| !s.is_empty() && s.bytes().all(|b| (0x20..0x7f).contains(&b));
-        if !visible(key) || !visible(value) || key.contains(' ') {
-            return None;
+/// A tag list that breaks the header's syntax.
+struct Malformed;
+
+/// The propagated tags, in arrival order.
+type Tags = Vec<(String, String)>;
+
+/// `k=v,...`, read as Datadog's tracers read it: keys are printable ASCII without
+/// spaces, `,` or `=`; values are printable ASCII without `,` (trailing spaces dropped);
+/// a later key replaces an earlier one. The upper 64 bits of the trace id (`_dd.p.tid`;
+/// `None` when it is not 16 lower-case hex digits, which invalidates the context) and
+/// the propagated `_dd.p.*` tags that may travel in both styles; other keys are left
+/// out.
+fn parse_tags(header: &str) -> Result<(Option<u64>, Tags), Malformed> {
+    let mut high = Some(0);
+    let mut tags: Tags = Vec::new();
+    for member in header.split(',') {
+        let (key, value) = member.split_once('=').ok_or(Malformed)?;
+        let value = value.trim_end_matches(' ');
+        let key_ok = |b: u8| (0x21..0x7f).contains(&b) && b != b',' && b != b'=';
+        if key.is_empty() || !key.bytes().all(key_ok) || value.is_empty() {
+            return Err(Malformed);
+        }
+        if !value
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b',')
+        {
+            return Err(Malformed);
         }
         if key == "_dd.p.tid" {
-            high = parse_hex16(value)?;
-        } else if key.starts_with("_dd.p.") && !tags.iter().any(|(k, _)| k == key) {
+            high = parse_hex16(value);
+        } else if valid_tag(key, value) {
+            tags.retain(|(k, _)| k != key);
             tags.push((key.to_owned(), value.to_owned()));
         }
     }
-    Some((high, tags))
+    Ok((high, tags))
 }
 
 pub(super) fn inject(trace: &Trace<'_>, carrier: &mut dyn Injector) {
@@ -82,7 +100,7 @@ pub(super) fn inject(trace: &Trace<'_>, carrier: &mut dyn Injector) {
         carrier.set(ORIGIN, origin.to_owned());
     }
     let mut tags = String::new();
-    for (key, value) in trace.tags() {
+    for (key, value) in trace.tags().filter(|(k, v)| valid_tag(k, v)) {
         if !tags.is_empty() {
             tags.push(',');
         }

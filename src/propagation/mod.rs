@@ -204,7 +204,10 @@ impl Propagator {
             .extract
             .iter()
             .find_map(|&style| Some((style, extract_style(style, carrier)?)))?;
-        // Keep other vendors' tracestate members from a W3C context of the same trace.
+        // A W3C context of the same trace refines a Datadog one, as Datadog's tracers
+        // do: other vendors' tracestate members are kept for the next hop, and when a
+        // proxy updated only `traceparent`, its parent wins, the Datadog one being
+        // kept as the last Datadog parent (`_dd.parent_id`).
         if style == PropagationStyle::Datadog
             && self.extract.contains(&PropagationStyle::TraceContext)
         {
@@ -212,10 +215,17 @@ impl Propagator {
                 let same = w3c.trace_id.low() == context.trace_id.low()
                     && (context.trace_id.high() == 0
                         || w3c.trace_id.high() == context.trace_id.high());
-                let foreign = w3c.trace.map(|t| t.foreign_tracestate.clone());
-                if let (true, Some(foreign), Some(meta)) = (same, foreign, context.trace.as_mut()) {
-                    if !foreign.is_empty() {
-                        std::sync::Arc::make_mut(meta).foreign_tracestate = foreign;
+                if let (true, Some(w3c_meta), Some(meta)) =
+                    (same, w3c.trace.as_deref(), context.trace.as_mut())
+                {
+                    let meta = std::sync::Arc::make_mut(meta);
+                    if !w3c_meta.foreign_tracestate.is_empty() {
+                        meta.foreign_tracestate = w3c_meta.foreign_tracestate.clone();
+                    }
+                    if w3c.span_id != context.span_id {
+                        let datadog_parent = context.span_id.to_u64();
+                        meta.last_parent_id = w3c_meta.last_parent_id.or(Some(datadog_parent));
+                        context.span_id = w3c.span_id;
                     }
                 }
             }
@@ -318,6 +328,7 @@ impl<I: Injector + ?Sized> Injector for DynMut<'_, I> {
 mod tests {
     use super::*;
     use crate::env::testing::read_with;
+    use crate::id::SpanId;
 
     #[test]
     fn styles_from_the_environment() {
@@ -351,5 +362,131 @@ mod tests {
         assert!(w[0].contains("b3multi") && w[0].contains("DD_TRACE_PROPAGATION_STYLE"));
         let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE", "bogus")]);
         assert_eq!(p, Propagator::new(), "nothing usable: the default");
+    }
+
+    fn extract(pairs: &[(&str, &str)]) -> SpanContext {
+        let headers: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Propagator::new()
+            .extract(&headers)
+            .expect("a context")
+            .context
+    }
+
+    fn meta(context: &SpanContext) -> &crate::context::TraceMeta {
+        context.trace.as_deref().expect("trace data")
+    }
+
+    fn inject_all(context: &SpanContext) -> std::collections::HashMap<String, String> {
+        let mut out = std::collections::HashMap::new();
+        Propagator::new().inject(context, &mut out);
+        out
+    }
+
+    const TP: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+    #[test]
+    fn tracestate_tags_that_cannot_travel_are_dropped_and_noted() {
+        for state in ["dd=s:1;t.usr:", "dd=s:1;t.a b:c"] {
+            let context = extract(&[("traceparent", TP), ("tracestate", state)]);
+            assert!(meta(&context).tags.is_empty(), "{state}");
+            assert_eq!(meta(&context).propagation_error, Some("decoding_error"));
+            let out = inject_all(&context);
+            assert_eq!(
+                out["x-datadog-tags"], "_dd.p.tid=0af7651916cd43dd",
+                "{state}"
+            );
+            assert_eq!(
+                out["tracestate"], "dd=p:b7ad6b7169203331;s:1;t.tid:0af7651916cd43dd",
+                "{state}"
+            );
+        }
+        let context = extract(&[("traceparent", TP), ("tracestate", "dd=s:1;t.usr.id:a~b")]);
+        assert_eq!(
+            meta(&context).tags,
+            [("_dd.p.usr.id".to_owned(), "a=b".to_owned())]
+        );
+        assert_eq!(meta(&context).propagation_error, None);
+    }
+
+    #[test]
+    fn datadog_tags_that_cannot_travel_in_tracestate_are_dropped() {
+        let context = extract(&[
+            ("x-datadog-trace-id", "1"),
+            ("x-datadog-parent-id", "2"),
+            ("x-datadog-tags", "_dd.p.a;b=c,_dd.p.ok=yes"),
+        ]);
+        assert_eq!(
+            meta(&context).tags,
+            [("_dd.p.ok".to_owned(), "yes".to_owned())]
+        );
+        let out = inject_all(&context);
+        assert_eq!(out["x-datadog-tags"], "_dd.p.dm=-0,_dd.p.ok=yes");
+        let mut back = std::collections::HashMap::new();
+        back.insert("traceparent".to_owned(), out["traceparent"].clone());
+        back.insert("tracestate".to_owned(), out["tracestate"].clone());
+        let again = Propagator::new()
+            .extract(&back)
+            .expect("our own tracestate is valid");
+        let tags = &meta(&again.context).tags;
+        assert_eq!(
+            tags,
+            &[
+                ("_dd.p.dm".to_owned(), "-0".to_owned()),
+                ("_dd.p.ok".to_owned(), "yes".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn unreadable_datadog_tags_are_noted() {
+        let big = format!("_dd.p.big={}", "x".repeat(600));
+        for (tags, error) in [
+            (big.as_str(), "extract_max_size"),
+            ("_dd.p.a b=c", "decoding_error"),
+        ] {
+            let context = extract(&[
+                ("x-datadog-trace-id", "1"),
+                ("x-datadog-parent-id", "2"),
+                ("x-datadog-tags", tags),
+            ]);
+            assert_eq!(meta(&context).propagation_error, Some(error));
+            assert!(meta(&context).tags.is_empty());
+        }
+    }
+
+    /// A proxy that updated only `traceparent`: its parent wins, and the Datadog
+    /// parent is kept (from tracestate's `p:` when present).
+    #[test]
+    fn the_w3c_parent_wins_over_a_stale_datadog_one() {
+        let datadog = [
+            ("x-datadog-trace-id", "9532127138774266268"),
+            ("x-datadog-parent-id", "1"),
+            ("x-datadog-tags", "_dd.p.tid=0af7651916cd43dd"),
+        ];
+        let with = |state: Option<&str>| {
+            let mut pairs = datadog.to_vec();
+            pairs.push(("traceparent", TP));
+            if let Some(state) = state {
+                pairs.push(("tracestate", state));
+            }
+            extract(&pairs)
+        };
+        let context = with(None);
+        assert_eq!(context.span_id, SpanId::from_u64(0xb7ad6b7169203331));
+        assert_eq!(meta(&context).last_parent_id, Some(1));
+        let context = with(Some("dd=s:1;p:00000000000000aa"));
+        assert_eq!(context.span_id, SpanId::from_u64(0xb7ad6b7169203331));
+        assert_eq!(meta(&context).last_parent_id, Some(0xaa));
+        // The same parent in both: nothing to reconcile.
+        let same = extract(&[
+            ("x-datadog-trace-id", "9532127138774266268"),
+            ("x-datadog-parent-id", "13235353014750950193"),
+            ("traceparent", TP),
+        ]);
+        assert_eq!(same.span_id, SpanId::from_u64(0xb7ad6b7169203331));
+        assert_eq!(meta(&same).last_parent_id, None);
     }
 }

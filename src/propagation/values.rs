@@ -38,3 +38,68 @@ pub(super) fn parse_decimal(value: &str) -> Option<u64> {
     }
     value.parse().ok()
 }
+
+/// Datadog's limit on `x-datadog-tags`, in bytes.
+pub(super) const MAX_TAGS_LEN: usize = 512;
+
+/// Tags that are never taken from upstream.
+const REJECTED_TAGS: [&str; 1] = ["_dd.p.upstream_services"];
+
+/// A propagated tag key spanlog accepts and sends: `_dd.p.` and at least one more
+/// printable ASCII character, none of them a space, `,` or `=` (what `x-datadog-tags`
+/// can carry), nor `;`, `:` or `~` (what `tracestate` cannot carry unchanged).
+pub(super) fn valid_tag_key(key: &str) -> bool {
+    key.len() > "_dd.p.".len()
+        && key.starts_with("_dd.p.")
+        && key
+            .bytes()
+            .all(|b| (0x21..0x7f).contains(&b) && !b",=;:~".contains(&b))
+        && !REJECTED_TAGS.contains(&key)
+}
+
+/// A propagated tag value spanlog accepts and sends: at least one printable ASCII
+/// character, spaces allowed inside but not at either end, none of them `,` (what
+/// `x-datadog-tags` can carry), `;` or `~` (what `tracestate` cannot carry unchanged).
+pub(super) fn valid_tag_value(value: &str) -> bool {
+    !value.is_empty()
+        && value.trim_matches(' ') == value
+        && value
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && !b",;~".contains(&b))
+}
+
+/// Whether a tag may travel in both header styles unchanged.
+pub(super) fn valid_tag(key: &str, value: &str) -> bool {
+    valid_tag_key(key) && valid_tag_value(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_that_may_travel() {
+        assert!(valid_tag("_dd.p.dm", "-4"));
+        assert!(valid_tag("_dd.p.usr.id", "baz64"));
+        assert!(valid_tag("_dd.p.a", "b c=d"));
+        for (key, value) in [
+            ("_dd.p.usr", ""),
+            ("_dd.p.a b", "c"),
+            ("_dd.p.a;b", "c"),
+            ("_dd.p.a:b", "c"),
+            ("_dd.p.a=", "c"),
+            ("_dd.p.", "c"),
+            ("other", "c"),
+            ("_dd.p.a", "b,c"),
+            ("_dd.p.a", "b;c"),
+            ("_dd.p.a", "b~c"),
+            ("_dd.p.a", " b"),
+            ("_dd.p.a", "b "),
+            ("_dd.p.a", "é"),
+            ("_dd.p.a", "\u{7f}"),
+            ("_dd.p.upstream_services", "x"),
+        ] {
+            assert!(!valid_tag(key, value), "{key:?}={value:?}");
+        }
+    }
+}

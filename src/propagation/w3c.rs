@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
-use super::values::{MAX_HEADER_LEN, is_lower_hex, parse_hex16, valid_origin};
+use super::values::{MAX_HEADER_LEN, is_lower_hex, parse_hex16, valid_origin, valid_tag};
 use crate::context::{SpanContext, TraceMeta};
 use crate::id::{SpanId, TraceId};
 
@@ -35,6 +35,8 @@ pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
             origin: state.origin,
             tags,
             foreign_tracestate: state.foreign,
+            last_parent_id: state.last_parent_id,
+            propagation_error: state.propagation_error,
         })),
     })
 }
@@ -79,6 +81,8 @@ struct State {
     origin: Option<String>,
     tags: Vec<(String, String)>,
     foreign: Vec<String>,
+    last_parent_id: Option<u64>,
+    propagation_error: Option<&'static str>,
 }
 
 /// The list members, Datadog's `dd` member decoded and the others kept as they came.
@@ -116,16 +120,22 @@ fn parse_dd(member: &str, state: &mut State) -> Option<()> {
         match key {
             "s" => state.priority = Some(value.parse().ok()?),
             "o" => state.origin = Some(valid_origin(&value.replace('~', "="))?.to_owned()),
-            // Checked, not kept: our own span id replaces `p` on the next hop, and the
-            // trace id's upper half travels in `traceparent` itself.
-            "p" | "t.tid" => {
+            // The last Datadog span upstream: `_dd.parent_id` on our root span.
+            "p" => state.last_parent_id = Some(parse_hex16(value)?),
+            // Checked, not kept: the trace id's upper half is in `traceparent` itself.
+            "t.tid" => {
                 parse_hex16(value)?;
             }
             _ => {
                 if let Some(tag) = key.strip_prefix("t.") {
-                    state
-                        .tags
-                        .push((format!("_dd.p.{tag}"), value.replace('~', "=")));
+                    let (key, value) = (format!("_dd.p.{tag}"), value.replace('~', "="));
+                    // What could not travel on in both styles is dropped, and noted.
+                    if valid_tag(&key, &value) {
+                        state.tags.retain(|(k, _)| *k != key);
+                        state.tags.push((key, value));
+                    } else {
+                        state.propagation_error = Some("decoding_error");
+                    }
                 }
             }
         }
@@ -195,11 +205,15 @@ pub(super) fn inject(trace: &Trace<'_>, carrier: &mut dyn Injector) {
     }
     let high = ctx.trace_id.high();
     let tid = (high != 0).then(|| ("_dd.p.tid", format!("{high:016x}")));
-    let tags = trace.tags().map(|(k, v)| (k, v.to_owned())).chain(tid);
+    let tags = trace
+        .tags()
+        .filter(|(k, v)| valid_tag(k, v))
+        .map(|(k, v)| (k, v.to_owned()))
+        .chain(tid);
     for (key, value) in tags {
         let item = format!(
             ";t.{}:{}",
-            encode(key.trim_start_matches("_dd.p."), b", ="),
+            encode(key.trim_start_matches("_dd.p."), b",;~ ="),
             encode(&value, b",;~")
         );
         // Tags that would push the member past Datadog's limit are left out.
