@@ -102,6 +102,15 @@ impl TraceId {
         let high = if wide { unix_seconds_high() } else { 0 };
         TraceId::from_parts(high, rng::random_nonzero_u64())
     }
+
+    /// The ids of a new root span: a trace id as [`TraceId::random_with`] makes it, and
+    /// a span id, drawn together.
+    #[inline]
+    pub(crate) fn random_root(wide: bool) -> (TraceId, SpanId) {
+        let (low, span) = rng::two_random_nonzero_u64();
+        let high = if wide { unix_seconds_high() } else { 0 };
+        (TraceId::from_parts(high, low), SpanId(span))
+    }
 }
 
 impl fmt::Display for TraceId {

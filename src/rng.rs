@@ -7,19 +7,21 @@ use rand::TryRng;
 use rand::rngs::SysRng;
 
 /// One thread's generator: a wyrand stream (a 64-bit counter mixed by one
-/// multiplication) and the fork detector that tells when the process was forked since
-/// it was seeded.
+/// multiplication) and what tells it that the process was forked since it was seeded.
 struct Stream {
-    state: u64,
-    /// `None` when the process could not register a fork handler: the stream is then
-    /// never reseeded.
-    forks: Option<forkguard::Guard>,
+    /// 0 until seeded.
+    state: Cell<u64>,
+    /// `None` until seeded, and when the process could not register a fork handler
+    /// (the stream is then never reseeded).
+    forks: Cell<Option<forkguard::Guard>>,
 }
 
 thread_local! {
     /// No destructor: the cheapest thread-local there is. `try_with` may still fail
     /// late in a thread's teardown, which [`random_nonzero_u64`] handles.
-    static STREAM: Cell<Option<Stream>> = const { Cell::new(None) };
+    static STREAM: Stream = const {
+        Stream { state: Cell::new(0), forks: Cell::new(None) }
+    };
 }
 
 /// A random `u64` that is never zero.
@@ -35,53 +37,78 @@ thread_local! {
 #[inline]
 pub(crate) fn random_nonzero_u64() -> u64 {
     loop {
-        let value = STREAM
-            .try_with(|cell| {
-                let mut stream = match cell.take() {
-                    Some(mut stream) => match stream.forked() {
-                        false => stream,
-                        true => Stream::seeded(),
-                    },
-                    None => Stream::seeded(),
-                };
-                let value = stream.next();
-                cell.set(Some(stream));
-                value
-            })
-            .unwrap_or_else(|_| os_u64());
+        let value = STREAM.try_with(Stream::next).unwrap_or_else(|_| os_u64());
         if value != 0 {
             return value;
         }
     }
 }
 
+/// Two random `u64`s that are never zero, for less than the price of two: a root
+/// span's trace id and span id.
+#[inline]
+pub(crate) fn two_random_nonzero_u64() -> (u64, u64) {
+    let (a, b) = STREAM
+        .try_with(|stream| {
+            let mut state = stream.state();
+            let a = step(&mut state);
+            let b = step(&mut state);
+            stream.state.set(state);
+            (a, b)
+        })
+        .unwrap_or_else(|_| (os_u64(), os_u64()));
+    match (a, b) {
+        (0, _) | (_, 0) => (random_nonzero_u64(), random_nonzero_u64()),
+        pair => pair,
+    }
+}
+
+/// One wyrand step.
+#[inline]
+fn step(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0xa076_1d64_78bd_642f);
+    let t = u128::from(*state) * u128::from(*state ^ 0xe703_7ed1_a0b4_28db);
+    (t >> 64) as u64 ^ t as u64
+}
+
 impl Stream {
-    /// A stream seeded now. Out of line: it runs once per thread (and once after a
+    #[inline]
+    fn next(&self) -> u64 {
+        let mut state = self.state();
+        let value = step(&mut state);
+        self.state.set(state);
+        value
+    }
+
+    /// The state to draw from: seeded on first use and after a fork.
+    #[inline]
+    fn state(&self) -> u64 {
+        let state = self.state.get();
+        if state == 0 || self.forked() {
+            return self.seed();
+        }
+        state
+    }
+
+    /// Whether the process was forked since the stream was seeded.
+    #[inline]
+    fn forked(&self) -> bool {
+        let mut forks = self.forks.take();
+        let forked = forks.as_mut().is_some_and(forkguard::Guard::detected_fork);
+        self.forks.set(forks);
+        forked
+    }
+
+    /// Seeds the stream now. Out of line: it runs once per thread (and once after a
     /// fork), and keeps the system call off the path of every id.
     #[cold]
     #[inline(never)]
-    fn seeded() -> Stream {
+    fn seed(&self) -> u64 {
         // The fork detector first: a fork between the two leaves a seed that the next
         // draw replaces.
-        let forks = forkguard::Guard::try_new().ok();
-        Stream {
-            state: os_u64(),
-            forks,
-        }
-    }
-
-    #[inline]
-    fn forked(&mut self) -> bool {
-        self.forks
-            .as_mut()
-            .is_some_and(forkguard::Guard::detected_fork)
-    }
-
-    #[inline]
-    fn next(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0xa076_1d64_78bd_642f);
-        let t = u128::from(self.state) * u128::from(self.state ^ 0xe703_7ed1_a0b4_28db);
-        (t >> 64) as u64 ^ t as u64
+        self.forks.set(forkguard::Guard::try_new().ok());
+        // Never 0, which stands for "not seeded".
+        os_u64() | 1
     }
 }
 
@@ -120,6 +147,16 @@ mod tests {
         let or = seen.iter().fold(0u64, |acc, id| acc | id);
         let and = seen.iter().fold(u64::MAX, |acc, id| acc & id);
         assert_eq!((or, and), (u64::MAX, 0));
+    }
+
+    #[test]
+    fn pairs_are_random_non_zero_and_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..5_000 {
+            let (a, b) = two_random_nonzero_u64();
+            assert!(a != 0 && b != 0);
+            assert!(seen.insert(a) && seen.insert(b));
+        }
     }
 
     #[test]

@@ -151,10 +151,11 @@ impl SpanBuilder {
                 parent_id: parent.span_id,
                 trace: parent.trace,
             },
-            None => SpanContext::new(
-                TraceId::random_with(config::global().trace_id_128_generation()),
-                SpanId::random(),
-            ),
+            None => {
+                let (trace_id, span_id) =
+                    TraceId::random_root(config::global().trace_id_128_generation());
+                SpanContext::new(trace_id, span_id)
+            }
         };
         Span {
             context,

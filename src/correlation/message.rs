@@ -38,7 +38,10 @@ impl<P: PrefixSource + ?Sized> fmt::Display for WithFields<'_, P> {
                 };
                 out.write_fmt(*self.message)?;
                 self.fields.fmt(out.f)?;
-                out.f.write_str(&out.held)
+                match out.held.is_empty() {
+                    true => Ok(()),
+                    false => out.f.write_str(&out.held),
+                }
             }
         }
     }
@@ -52,11 +55,25 @@ struct HoldBreaks<'a, 'f> {
 }
 
 impl Write for HoldBreaks<'_, '_> {
+    #[inline]
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        // The common case: text that does not end a line, with nothing held.
+        if self.held.is_empty() && !s.ends_with(is_break) {
+            return self.f.write_str(s);
+        }
+        self.write_holding(s)
+    }
+}
+
+impl HoldBreaks<'_, '_> {
+    #[cold]
+    fn write_holding(&mut self, s: &str) -> fmt::Result {
         let body = s.trim_end_matches(is_break);
         if !body.is_empty() {
-            self.f.write_str(&self.held)?;
-            self.held.clear();
+            if !self.held.is_empty() {
+                self.f.write_str(&self.held)?;
+                self.held.clear();
+            }
             self.f.write_str(body)?;
         }
         let breaks = &s[body.len()..];
