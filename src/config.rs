@@ -25,7 +25,10 @@ use crate::global::AlreadySet;
 /// never panics.
 ///
 /// The process-wide configuration ([`global`]) is read from the environment the first
-/// time it is needed; call [`Config::set_global`] before that to choose it in code.
+/// time it is needed: by `spanlog::init()` or [`Builder::wrap`](crate::Builder::wrap)
+/// (the logger keeps it), the first span's trace id, or [`Span::log`](crate::Span::log).
+/// To choose it in code, call [`Config::set_global`] before any of those, first thing in
+/// `main`.
 ///
 /// # Examples
 ///

@@ -38,9 +38,33 @@
 //!
 //! Install the wrapper once, early in `main`: `init()` for env_logger, or
 //! [`Builder::wrap`] around any other logger. Configure service, env and version through
-//! `DD_SERVICE`, `DD_ENV` and `DD_VERSION`, or in code with [`Config::set_global`] before
-//! the first span starts. Without an installed wrapper, [`Span::log`] still gives the
-//! fields for manual injection.
+//! `DD_SERVICE`, `DD_ENV` and `DD_VERSION`, or in code with [`Config::set_global`]
+//! *before* `init()` (installing a logger reads the configuration, which is then fixed
+//! for the life of the process). Without an installed wrapper, [`Span::log`] still gives
+//! the fields for manual injection.
+//!
+//! # What a line looks like
+//!
+//! The fields follow the message after one space: `dd.service`, `dd.env`, `dd.version`
+//! (each left out when empty), then `dd.trace_id`, `dd.span_id` and `dd.parent_id`
+//! (`"0"` for a root span), the ids double-quoted so that Datadog parses them as
+//! strings. The trace id is 32 lower-case hex digits when it has upper bits and 128-bit
+//! logging is on (the default), else its lower 64 bits in decimal
+//! ([`TraceId::for_logs`] gives the same string, for a response header, say); span ids
+//! are decimal. [`Style::Python`] writes Python's bracketed layout instead, where every
+//! key is present (`dd.env=` when empty, as dd-trace-py prints it). A service, env or
+//! version containing blanks, quotes, `\`, `=`, control characters or Unicode line
+//! breaks is written quoted and escaped, so it can neither split a line nor forge a key.
+//! A message that ends with line breaks gets the fields before them, on its last line.
+//!
+//! # Robustness
+//!
+//! Logging never panics, allocates or holds a lock while the inner logger runs. From a
+//! thread-local destructor, lines go through, with ids while the thread's span stack
+//! still exists and without once it is gone. Ids come from a per-thread generator seeded
+//! by the operating system; a child process reseeds after `fork()`, so parent and child
+//! never share ids; where a thread's locals are gone, ids come from the operating system
+//! directly.
 //!
 //! # Threads
 //!
@@ -54,8 +78,8 @@
 //!
 //! [`propagation`] extracts trace context from incoming Datadog or W3C headers (continue
 //! it with [`SpanBuilder::child_of`]) and injects it into outgoing ones. With the `agent`
-//! feature, `agent::install()` sends finished spans to a Datadog Agent, so the ids in the
-//! log lines point at traces that exist. With the `json` feature, `json::init()` writes
+//! feature, `agent::set_global()` sends finished spans to a Datadog Agent, so the ids in
+//! the log lines point at traces that exist. With the `json` feature, `json::init()` writes
 //! JSON lines with the `dd.*` fields at the root, which Datadog joins without a pipeline.
 //!
 //! # Crate features
@@ -63,7 +87,14 @@
 //! - `env_logger` (default): `init()`, `try_init()` and `Builder::wrap_env_logger`.
 //! - `kv`: `Fields::KeyValues`, the correlation fields as `log` key-values for
 //!   structured loggers (enables `log/kv`).
-//! - `agent`: `agent::install()`, export of finished spans to a Datadog Agent.
+//! - `agent`: `agent::set_global()`, export of finished spans to a Datadog Agent.
+//!
+//! # Process-wide settings
+//!
+//! The configuration, the propagator and the exporter are each set once per process
+//! with a `set_global` ([`Config::set_global`], [`propagation::Propagator::set_global`],
+//! [`export::set_global`], `agent::set_global`), before first use; later calls fail
+//! with [`AlreadySet`], which hands the value back.
 //! - `http`: [`propagation`] carriers for `http::HeaderMap`.
 //! - `json`: `json::init()`, JSON lines on standard output with the `dd.*` fields at
 //!   the root of each object, as Datadog expects (enables `kv`).
