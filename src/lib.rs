@@ -103,7 +103,9 @@
 // Output goes through the one warning sink (`env::print_warning`), nowhere else.
 #![warn(clippy::print_stderr, clippy::print_stdout)]
 
-// The bottom of the crate is a ladder: each module imports only those listed above it.
+// The modules form a ladder, each importing only those below it: env, global, rng,
+// id, config, ids_text, context, correlation, logger, export, span, span_builder,
+// instrument, propagation, agent, json.
 #[cfg(feature = "agent")]
 pub mod agent;
 pub mod config;
@@ -121,6 +123,7 @@ mod logger;
 pub mod propagation;
 mod rng;
 mod span;
+mod span_builder;
 
 pub use crate::config::Config;
 pub use crate::context::{ContextGuard, MAX_DEPTH, SpanContext, current, depth};
@@ -129,7 +132,8 @@ pub use crate::global::AlreadySet;
 pub use crate::id::{LogTraceId, SpanId, TraceId};
 pub use crate::instrument::{Instrument, Instrumented, WithContext, bind, spawn};
 pub use crate::logger::{Builder, CorrelatingLogger, Fields};
-pub use crate::span::{Entered, EnteredSpan, Span, SpanBuilder, start_span};
+pub use crate::span::{Entered, EnteredSpan, Span};
+pub use crate::span_builder::{SpanBuilder, start_span};
 
 /// Installs `env_logger`, configured from `RUST_LOG`, wrapped in a [`CorrelatingLogger`]
 /// as the global logger, and sets the max level from env_logger's own filter.

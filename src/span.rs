@@ -1,4 +1,4 @@
-//! Spans: a builder, finish-on-drop, tags, and `Span::log()` for manual injection.
+//! Spans: finish-on-drop, tags, guards, and `Span::log()` for manual injection.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -7,67 +7,37 @@ use std::ops::Deref;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config;
-use crate::context::{self, ContextGuard, SpanContext};
+use crate::context::{ContextGuard, SpanContext};
 use crate::correlation::Correlation;
 use crate::export::{self, FinishedSpan};
 use crate::id::{SpanId, TraceId};
 use crate::ids_text::IdsText;
 
-type Text = Cow<'static, str>;
-
-/// Starts building a span named `name` (Datadog's operation name, e.g. `web.request`).
-///
-/// Unless told otherwise with [`SpanBuilder::child_of`] or [`SpanBuilder::root`], the span
-/// is a child of the span current on this thread when it starts, or the root of a new
-/// trace.
-///
-/// # Examples
-///
-/// ```
-/// let request = spanlog::start_span("web.request").resource("/posts").entered();
-/// let query = spanlog::start_span("db.query").span_type("sql").entered();
-/// assert_eq!(query.trace_id(), request.trace_id());
-/// assert_eq!(query.parent_id(), request.span_id());
-/// ```
-#[inline]
-pub fn start_span(name: impl Into<Text>) -> SpanBuilder {
-    SpanBuilder {
-        name: name.into(),
-        resource: None,
-        span_type: None,
-        extra: None,
-        parent: Parent::Current,
-    }
-}
-
-/// Options for a span that has not started yet; made by [`start_span`].
-#[must_use = "a span builder does nothing until `start()` or `entered()`"]
-#[derive(Debug)]
-pub struct SpanBuilder {
-    name: Text,
-    resource: Option<Text>,
-    span_type: Option<&'static str>,
-    extra: Option<Box<Extra>>,
-    parent: Parent,
-}
+/// A name, resource, tag or other text of a span: borrowed for the life of the
+/// program, or owned.
+pub(crate) type Text = Cow<'static, str>;
 
 /// What most spans never set, out of line, allocated by the first span setter that
 /// needs it. Every field a span carries inline is moved when it starts and checked when
 /// it finishes, for every span; an entered span of at most 128 bytes is moved without a
 /// call to `memcpy`.
 #[derive(Debug, Default)]
-struct Extra {
-    service: Option<Text>,
+pub(crate) struct Extra {
+    pub(crate) service: Option<Text>,
     /// A span type that is not a `&'static str` (those are kept inline).
-    span_type: Option<Text>,
-    error: bool,
-    tags: Vec<(Text, Text)>,
-    metrics: Vec<(Text, f64)>,
+    pub(crate) span_type: Option<Text>,
+    pub(crate) error: bool,
+    pub(crate) tags: Vec<(Text, Text)>,
+    pub(crate) metrics: Vec<(Text, f64)>,
 }
 
 /// Stores a span type: inline when it is a `&'static str`, as span types almost always
 /// are, out of line otherwise.
-fn set_span_type(inline: &mut Option<&'static str>, extra: &mut Option<Box<Extra>>, ty: Text) {
+pub(crate) fn set_span_type(
+    inline: &mut Option<&'static str>,
+    extra: &mut Option<Box<Extra>>,
+    ty: Text,
+) {
     match ty {
         Text::Borrowed(ty) => {
             *inline = Some(ty);
@@ -78,104 +48,6 @@ fn set_span_type(inline: &mut Option<&'static str>, extra: &mut Option<Box<Extra
         Text::Owned(ty) => {
             *inline = None;
             extra.get_or_insert_default().span_type = Some(Text::Owned(ty));
-        }
-    }
-}
-
-#[derive(Debug)]
-enum Parent {
-    Current,
-    Of(SpanContext),
-    Root,
-}
-
-impl SpanBuilder {
-    /// The resource, e.g. the route `/posts` or a query; defaults to the name.
-    #[inline]
-    pub fn resource(mut self, resource: impl Into<Text>) -> Self {
-        self.resource = Some(resource.into());
-        self
-    }
-
-    /// The service this span belongs to, when it is not the configured one (a database
-    /// client span may name the database, say). Log lines keep the configured service.
-    pub fn service(mut self, service: impl Into<Text>) -> Self {
-        self.extra.get_or_insert_default().service = Some(service.into());
-        self
-    }
-
-    /// The span type, e.g. `web`, `sql`, `http`, `cache`.
-    #[inline]
-    pub fn span_type(mut self, span_type: impl Into<Text>) -> Self {
-        set_span_type(&mut self.span_type, &mut self.extra, span_type.into());
-        self
-    }
-
-    /// Adds a string tag (Datadog `meta`). A later tag with the same key replaces it.
-    pub fn tag(mut self, key: impl Into<Text>, value: impl Into<Text>) -> Self {
-        set(
-            &mut self.extra.get_or_insert_default().tags,
-            key.into(),
-            value.into(),
-        );
-        self
-    }
-
-    /// Makes the span a child of `parent`, a span of this process or a context that came
-    /// from another service. A parent with a zero trace id is ignored, and the span
-    /// starts a new trace.
-    pub fn child_of(mut self, parent: impl Into<SpanContext>) -> Self {
-        self.parent = Parent::Of(parent.into());
-        self
-    }
-
-    /// Makes the span the root of a new trace, whatever is current on this thread.
-    pub fn root(mut self) -> Self {
-        self.parent = Parent::Root;
-        self
-    }
-
-    /// Starts the span. It is not current until [entered](Span::enter).
-    #[inline(always)]
-    pub fn start(self) -> Span {
-        let parent = match self.parent {
-            Parent::Current => context::current(),
-            Parent::Of(parent) => Some(parent),
-            Parent::Root => None,
-        }
-        .filter(|parent| !parent.trace_id.is_zero());
-        let context = match parent {
-            Some(parent) => SpanContext {
-                trace_id: parent.trace_id,
-                span_id: SpanId::random(),
-                parent_id: parent.span_id,
-                trace: parent.trace,
-            },
-            None => {
-                let (trace_id, span_id) =
-                    TraceId::random_root(config::global().trace_id_128_generation());
-                SpanContext::new(trace_id, span_id)
-            }
-        };
-        Span {
-            context,
-            name: self.name,
-            resource: self.resource,
-            span_type: self.span_type,
-            extra: self.extra,
-            // Only an exporter reads the time: without one, a span reads no clock.
-            start_unix_nanos: export::installed().map_or(0, |_| unix_nanos(Instant::now())),
-        }
-    }
-
-    /// Starts the span and makes it current on this thread; it finishes when the
-    /// returned guard is dropped. The common case in one call.
-    #[inline(always)]
-    pub fn entered(self) -> EnteredSpan {
-        let span = self.start();
-        EnteredSpan {
-            _guard: span.context.enter(),
-            span,
         }
     }
 }
@@ -195,14 +67,14 @@ impl SpanBuilder {
 /// flag or an owned span type live in a part of the span allocated once, by the first
 /// setter that needs it.
 pub struct Span {
-    context: SpanContext,
-    name: Text,
-    resource: Option<Text>,
-    span_type: Option<&'static str>,
-    extra: Option<Box<Extra>>,
+    pub(crate) context: SpanContext,
+    pub(crate) name: Text,
+    pub(crate) resource: Option<Text>,
+    pub(crate) span_type: Option<&'static str>,
+    pub(crate) extra: Option<Box<Extra>>,
     /// When the span started, from the monotonic clock (see [`unix_nanos`]); 0 when no
     /// exporter was installed then.
-    start_unix_nanos: i64,
+    pub(crate) start_unix_nanos: i64,
 }
 
 impl Span {
@@ -406,8 +278,8 @@ pub struct Entered<'a> {
 #[derive(Debug)]
 pub struct EnteredSpan {
     // Field order matters: the guard leaves the stack before the span finishes.
-    _guard: ContextGuard,
-    span: Span,
+    pub(crate) _guard: ContextGuard,
+    pub(crate) span: Span,
 }
 
 impl EnteredSpan {
@@ -429,7 +301,7 @@ impl Deref for EnteredSpan {
 /// Wall-clock time of a monotonic instant, in nanoseconds since the unix epoch: one
 /// clock reading per span instead of two. The pair of clocks is read once per process;
 /// the wall clock's later steps (NTP) do not move span start times.
-fn unix_nanos(instant: Instant) -> i64 {
+pub(crate) fn unix_nanos(instant: Instant) -> i64 {
     static ANCHOR: once_cell::sync::OnceCell<(Instant, SystemTime)> =
         once_cell::sync::OnceCell::new();
     let (anchor_instant, anchor_system) =
@@ -442,7 +314,7 @@ fn unix_nanos(instant: Instant) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-fn set<V>(pairs: &mut Vec<(Text, V)>, key: Text, value: V) {
+pub(crate) fn set<V>(pairs: &mut Vec<(Text, V)>, key: Text, value: V) {
     match pairs.iter_mut().find(|(k, _)| *k == key) {
         Some(pair) => pair.1 = value,
         None => pairs.push((key, value)),
@@ -452,6 +324,8 @@ fn set<V>(pairs: &mut Vec<(Text, V)>, key: Text, value: V) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context;
+    use crate::span_builder::start_span;
 
     #[test]
     fn a_span_started_inside_another_is_its_child() {

@@ -1,0 +1,379 @@
+//! [`Propagator`]: which styles to extract and inject, from code or from
+//! `DD_TRACE_PROPAGATION_STYLE[_EXTRACT|_INJECT]`, and the process-wide one.
+
+use once_cell::sync::OnceCell;
+
+use super::carrier::{Extractor, Injector};
+use super::outgoing::Trace;
+use super::style::{ExtractedContext, PropagationStyle};
+use super::{datadog, w3c};
+use crate::context::SpanContext;
+use crate::env::Env;
+use crate::global::AlreadySet;
+
+/// Which styles to extract and inject, in order.
+///
+/// ```
+/// use spanlog::propagation::{PropagationStyle, Propagator};
+///
+/// let w3c_only = Propagator::new()
+///     .with_extract(&[PropagationStyle::TraceContext])
+///     .with_inject(&[PropagationStyle::TraceContext]);
+/// assert_eq!(w3c_only.extract_styles(), &[PropagationStyle::TraceContext]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Propagator {
+    extract: Vec<PropagationStyle>,
+    inject: Vec<PropagationStyle>,
+}
+
+const DEFAULT_STYLES: [PropagationStyle; 2] =
+    [PropagationStyle::Datadog, PropagationStyle::TraceContext];
+
+impl Default for Propagator {
+    fn default() -> Self {
+        Propagator::new()
+    }
+}
+
+impl Propagator {
+    /// Both styles, Datadog first, in both directions.
+    pub fn new() -> Self {
+        Propagator {
+            extract: DEFAULT_STYLES.to_vec(),
+            inject: DEFAULT_STYLES.to_vec(),
+        }
+    }
+
+    /// The styles `DD_TRACE_PROPAGATION_STYLE`, `_EXTRACT` and `_INJECT` name. Unknown
+    /// names print one warning on standard error each and are skipped; a variable naming
+    /// nothing usable leaves the default.
+    pub fn from_env() -> Self {
+        Self::from_vars(&mut crate::env::process())
+    }
+
+    pub(crate) fn from_vars(env: &mut Env<'_>) -> Self {
+        let both = env.get("DD_TRACE_PROPAGATION_STYLE");
+        let mut read = |specific: &str| {
+            let (name, value) = match env.get(specific) {
+                Some(value) => (specific, value),
+                None => match &both {
+                    Some(value) => ("DD_TRACE_PROPAGATION_STYLE", value.clone()),
+                    None => return DEFAULT_STYLES.to_vec(),
+                },
+            };
+            parse_styles(name, &value, env)
+        };
+        Propagator {
+            extract: read("DD_TRACE_PROPAGATION_STYLE_EXTRACT"),
+            inject: read("DD_TRACE_PROPAGATION_STYLE_INJECT"),
+        }
+    }
+
+    /// Sets the extraction styles, in order of preference.
+    #[must_use]
+    pub fn with_extract(mut self, styles: &[PropagationStyle]) -> Self {
+        self.extract = styles.to_vec();
+        self
+    }
+
+    /// Sets the injection styles.
+    #[must_use]
+    pub fn with_inject(mut self, styles: &[PropagationStyle]) -> Self {
+        self.inject = styles.to_vec();
+        self
+    }
+
+    /// The extraction styles, in order.
+    pub fn extract_styles(&self) -> &[PropagationStyle] {
+        &self.extract
+    }
+
+    /// The injection styles.
+    pub fn inject_styles(&self) -> &[PropagationStyle] {
+        &self.inject
+    }
+
+    /// The context in `carrier`: the first style, in order, whose headers are valid.
+    pub fn extract<E: Extractor + ?Sized>(&self, carrier: &E) -> Option<ExtractedContext> {
+        let carrier = &Dyn(carrier);
+        let (style, mut context) = self
+            .extract
+            .iter()
+            .find_map(|&style| Some((style, extract_style(style, carrier)?)))?;
+        // A W3C context of the same trace refines a Datadog one, as Datadog's tracers
+        // do: other vendors' tracestate members are kept for the next hop, and when a
+        // proxy updated only `traceparent`, its parent wins, the Datadog one being
+        // kept as the last Datadog parent (`_dd.parent_id`).
+        if style == PropagationStyle::Datadog
+            && self.extract.contains(&PropagationStyle::TraceContext)
+        {
+            if let Some(w3c) = w3c::extract(carrier) {
+                let same = w3c.trace_id.low() == context.trace_id.low()
+                    && (context.trace_id.high() == 0
+                        || w3c.trace_id.high() == context.trace_id.high());
+                if let (true, Some(w3c_meta), Some(meta)) =
+                    (same, w3c.trace.as_deref(), context.trace.as_mut())
+                {
+                    let meta = std::sync::Arc::make_mut(meta);
+                    if !w3c_meta.foreign_tracestate.is_empty() {
+                        meta.foreign_tracestate = w3c_meta.foreign_tracestate.clone();
+                    }
+                    if w3c.span_id != context.span_id {
+                        let datadog_parent = context.span_id.to_u64();
+                        meta.last_parent_id = w3c_meta.last_parent_id.or(Some(datadog_parent));
+                        context.span_id = w3c.span_id;
+                    }
+                }
+            }
+        }
+        Some(ExtractedContext { context, style })
+    }
+
+    /// Writes `context` into `carrier` in every injection style. Nothing is written for
+    /// a zero trace id or span id.
+    pub fn inject<I: Injector + ?Sized>(&self, context: &SpanContext, carrier: &mut I) {
+        if context.trace_id.is_zero() || context.span_id.is_zero() {
+            return;
+        }
+        let trace = Trace::new(context);
+        let carrier = &mut DynMut(carrier);
+        for style in &self.inject {
+            match style {
+                PropagationStyle::Datadog => datadog::inject(&trace, carrier),
+                PropagationStyle::TraceContext => w3c::inject(&trace, carrier),
+            }
+        }
+    }
+
+    /// Makes this the propagator that [`extract`] and [`inject`] use.
+    ///
+    /// # Errors
+    ///
+    /// Fails, handing the propagator back, when the global one was already set or used.
+    pub fn set_global(self) -> Result<(), AlreadySet<Propagator>> {
+        GLOBAL
+            .set(self)
+            .map_err(|propagator| AlreadySet::new("propagator", propagator))
+    }
+}
+
+static GLOBAL: OnceCell<Propagator> = OnceCell::new();
+
+/// The process-wide propagator: the one given to [`Propagator::set_global`], or else
+/// [`Propagator::from_env`], read on first use.
+pub fn global() -> &'static Propagator {
+    GLOBAL.get_or_init(Propagator::from_env)
+}
+
+fn extract_style(style: PropagationStyle, carrier: &dyn Extractor) -> Option<SpanContext> {
+    match style {
+        PropagationStyle::Datadog => datadog::extract(carrier),
+        PropagationStyle::TraceContext => w3c::extract(carrier),
+    }
+}
+
+fn parse_styles(name: &str, value: &str, env: &mut Env<'_>) -> Vec<PropagationStyle> {
+    let mut styles = Vec::new();
+    let mut none = false;
+    for word in value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        match word.to_ascii_lowercase().as_str() {
+            "datadog" => styles.push(PropagationStyle::Datadog),
+            "tracecontext" => styles.push(PropagationStyle::TraceContext),
+            "none" => none = true,
+            _ => env.warn(format!(
+                "spanlog: ignoring {word:?} in {name}={value:?}: spanlog knows datadog, tracecontext and none"
+            )),
+        }
+    }
+    styles.dedup();
+    if styles.is_empty() && !none {
+        return DEFAULT_STYLES.to_vec();
+    }
+    styles
+}
+
+/// Sized wrappers so the style modules can take `&dyn Extractor` / `&mut dyn Injector`
+/// from unsized carriers too.
+struct Dyn<'a, E: ?Sized>(&'a E);
+
+impl<E: Extractor + ?Sized> Extractor for Dyn<'_, E> {
+    fn get(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        self.0.get(name)
+    }
+}
+
+struct DynMut<'a, I: ?Sized>(&'a mut I);
+
+impl<I: Injector + ?Sized> Injector for DynMut<'_, I> {
+    fn set(&mut self, name: &'static str, value: String) {
+        self.0.set(name, value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::testing::read_with;
+    use crate::id::SpanId;
+
+    #[test]
+    fn styles_from_the_environment() {
+        let read = |vars: &[(&str, &str)]| read_with(vars, Propagator::from_vars);
+        let (p, w) = read(&[]);
+        assert_eq!(p, Propagator::new());
+        assert!(w.is_empty());
+        let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE", "tracecontext")]);
+        assert_eq!(p.extract_styles(), [PropagationStyle::TraceContext]);
+        assert_eq!(p.inject_styles(), [PropagationStyle::TraceContext]);
+        let (p, _) = read(&[
+            ("DD_TRACE_PROPAGATION_STYLE", "tracecontext"),
+            ("DD_TRACE_PROPAGATION_STYLE_INJECT", "Datadog, TraceContext"),
+        ]);
+        assert_eq!(p.extract_styles(), [PropagationStyle::TraceContext]);
+        assert_eq!(
+            p.inject_styles(),
+            [PropagationStyle::Datadog, PropagationStyle::TraceContext]
+        );
+        let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE_EXTRACT", "none")]);
+        assert!(p.extract_styles().is_empty());
+        let headers = std::collections::HashMap::from([
+            ("x-datadog-trace-id".to_owned(), "1".to_owned()),
+            ("x-datadog-parent-id".to_owned(), "2".to_owned()),
+        ]);
+        assert!(Propagator::new().extract(&headers).is_some());
+        assert!(p.extract(&headers).is_none());
+        let (p, w) = read(&[("DD_TRACE_PROPAGATION_STYLE", "b3multi,tracecontext")]);
+        assert_eq!(p.extract_styles(), [PropagationStyle::TraceContext]);
+        assert_eq!(w.len(), 2, "one warning per direction read: {w:?}");
+        assert!(w[0].contains("b3multi") && w[0].contains("DD_TRACE_PROPAGATION_STYLE"));
+        let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE", "bogus")]);
+        assert_eq!(p, Propagator::new(), "nothing usable: the default");
+    }
+
+    fn extract(pairs: &[(&str, &str)]) -> SpanContext {
+        let headers: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Propagator::new()
+            .extract(&headers)
+            .expect("a context")
+            .context
+    }
+
+    fn meta(context: &SpanContext) -> &crate::context::TraceMeta {
+        context.trace.as_deref().expect("trace data")
+    }
+
+    fn inject_all(context: &SpanContext) -> std::collections::HashMap<String, String> {
+        let mut out = std::collections::HashMap::new();
+        Propagator::new().inject(context, &mut out);
+        out
+    }
+
+    const TP: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+    #[test]
+    fn tracestate_tags_that_cannot_travel_are_dropped_and_noted() {
+        for state in ["dd=s:1;t.usr:", "dd=s:1;t.a b:c"] {
+            let context = extract(&[("traceparent", TP), ("tracestate", state)]);
+            assert!(meta(&context).tags.is_empty(), "{state}");
+            assert_eq!(meta(&context).propagation_error, Some("decoding_error"));
+            let out = inject_all(&context);
+            assert_eq!(
+                out["x-datadog-tags"], "_dd.p.tid=0af7651916cd43dd",
+                "{state}"
+            );
+            assert_eq!(
+                out["tracestate"], "dd=p:b7ad6b7169203331;s:1;t.tid:0af7651916cd43dd",
+                "{state}"
+            );
+        }
+        let context = extract(&[("traceparent", TP), ("tracestate", "dd=s:1;t.usr.id:a~b")]);
+        assert_eq!(
+            meta(&context).tags,
+            [("_dd.p.usr.id".to_owned(), "a=b".to_owned())]
+        );
+        assert_eq!(meta(&context).propagation_error, None);
+    }
+
+    #[test]
+    fn datadog_tags_that_cannot_travel_in_tracestate_are_dropped() {
+        let context = extract(&[
+            ("x-datadog-trace-id", "1"),
+            ("x-datadog-parent-id", "2"),
+            ("x-datadog-tags", "_dd.p.a;b=c,_dd.p.ok=yes"),
+        ]);
+        assert_eq!(
+            meta(&context).tags,
+            [("_dd.p.ok".to_owned(), "yes".to_owned())]
+        );
+        let out = inject_all(&context);
+        assert_eq!(out["x-datadog-tags"], "_dd.p.dm=-0,_dd.p.ok=yes");
+        let mut back = std::collections::HashMap::new();
+        back.insert("traceparent".to_owned(), out["traceparent"].clone());
+        back.insert("tracestate".to_owned(), out["tracestate"].clone());
+        let again = Propagator::new()
+            .extract(&back)
+            .expect("our own tracestate is valid");
+        let tags = &meta(&again.context).tags;
+        assert_eq!(
+            tags,
+            &[
+                ("_dd.p.dm".to_owned(), "-0".to_owned()),
+                ("_dd.p.ok".to_owned(), "yes".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn unreadable_datadog_tags_are_noted() {
+        let big = format!("_dd.p.big={}", "x".repeat(600));
+        for (tags, error) in [
+            (big.as_str(), "extract_max_size"),
+            ("_dd.p.a b=c", "decoding_error"),
+        ] {
+            let context = extract(&[
+                ("x-datadog-trace-id", "1"),
+                ("x-datadog-parent-id", "2"),
+                ("x-datadog-tags", tags),
+            ]);
+            assert_eq!(meta(&context).propagation_error, Some(error));
+            assert!(meta(&context).tags.is_empty());
+        }
+    }
+
+    /// A proxy that updated only `traceparent`: its parent wins, and the Datadog
+    /// parent is kept (from tracestate's `p:` when present).
+    #[test]
+    fn the_w3c_parent_wins_over_a_stale_datadog_one() {
+        let datadog = [
+            ("x-datadog-trace-id", "9532127138774266268"),
+            ("x-datadog-parent-id", "1"),
+            ("x-datadog-tags", "_dd.p.tid=0af7651916cd43dd"),
+        ];
+        let with = |state: Option<&str>| {
+            let mut pairs = datadog.to_vec();
+            pairs.push(("traceparent", TP));
+            if let Some(state) = state {
+                pairs.push(("tracestate", state));
+            }
+            extract(&pairs)
+        };
+        let context = with(None);
+        assert_eq!(context.span_id, SpanId::from_u64(0xb7ad6b7169203331));
+        assert_eq!(meta(&context).last_parent_id, Some(1));
+        let context = with(Some("dd=s:1;p:00000000000000aa"));
+        assert_eq!(context.span_id, SpanId::from_u64(0xb7ad6b7169203331));
+        assert_eq!(meta(&context).last_parent_id, Some(0xaa));
+        // The same parent in both: nothing to reconcile.
+        let same = extract(&[
+            ("x-datadog-trace-id", "9532127138774266268"),
+            ("x-datadog-parent-id", "13235353014750950193"),
+            ("traceparent", TP),
+        ]);
+        assert_eq!(same.span_id, SpanId::from_u64(0xb7ad6b7169203331));
+        assert_eq!(meta(&same).last_parent_id, None);
+    }
+}

@@ -1,0 +1,57 @@
+//! The header formats, and what extraction finds.
+
+use std::fmt;
+
+use crate::context::SpanContext;
+
+/// A header format for trace context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PropagationStyle {
+    /// `x-datadog-trace-id`, `x-datadog-parent-id`, `x-datadog-sampling-priority`,
+    /// `x-datadog-origin`, `x-datadog-tags`.
+    Datadog,
+    /// W3C Trace Context: `traceparent` and `tracestate`.
+    TraceContext,
+}
+
+impl PropagationStyle {
+    fn name(self) -> &'static str {
+        match self {
+            PropagationStyle::Datadog => "datadog",
+            PropagationStyle::TraceContext => "tracecontext",
+        }
+    }
+}
+
+impl fmt::Display for PropagationStyle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A trace context that arrived from another service. Continue it with
+/// [`SpanBuilder::child_of`](crate::SpanBuilder::child_of).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtractedContext {
+    pub(crate) context: SpanContext,
+    pub(crate) style: PropagationStyle,
+}
+
+impl ExtractedContext {
+    /// The remote context: trace id, the remote span's id, sampling priority, origin.
+    pub fn context(&self) -> &SpanContext {
+        &self.context
+    }
+
+    /// The style whose headers it came from.
+    pub fn style(&self) -> PropagationStyle {
+        self.style
+    }
+}
+
+impl From<ExtractedContext> for SpanContext {
+    fn from(extracted: ExtractedContext) -> Self {
+        extracted.context
+    }
+}

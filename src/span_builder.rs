@@ -1,0 +1,143 @@
+//! Starting spans: [`start_span`] and its [`SpanBuilder`].
+
+use std::time::Instant;
+
+use crate::config;
+use crate::context::{self, SpanContext};
+use crate::export;
+use crate::id::{SpanId, TraceId};
+use crate::span::{EnteredSpan, Extra, Span, Text, set, set_span_type, unix_nanos};
+
+/// Starts building a span named `name` (Datadog's operation name, e.g. `web.request`).
+///
+/// Unless told otherwise with [`SpanBuilder::child_of`] or [`SpanBuilder::root`], the span
+/// is a child of the span current on this thread when it starts, or the root of a new
+/// trace.
+///
+/// # Examples
+///
+/// ```
+/// let request = spanlog::start_span("web.request").resource("/posts").entered();
+/// let query = spanlog::start_span("db.query").span_type("sql").entered();
+/// assert_eq!(query.trace_id(), request.trace_id());
+/// assert_eq!(query.parent_id(), request.span_id());
+/// ```
+#[inline]
+pub fn start_span(name: impl Into<Text>) -> SpanBuilder {
+    SpanBuilder {
+        name: name.into(),
+        resource: None,
+        span_type: None,
+        extra: None,
+        parent: Parent::Current,
+    }
+}
+
+/// Options for a span that has not started yet; made by [`start_span`].
+#[must_use = "a span builder does nothing until `start()` or `entered()`"]
+#[derive(Debug)]
+pub struct SpanBuilder {
+    name: Text,
+    resource: Option<Text>,
+    span_type: Option<&'static str>,
+    extra: Option<Box<Extra>>,
+    parent: Parent,
+}
+
+#[derive(Debug)]
+enum Parent {
+    Current,
+    Of(SpanContext),
+    Root,
+}
+
+impl SpanBuilder {
+    /// The resource, e.g. the route `/posts` or a query; defaults to the name.
+    #[inline]
+    pub fn resource(mut self, resource: impl Into<Text>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// The service this span belongs to, when it is not the configured one (a database
+    /// client span may name the database, say). Log lines keep the configured service.
+    pub fn service(mut self, service: impl Into<Text>) -> Self {
+        self.extra.get_or_insert_default().service = Some(service.into());
+        self
+    }
+
+    /// The span type, e.g. `web`, `sql`, `http`, `cache`.
+    #[inline]
+    pub fn span_type(mut self, span_type: impl Into<Text>) -> Self {
+        set_span_type(&mut self.span_type, &mut self.extra, span_type.into());
+        self
+    }
+
+    /// Adds a string tag (Datadog `meta`). A later tag with the same key replaces it.
+    pub fn tag(mut self, key: impl Into<Text>, value: impl Into<Text>) -> Self {
+        set(
+            &mut self.extra.get_or_insert_default().tags,
+            key.into(),
+            value.into(),
+        );
+        self
+    }
+
+    /// Makes the span a child of `parent`, a span of this process or a context that came
+    /// from another service. A parent with a zero trace id is ignored, and the span
+    /// starts a new trace.
+    pub fn child_of(mut self, parent: impl Into<SpanContext>) -> Self {
+        self.parent = Parent::Of(parent.into());
+        self
+    }
+
+    /// Makes the span the root of a new trace, whatever is current on this thread.
+    pub fn root(mut self) -> Self {
+        self.parent = Parent::Root;
+        self
+    }
+
+    /// Starts the span. It is not current until [entered](Span::enter).
+    #[inline(always)]
+    pub fn start(self) -> Span {
+        let parent = match self.parent {
+            Parent::Current => context::current(),
+            Parent::Of(parent) => Some(parent),
+            Parent::Root => None,
+        }
+        .filter(|parent| !parent.trace_id.is_zero());
+        let context = match parent {
+            Some(parent) => SpanContext {
+                trace_id: parent.trace_id,
+                span_id: SpanId::random(),
+                parent_id: parent.span_id,
+                trace: parent.trace,
+            },
+            None => {
+                let (trace_id, span_id) =
+                    TraceId::random_root(config::global().trace_id_128_generation());
+                SpanContext::new(trace_id, span_id)
+            }
+        };
+        Span {
+            context,
+            name: self.name,
+            resource: self.resource,
+            span_type: self.span_type,
+            extra: self.extra,
+            // Only an exporter reads the time: without one, a span reads no clock.
+            start_unix_nanos: export::installed().map_or(0, |_| unix_nanos(Instant::now())),
+        }
+    }
+
+    /// Starts the span and makes it current on this thread; it finishes when the
+    /// returned guard is dropped. The common case in one call.
+    #[inline(always)]
+    pub fn entered(self) -> EnteredSpan {
+        let span = self.start();
+        EnteredSpan {
+            _guard: span.context.enter(),
+            span,
+        }
+    }
+}
