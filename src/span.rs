@@ -273,7 +273,7 @@ pub struct Entered<'a> {
 }
 
 /// A span that is current on this thread and finishes when dropped; made by
-/// [`SpanBuilder::entered`]. It dereferences to the [`Span`].
+/// [`SpanBuilder::entered`](crate::SpanBuilder::entered). It dereferences to the [`Span`].
 #[must_use = "the span is current only while the guard lives; `let _ = ...` drops it at once"]
 #[derive(Debug)]
 pub struct EnteredSpan {

@@ -146,7 +146,7 @@ impl Propagator {
         }
     }
 
-    /// Makes this the propagator that [`extract`] and [`inject`] use.
+    /// Makes this the propagator that [`extract`](super::extract) and [`inject`](super::inject) use.
     ///
     /// # Errors
     ///
