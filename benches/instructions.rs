@@ -66,6 +66,22 @@ fn main() {
                 black_box(&span);
             });
         }
+        "lifecycle_spanlog_noop_export" => {
+            common::noop_exporter();
+            let _root = spanlog::start_span("root").entered();
+            (0..n).for_each(|_| {
+                let span = spanlog::start_span("work").entered();
+                black_box(&span);
+            });
+        }
+        "lifecycle_spanlog_agent_export" => {
+            let _agent = common::agent_to_sink();
+            let _root = spanlog::start_span("root").entered();
+            (0..n).for_each(|_| {
+                let span = spanlog::start_span("work").entered();
+                black_box(&span);
+            });
+        }
         "lifecycle_spanlog_root" => (0..n).for_each(|_| {
             let span = spanlog::start_span("work").entered();
             black_box(&span);

@@ -15,6 +15,7 @@ count() {
 }
 printf '| stack | instructions per call |\n| --- | ---: |\n'
 for stack in inner_only spanlog_no_span spanlog_span spanlog_span_depth8 spanlog_kv \
+    lifecycle_spanlog_noop_export lifecycle_spanlog_agent_export \
     tracing_fmt_span logforth_fastrace lifecycle_spanlog lifecycle_spanlog_root \
     lifecycle_fastrace lifecycle_tracing; do
     a=$(count "$stack" "$n")

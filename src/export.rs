@@ -99,6 +99,8 @@ static EXPORTER: OnceCell<Box<dyn Exporter>> = OnceCell::new();
 ///
 /// Fails, handing the exporter back, when one is already installed.
 pub fn set_global<E: Exporter>(exporter: E) -> Result<(), AlreadySet<E>> {
+    // Spans read the fast clock from now on: calibrate it here, not in the first span.
+    crate::clock::warm_up();
     let mut slot = Some(exporter);
     EXPORTER.get_or_init(|| Box::new(slot.take().expect("taken once")));
     match slot {

@@ -104,10 +104,11 @@
 #![warn(clippy::print_stderr, clippy::print_stdout)]
 
 // The modules form a ladder, each importing only those below it: env, global, rng,
-// id, config, ids_text, context, correlation, logger, export, span, span_builder,
+// clock, id, config, ids_text, context, correlation, logger, export, span, span_builder,
 // instrument, propagation, agent, json.
 #[cfg(feature = "agent")]
 pub mod agent;
+mod clock;
 pub mod config;
 mod context;
 mod correlation;

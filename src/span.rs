@@ -4,8 +4,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::clock;
 use crate::config;
 use crate::context::{ContextGuard, SpanContext};
 use crate::correlation::Correlation;
@@ -72,9 +72,9 @@ pub struct Span {
     pub(crate) resource: Option<Text>,
     pub(crate) span_type: Option<&'static str>,
     pub(crate) extra: Option<Box<Extra>>,
-    /// When the span started, from the monotonic clock (see [`unix_nanos`]); 0 when no
+    /// When the span started, on the fast monotonic clock (`clock::now`); 0 when no
     /// exporter was installed then.
-    pub(crate) start_unix_nanos: i64,
+    pub(crate) start: clock::Stamp,
 }
 
 impl Span {
@@ -201,13 +201,13 @@ impl Span {
     /// dropping a span when no exporter is installed stays small enough to inline.
     #[inline(never)]
     fn export(&mut self, exporter: &dyn export::Exporter) {
-        let now = unix_nanos(Instant::now());
         // A span started before the exporter was installed has no start time: it is
         // reported as starting and ending now.
-        let start_unix_nanos = match self.start_unix_nanos {
-            0 => now,
+        let start = match self.start {
+            0 => clock::now(),
             started => started,
         };
+        let (start_unix_nanos, duration_nanos) = clock::finish(start);
         use std::mem::take;
         let Extra {
             service,
@@ -227,7 +227,7 @@ impl Span {
             service,
             span_type: span_type.or(self.span_type.map(Text::Borrowed)),
             start_unix_nanos,
-            duration_nanos: now.saturating_sub(start_unix_nanos).max(0),
+            duration_nanos,
             error,
             meta: tags,
             metrics,
@@ -296,22 +296,6 @@ impl Deref for EnteredSpan {
     fn deref(&self) -> &Span {
         &self.span
     }
-}
-
-/// Wall-clock time of a monotonic instant, in nanoseconds since the unix epoch: one
-/// clock reading per span instead of two. The pair of clocks is read once per process;
-/// the wall clock's later steps (NTP) do not move span start times.
-pub(crate) fn unix_nanos(instant: Instant) -> i64 {
-    static ANCHOR: once_cell::sync::OnceCell<(Instant, SystemTime)> =
-        once_cell::sync::OnceCell::new();
-    let (anchor_instant, anchor_system) =
-        *ANCHOR.get_or_init(|| (Instant::now(), SystemTime::now()));
-    let at = match instant.checked_duration_since(anchor_instant) {
-        Some(after) => anchor_system + after,
-        None => anchor_system - anchor_instant.duration_since(instant),
-    };
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 pub(crate) fn set<V>(pairs: &mut Vec<(Text, V)>, key: Text, value: V) {

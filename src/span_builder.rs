@@ -1,12 +1,11 @@
 //! Starting spans: [`start_span`] and its [`SpanBuilder`].
 
-use std::time::Instant;
-
+use crate::clock;
 use crate::config;
 use crate::context::{self, SpanContext};
 use crate::export;
 use crate::id::{SpanId, TraceId};
-use crate::span::{EnteredSpan, Extra, Span, Text, set, set_span_type, unix_nanos};
+use crate::span::{EnteredSpan, Extra, Span, Text, set, set_span_type};
 
 /// Starts building a span named `name` (Datadog's operation name, e.g. `web.request`).
 ///
@@ -126,7 +125,7 @@ impl SpanBuilder {
             span_type: self.span_type,
             extra: self.extra,
             // Only an exporter reads the time: without one, a span reads no clock.
-            start_unix_nanos: export::installed().map_or(0, |_| unix_nanos(Instant::now())),
+            start: export::installed().map_or(0, |_| clock::now()),
         }
     }
 

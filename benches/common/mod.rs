@@ -164,3 +164,66 @@ pub(crate) fn fastrace_root() -> fastrace::Span {
 pub(crate) fn fastrace_setup() {
     fastrace::set_reporter(NoReport, fastrace::collector::Config::default());
 }
+
+/// Installs an exporter that drops every span: what spanlog costs with export on, the
+/// exporter's own work left out.
+pub(crate) fn noop_exporter() {
+    struct Discard;
+    impl spanlog::export::Exporter for Discard {
+        fn export(&self, span: spanlog::export::FinishedSpan) {
+            black_box(span);
+        }
+    }
+    let _ = spanlog::export::set_global(Discard);
+}
+
+/// A local HTTP server that answers every request with `200 {}` at once, after reading
+/// it whole: the cheapest agent there can be.
+pub(crate) fn sink() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(value) = lower.strip_prefix("content-length:") {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+                    if reader.get_mut().write_all(answer).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+/// The agent exporter, installed, sending to a local [`sink`].
+pub(crate) fn agent_to_sink() -> spanlog::agent::Agent {
+    let config = spanlog::agent::AgentConfig::new()
+        .with_address(&sink())
+        .expect("a valid address")
+        .with_queue_capacity(100_000);
+    spanlog::agent::set_global(config).expect("the first exporter")
+}

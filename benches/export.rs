@@ -1,0 +1,74 @@
+//! Span lifecycles with export on, side by side: what each library costs the
+//! application's thread when finished spans go somewhere.
+//!
+//! `cargo bench -p spanlog-benches --bench export`
+//!
+//! - `spanlog_noop`: start, enter, exit, finish a child span under an entered root, with
+//!   an exporter installed that drops what it is given: the clock reads, the conversion
+//!   to wall-clock time and the hand-off of a `FinishedSpan`, and nothing of any
+//!   exporter's own work.
+//! - `fastrace`: a `LocalSpan` under a root, with a reporter installed that discards:
+//!   fastrace reads its clock at both ends and records every span for its collector.
+//!   Timed in batches of 1,000 per root; the root's creation and submission are left out,
+//!   in fastrace's favour.
+//! - `tracing`: `info_span!` + `enter()` on a registry, which has no export step: the
+//!   floor of what a tracing layer that exports would build on.
+//!
+//! The agent exporter has a bench of its own (`export_agent`): a process has one
+//! exporter.
+
+mod common;
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn span_lifecycle_export(c: &mut Criterion) {
+    common::noop_exporter();
+    common::fastrace_setup();
+    let mut group = c.benchmark_group("span_lifecycle_export");
+
+    group.bench_function("spanlog_noop", |b| {
+        let _root = spanlog::start_span("root").entered();
+        b.iter(|| {
+            let span = spanlog::start_span("work").entered();
+            black_box(&span);
+        })
+    });
+
+    group.bench_function("fastrace", |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = std::time::Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let batch = left.min(1000);
+                left -= batch;
+                let root = common::fastrace_root();
+                let parent = root.set_local_parent();
+                let start = std::time::Instant::now();
+                for _ in 0..batch {
+                    let span = fastrace::local::LocalSpan::enter_with_local_parent("work");
+                    black_box(&span);
+                }
+                elapsed += start.elapsed();
+                drop(parent);
+                drop(root);
+            }
+            elapsed
+        })
+    });
+
+    group.bench_function("tracing", |b| {
+        let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
+        b.iter(|| {
+            let span = tracing::info_span!("work");
+            let entered = span.enter();
+            black_box(&entered);
+        })
+    });
+
+    group.finish();
+}
+
+criterion_group!(benches, span_lifecycle_export);
+criterion_main!(benches);

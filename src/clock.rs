@@ -1,0 +1,118 @@
+//! Span timestamps: a fast monotonic counter read at start and finish (the CPU's time
+//! stamp counter where it is reliable, through `quanta`; the monotonic clock elsewhere),
+//! converted to wall-clock time once per span with an anchor that each thread refreshes
+//! every second.
+
+use std::cell::Cell;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use once_cell::sync::OnceCell;
+
+/// How long a thread's anchor serves before it is read again: it bounds how far the
+/// fast clock and the wall clock may drift apart in a span's start time.
+const ANCHOR_LIFETIME_NANOS: u64 = 1_000_000_000;
+
+/// A reading of the fast clock; 0 stands for "none".
+pub(crate) type Stamp = u64;
+
+fn clock() -> &'static quanta::Clock {
+    static CLOCK: OnceCell<quanta::Clock> = OnceCell::new();
+    CLOCK.get_or_init(quanta::Clock::new)
+}
+
+/// Calibrates the fast clock now, so that the first span does not pay for it (up to a
+/// few hundred milliseconds where the time stamp counter is used).
+pub(crate) fn warm_up() {
+    let _ = clock();
+}
+
+/// The fast clock, now: one counter read, nothing converted. Never 0.
+#[inline]
+pub(crate) fn now() -> Stamp {
+    clock().raw().max(1)
+}
+
+thread_local! {
+    /// This thread's anchor: a fast-clock reading and the wall-clock time in unix
+    /// nanoseconds at that moment; `(0, 0)` until first used.
+    static ANCHOR: Cell<(Stamp, i64)> = const { Cell::new((0, 0)) };
+}
+
+/// The wall-clock start and the duration, both in nanoseconds, of a span that started
+/// at `start` and finishes now. The duration comes from the monotonic fast clock alone;
+/// only the start's place on the wall clock goes through the anchor.
+#[inline]
+pub(crate) fn finish(start: Stamp) -> (i64, i64) {
+    let clock = clock();
+    let end = clock.raw();
+    let duration = nanos(clock.delta_as_nanos(start, end));
+    let end_unix = ANCHOR
+        .try_with(|anchor| {
+            let (mut at, mut unix) = anchor.get();
+            if at == 0 || clock.delta_as_nanos(at, end) > ANCHOR_LIFETIME_NANOS {
+                (at, unix) = (clock.raw(), system_now());
+                anchor.set((at, unix));
+            }
+            unix.saturating_add(nanos(clock.delta_as_nanos(at, end)))
+        })
+        // This thread's locals are gone: read the wall clock itself.
+        .unwrap_or_else(|_| system_now());
+    (end_unix.saturating_sub(duration), duration)
+}
+
+fn nanos(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The wall clock in unix nanoseconds; 0 before 1970.
+#[cold]
+fn system_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
+        nanos(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_are_monotonic_and_starts_match_the_wall_clock() {
+        for pause in [0, 1, 20] {
+            let before = system_now();
+            let start = now();
+            std::thread::sleep(Duration::from_millis(pause));
+            let (start_unix, duration) = finish(start);
+            let after = system_now();
+            assert!(duration >= 0);
+            assert!(
+                duration >= pause as i64 * 1_000_000,
+                "{duration} < {pause} ms"
+            );
+            assert!(
+                duration <= after - before + 50_000,
+                "{duration} vs {}",
+                after - before
+            );
+            // Within 50 µs of the wall clock read around it.
+            assert!(start_unix >= before - 50_000, "{start_unix} < {before}");
+            assert!(start_unix <= after + 50_000, "{start_unix} > {after}");
+        }
+    }
+
+    #[test]
+    fn a_span_finished_on_another_thread() {
+        let before = system_now();
+        let start = now();
+        let (start_unix, duration) = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(5));
+            finish(start)
+        })
+        .join()
+        .unwrap();
+        let after = system_now();
+        assert!(duration >= 5_000_000 && duration <= after - before + 50_000);
+        assert!(start_unix >= before - 50_000 && start_unix <= after + 50_000);
+    }
+}
