@@ -68,19 +68,11 @@ fn main() {
         }
         "lifecycle_spanlog_noop_export" => {
             common::noop_exporter();
-            let _root = spanlog::start_span("root").entered();
-            (0..n).for_each(|_| {
-                let span = spanlog::start_span("work").entered();
-                black_box(&span);
-            });
+            export_loop(n);
         }
         "lifecycle_spanlog_agent_export" => {
             let _agent = common::agent_to_sink();
-            let _root = spanlog::start_span("root").entered();
-            (0..n).for_each(|_| {
-                let span = spanlog::start_span("work").entered();
-                black_box(&span);
-            });
+            export_loop(n);
         }
         "lifecycle_spanlog_root" => (0..n).for_each(|_| {
             let span = spanlog::start_span("work").entered();
@@ -109,4 +101,16 @@ fn main() {
     if std::env::var_os("SHOW_LINE").is_some() {
         println!("{}", common::last_line());
     }
+}
+
+/// Child spans under an entered root, with an exporter installed. Counted on its own
+/// (`--toggle-collect=instructions::export_loop`): installing an exporter calibrates
+/// the fast clock, which takes a number of rounds that varies from run to run.
+#[inline(never)]
+fn export_loop(n: u64) {
+    let _root = spanlog::start_span("root").entered();
+    (0..n).for_each(|_| {
+        let span = spanlog::start_span("work").entered();
+        black_box(&span);
+    });
 }

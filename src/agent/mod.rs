@@ -33,8 +33,10 @@
 //!   error, [`Stats::running`] turns false, `flush` returns `false` at once, and later
 //!   spans count as dropped.
 
+mod buffer;
 mod config;
 mod deadline;
+mod group;
 mod msgpack;
 mod shared;
 mod transport;
@@ -43,7 +45,7 @@ mod worker;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::mpsc::{self, SyncSender};
 use std::time::Duration;
 
 pub use self::config::{AgentConfig, InvalidAddress};
@@ -135,6 +137,7 @@ impl Agent {
     /// went out (accepted or given up on) in time. `false` at once when the exporter
     /// is shut down or its thread is gone.
     pub fn flush(&self, timeout: Duration) -> bool {
+        buffer::hand_over_local(&self.shared);
         self.shared.flush(&self.wake, timeout)
     }
 
@@ -159,26 +162,25 @@ struct AgentExporter {
 }
 
 impl Exporter for AgentExporter {
+    #[inline]
     fn export(&self, span: FinishedSpan) {
         if self.shared.stopped.load(Ordering::Relaxed) {
             return self.shared.count_dropped(1);
         }
-        match self.queue.try_send(Message::Span(Box::new(span))) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.shared.count_dropped(1);
-            }
-        }
+        buffer::export(&self.shared, &self.queue, span);
     }
 
     fn flush(&self, timeout: Duration) -> bool {
+        buffer::hand_over_local(&self.shared);
         self.shared.flush(&self.queue, timeout)
     }
 }
 
 fn start(config: AgentConfig) -> (AgentExporter, Agent) {
-    let (queue, receiver) = mpsc::sync_channel(config.queue_capacity());
-    let shared = Arc::new(Shared::new(config.address()));
+    // The queue holds batches; `Shared` bounds the spans in them by the capacity.
+    let batches = config.queue_capacity().div_ceil(buffer::THREAD_BATCH) + 16;
+    let (queue, receiver) = mpsc::sync_channel(batches);
+    let shared = Arc::new(Shared::new(config.address(), config.queue_capacity()));
     let worker = Worker::new(config, Arc::clone(&shared));
     let spawned = std::thread::Builder::new()
         .name("spanlog-agent".to_owned())

@@ -1,9 +1,9 @@
 //! The Datadog Agent's v0.4 trace payload, encoded with `rmp`.
 
-use std::io::Write;
-
+use arrayvec::ArrayVec;
 use rmp::encode;
 
+use super::group::Chunks;
 use crate::context::TraceMeta;
 use crate::export::FinishedSpan;
 
@@ -14,86 +14,125 @@ pub(crate) struct Tags<'a> {
     pub(crate) version: &'a str,
 }
 
-/// An array of trace chunks, each an array of span maps (the agent's v0.4 format). The first span of a
-/// chunk carries the trace-level data: `_dd.p.tid`, propagated tags, origin, and the
-/// sampling priority.
-pub(crate) fn encode_traces(chunks: &[Vec<&FinishedSpan>], tags: &Tags<'_>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 * chunks.iter().map(Vec::len).sum::<usize>() + 8);
+/// Writes an array of trace chunks, each an array of span maps (the agent's v0.4
+/// format), into `out`, which is cleared first and reused from batch to batch. The
+/// first span of a chunk carries the trace-level data: `_dd.p.tid`, propagated tags,
+/// origin, and the sampling priority. Everything is written from borrowed data: no
+/// allocation per span.
+pub(crate) fn encode_traces(
+    out: &mut Vec<u8>,
+    batch: &[FinishedSpan],
+    chunks: &Chunks,
+    tags: &Tags<'_>,
+) {
+    out.clear();
     // Writing into a Vec cannot fail.
-    let _ = write_traces(&mut out, chunks, tags);
-    out
+    let _ = write_traces(out, batch, chunks, tags);
 }
 
-fn write_traces<W: Write>(
-    out: &mut W,
-    chunks: &[Vec<&FinishedSpan>],
+fn write_traces(
+    out: &mut Vec<u8>,
+    batch: &[FinishedSpan],
+    chunks: &Chunks,
     tags: &Tags<'_>,
 ) -> Result<(), encode::ValueWriteError> {
-    encode::write_array_len(out, chunks.len() as u32)?;
-    for chunk in chunks {
+    encode::write_array_len(out, chunks.chunks.len() as u32)?;
+    for chunk in chunks.iter() {
         encode::write_array_len(out, chunk.len() as u32)?;
-        for (index, span) in chunk.iter().enumerate() {
-            write_span(out, span, index == 0, tags)?;
+        for (position, &index) in chunk.iter().enumerate() {
+            write_span(out, &batch[index], position == 0, tags)?;
         }
     }
     Ok(())
 }
 
-fn write_span<W: Write>(
-    out: &mut W,
+/// 16 lower-case hex digits.
+fn hex16(value: u64) -> [u8; 16] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 16];
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = DIGITS[((value >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    out
+}
+
+fn write_span(
+    out: &mut Vec<u8>,
     span: &FinishedSpan,
     chunk_root: bool,
     tags: &Tags<'_>,
 ) -> Result<(), encode::ValueWriteError> {
     let context = &span.context;
     let trace = context.trace.as_deref();
-    let mut meta: Vec<(&str, String)> = Vec::new();
+    // The span's own tags come last and win over the defaults: a default whose key the
+    // span sets is left out.
+    let own = |key: &str| span.meta.iter().any(|(k, _)| k == key);
+    let (tid, parent);
+    let mut defaults: ArrayVec<(&str, &str), 8> = ArrayVec::new();
+    let mut propagated: &[(String, String)] = &[];
     if !tags.env.is_empty() {
-        meta.push(("env", tags.env.to_owned()));
+        defaults.push(("env", tags.env));
     }
     if !tags.version.is_empty() {
-        meta.push(("version", tags.version.to_owned()));
+        defaults.push(("version", tags.version));
     }
-    meta.push(("language", "rust".to_owned()));
+    defaults.push(("language", "rust"));
     if chunk_root {
         let high = context.trace_id.high();
+        tid = hex16(high);
         if high != 0 {
-            meta.push(("_dd.p.tid", format!("{high:016x}")));
+            defaults.push(("_dd.p.tid", std::str::from_utf8(&tid).unwrap_or_default()));
         }
         let decided_here = trace.is_none_or(|t| t.sampling_priority.is_none());
-        let propagated = trace.map(|t| t.tags.as_slice()).unwrap_or_default();
+        propagated = trace.map(|t| t.tags.as_slice()).unwrap_or_default();
         if decided_here && !propagated.iter().any(|(k, _)| k == "_dd.p.dm") {
-            meta.push(("_dd.p.dm", "-0".to_owned()));
-        }
-        for (key, value) in propagated {
-            meta.push((key, value.clone()));
+            defaults.push(("_dd.p.dm", "-0"));
         }
         if let Some(origin) = trace.and_then(|t| t.origin.as_deref()) {
-            meta.push(("_dd.origin", origin.to_owned()));
+            defaults.push(("_dd.origin", origin));
         }
-        if let Some(parent) = trace.and_then(|t| t.last_parent_id) {
-            meta.push(("_dd.parent_id", format!("{parent:016x}")));
+        parent = trace.and_then(|t| t.last_parent_id).map(hex16);
+        if let Some(parent) = &parent {
+            defaults.push((
+                "_dd.parent_id",
+                std::str::from_utf8(parent).unwrap_or_default(),
+            ));
         }
         if let Some(error) = trace.and_then(|t| t.propagation_error) {
-            meta.push(("_dd.propagation_error", error.to_owned()));
+            defaults.push(("_dd.propagation_error", error));
         }
     }
-    // The span's own tags come last and win over the defaults above.
-    let mut own: Vec<(&str, &str)> = span.meta.iter().map(|(k, v)| (&**k, &**v)).collect();
-    meta.retain(|(key, _)| !own.iter().any(|(k, _)| k == key));
-    own.retain(|(key, _)| !key.is_empty());
+    let defaults = defaults.iter().filter(|(key, _)| !own(key));
+    let propagated = propagated
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .filter(|(key, _)| !own(key));
+    let own_tags = span
+        .meta
+        .iter()
+        .map(|(k, v)| (&**k, &**v))
+        .filter(|(key, _)| !key.is_empty());
+    let meta_len = defaults.clone().count() + propagated.clone().count() + own_tags.clone().count();
 
-    let mut metrics: Vec<(&str, f64)> = span.metrics.iter().map(|(k, v)| (&**k, *v)).collect();
-    if chunk_root {
-        metrics.retain(|(k, _)| *k != "_sampling_priority_v1");
-        metrics.push((
+    // Metrics: the span's own, then the chunk root's sampling priority (which replaces
+    // one the span set) and `_dd.top_level` on root spans (unless the span set it).
+    let own_metric = |key: &str| span.metrics.iter().any(|(k, _)| k == key);
+    let own_metrics = span
+        .metrics
+        .iter()
+        .map(|(k, v)| (&**k, *v))
+        .filter(|(key, _)| !(chunk_root && *key == "_sampling_priority_v1"));
+    let priority = chunk_root.then(|| {
+        (
             "_sampling_priority_v1",
             f64::from(TraceMeta::priority(trace)),
-        ));
-    }
-    if context.parent_id.is_zero() && !metrics.iter().any(|(k, _)| *k == "_dd.top_level") {
-        metrics.push(("_dd.top_level", 1.0));
-    }
+        )
+    });
+    let top_level = (context.parent_id.is_zero() && !own_metric("_dd.top_level"))
+        .then_some(("_dd.top_level", 1.0));
+    let metrics_len = own_metrics.clone().count()
+        + usize::from(priority.is_some())
+        + usize::from(top_level.is_some());
 
     encode::write_map_len(out, 12)?;
     encode::write_str(out, "trace_id")?;
@@ -117,20 +156,16 @@ fn write_span<W: Write>(
     encode::write_str(out, "error")?;
     encode::write_sint(out, i64::from(span.error))?;
     encode::write_str(out, "meta")?;
-    encode::write_map_len(out, (meta.len() + own.len()) as u32)?;
-    for (key, value) in &meta {
-        encode::write_str(out, key)?;
-        encode::write_str(out, value)?;
-    }
-    for (key, value) in &own {
+    encode::write_map_len(out, meta_len as u32)?;
+    for (key, value) in defaults.copied().chain(propagated).chain(own_tags) {
         encode::write_str(out, key)?;
         encode::write_str(out, value)?;
     }
     encode::write_str(out, "metrics")?;
-    encode::write_map_len(out, metrics.len() as u32)?;
-    for (key, value) in &metrics {
+    encode::write_map_len(out, metrics_len as u32)?;
+    for (key, value) in own_metrics.chain(priority).chain(top_level) {
         encode::write_str(out, key)?;
-        encode::write_f64(out, *value)?;
+        encode::write_f64(out, value)?;
     }
     Ok(())
 }
@@ -211,7 +246,11 @@ mod tests {
             env: "prod",
             version: "1.2.3",
         };
-        let body = encode_traces(&[vec![&root, &child], vec![&remote]], &tags);
+        let batch = [root, child, remote];
+        let mut chunks = Chunks::default();
+        chunks.group(&batch);
+        let mut body = Vec::new();
+        encode_traces(&mut body, &batch, &chunks, &tags);
 
         let buf = &mut &body[..];
         assert_eq!(decode::read_array_len(buf).unwrap(), 2);

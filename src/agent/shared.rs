@@ -1,17 +1,19 @@
 //! What the application's side and the background thread share: the queue's messages,
 //! the counters, the flush protocol, and the warnings.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use super::buffer::{Buffer, THREAD_BATCH};
 use super::deadline;
 use crate::export::FinishedSpan;
 
 /// What goes through the queue.
 pub(crate) enum Message {
-    Span(Box<FinishedSpan>),
+    /// Finished spans a thread handed over.
+    Batch(Vec<FinishedSpan>),
     /// Look at the flags: a flush was requested, or the exporter stopped.
     Wake,
     /// Makes the background thread panic, to test what follows.
@@ -31,7 +33,17 @@ pub(crate) struct Shared {
     flushes: Mutex<Flushes>,
     flushed: Condvar,
     last_warning: Mutex<Option<Instant>>,
+    /// Spans in batches on the queue; at most `capacity`.
+    queued: AtomicUsize,
+    capacity: usize,
+    /// Every thread's buffer; the background thread drains them.
+    buffers: Mutex<Vec<Arc<Buffer>>>,
+    /// Emptied batches, for threads to fill again without allocating.
+    pool: Mutex<Vec<Vec<FinishedSpan>>>,
 }
+
+/// How many emptied batches are kept for reuse.
+const POOL: usize = 64;
 
 #[derive(Default)]
 struct Flushes {
@@ -40,7 +52,7 @@ struct Flushes {
 }
 
 impl Shared {
-    pub(crate) fn new(address: String) -> Shared {
+    pub(crate) fn new(address: String, capacity: usize) -> Shared {
         Shared {
             address,
             sent: AtomicU64::new(0),
@@ -51,6 +63,55 @@ impl Shared {
             flushes: Mutex::new(Flushes::default()),
             flushed: Condvar::new(),
             last_warning: Mutex::new(None),
+            queued: AtomicUsize::new(0),
+            capacity,
+            buffers: Mutex::new(Vec::new()),
+            pool: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Makes room on the queue for `spans` more; `false` when it is full.
+    pub(crate) fn reserve(&self, spans: usize) -> bool {
+        let before = self.queued.fetch_add(spans, Ordering::AcqRel);
+        if before.saturating_add(spans) > self.capacity {
+            self.queued.fetch_sub(spans, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    /// Gives back the room `spans` took on the queue.
+    pub(crate) fn release(&self, spans: usize) {
+        self.queued.fetch_sub(spans, Ordering::AcqRel);
+    }
+
+    /// Adds a thread's buffer to those the background thread drains.
+    pub(crate) fn register(&self, buffer: Arc<Buffer>) {
+        lock(&self.buffers).push(buffer);
+    }
+
+    /// Moves every buffered span into `batch`, and forgets the buffers of threads that
+    /// are gone once they are empty.
+    pub(crate) fn drain_buffers(&self, batch: &mut Vec<FinishedSpan>) {
+        lock(&self.buffers).retain(|buffer| {
+            batch.append(&mut buffer.lock());
+            Arc::strong_count(buffer) > 1
+        });
+    }
+
+    /// An empty batch with room for a thread's spans: a reused one when there is one.
+    pub(crate) fn empty_batch(&self) -> Vec<FinishedSpan> {
+        lock(&self.pool)
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(THREAD_BATCH))
+    }
+
+    /// Keeps an emptied batch for reuse.
+    pub(crate) fn recycle(&self, batch: Vec<FinishedSpan>) {
+        debug_assert!(batch.is_empty());
+        let mut pool = lock(&self.pool);
+        if pool.len() < POOL && batch.capacity() >= THREAD_BATCH {
+            pool.push(batch);
         }
     }
 
@@ -129,4 +190,11 @@ impl Shared {
             crate::env::print_warning(message());
         }
     }
+}
+
+/// A lock, whatever a panic elsewhere left it in: the data are spans and counters.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

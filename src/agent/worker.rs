@@ -1,7 +1,6 @@
 //! The background thread: batches finished spans, groups them by trace, encodes them
 //! and sends them, retrying with backoff.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -9,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use super::config::AgentConfig;
 use super::deadline;
+use super::group::Chunks;
 use super::msgpack::{Tags, encode_traces};
 use super::shared::{Message, Shared};
 use super::transport::Transport;
 use crate::config;
 use crate::export::FinishedSpan;
-use crate::id::TraceId;
 
 pub(crate) struct Worker {
     config: AgentConfig,
@@ -25,6 +24,9 @@ pub(crate) struct Worker {
     version: String,
     /// Spans waiting to be sent.
     batch: Vec<FinishedSpan>,
+    /// The batch grouped by trace, and its encoding: reused from batch to batch.
+    chunks: Chunks,
+    body: Vec<u8>,
 }
 
 impl Worker {
@@ -37,6 +39,8 @@ impl Worker {
         };
         Worker {
             batch: Vec::with_capacity(config.batch_size().min(4096)),
+            chunks: Chunks::default(),
+            body: Vec::new(),
             config,
             shared,
             transport,
@@ -51,11 +55,15 @@ impl Worker {
     /// count as dropped, and an unexpected end says so on standard error.
     pub(crate) fn run_to_end(mut self, receiver: Receiver<Message>) {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(&receiver)));
-        let left = receiver
+        self.shared.drain_buffers(&mut self.batch);
+        let queued: usize = receiver
             .try_iter()
-            .filter(|m| matches!(m, Message::Span(_)))
-            .count()
-            + self.batch.len();
+            .map(|m| match m {
+                Message::Batch(spans) => spans.len(),
+                _ => 0,
+            })
+            .sum();
+        let left = queued + self.batch.len();
         self.shared.count_dropped(left as u64);
         self.shared.thread_ended();
         if run.is_err() {
@@ -73,11 +81,12 @@ impl Worker {
         loop {
             let wait = next_send.saturating_duration_since(Instant::now());
             match receiver.recv_timeout(wait) {
-                Ok(Message::Span(span)) => self.push(*span),
+                Ok(Message::Batch(spans)) => self.take(spans),
                 Ok(Message::Wake) => {}
                 #[cfg(test)]
                 Ok(Message::Panic) => panic!("a test asked the exporter thread to panic"),
                 Err(RecvTimeoutError::Timeout) => {
+                    self.shared.drain_buffers(&mut self.batch);
                     self.send();
                     next_send = deadline::after(Instant::now(), interval);
                 }
@@ -93,8 +102,11 @@ impl Worker {
         }
     }
 
-    fn push(&mut self, span: FinishedSpan) {
-        self.batch.push(span);
+    /// Takes a batch a thread handed over.
+    fn take(&mut self, mut spans: Vec<FinishedSpan>) {
+        self.shared.release(spans.len());
+        self.batch.append(&mut spans);
+        self.shared.recycle(spans);
         if self.batch.len() >= self.config.batch_size() {
             self.send();
         }
@@ -106,10 +118,11 @@ impl Worker {
             return;
         };
         for message in receiver.try_iter() {
-            if let Message::Span(span) = message {
-                self.push(*span);
+            if let Message::Batch(spans) = message {
+                self.take(spans);
             }
         }
+        self.shared.drain_buffers(&mut self.batch);
         self.send();
         self.shared.flushed(ticket);
     }
@@ -120,21 +133,21 @@ impl Worker {
             return;
         }
         let count = self.batch.len() as u64;
-        let chunks = group_by_trace(&self.batch);
+        self.chunks.group(&self.batch);
         let tags = Tags {
             service: &self.service,
             env: &self.env,
             version: &self.version,
         };
-        let body = encode_traces(&chunks, &tags);
-        let traces = chunks.len();
-        drop(chunks);
+        encode_traces(&mut self.body, &self.batch, &self.chunks, &tags);
+        let traces = self.chunks.chunks.len();
         self.batch.clear();
+        let body = &self.body;
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 0;
         let timeout = self.config.request_timeout();
         let outcome = loop {
-            let outcome = self.transport.put(&body, traces, timeout);
+            let outcome = self.transport.put(body, traces, timeout);
             let retry = match &outcome {
                 Ok(status) => matches!(status, 408 | 429 | 500..=599),
                 Err(_) => true,
@@ -163,64 +176,5 @@ impl Worker {
                 });
             }
         }
-    }
-}
-
-/// Spans of one trace together, in the order they finished, except that the chunk's
-/// root (the first span whose parent is not in the chunk) goes first: it carries the
-/// trace-level tags, and the agent reads the sampling priority from it.
-pub(crate) fn group_by_trace(batch: &[FinishedSpan]) -> Vec<Vec<&FinishedSpan>> {
-    let mut chunks: Vec<Vec<&FinishedSpan>> = Vec::new();
-    let mut index: HashMap<TraceId, usize> = HashMap::new();
-    for span in batch {
-        let slot = *index.entry(span.context.trace_id()).or_insert_with(|| {
-            chunks.push(Vec::new());
-            chunks.len() - 1
-        });
-        chunks[slot].push(span);
-    }
-    for chunk in &mut chunks {
-        let root = chunk.iter().position(|s| {
-            !chunk
-                .iter()
-                .any(|p| p.context.span_id() == s.context.parent_id())
-        });
-        if let Some(root) = root {
-            chunk[..=root].rotate_right(1);
-        }
-    }
-    chunks
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::export::testing::finished;
-
-    #[test]
-    fn spans_are_grouped_by_trace_in_order() {
-        let span = |trace: u64, id: u64| finished(trace, id, 0);
-        let child = finished;
-        let batch = [
-            child(1, 1, 9),
-            span(2, 2),
-            child(1, 3, 1),
-            child(1, 4, 3),
-            child(3, 5, 6),
-        ];
-        let chunks = group_by_trace(&batch);
-        let ids: Vec<Vec<u64>> = chunks
-            .iter()
-            .map(|c| c.iter().map(|s| s.context.span_id().to_u64()).collect())
-            .collect();
-        assert_eq!(ids, [vec![1, 3, 4], vec![2], vec![5]]);
-        // A child finished before its parent: the parent leads the chunk.
-        let batch = [child(1, 3, 1), child(1, 4, 3), span(1, 1)];
-        let chunks = group_by_trace(&batch);
-        let ids: Vec<u64> = chunks[0]
-            .iter()
-            .map(|s| s.context.span_id().to_u64())
-            .collect();
-        assert_eq!(ids, [1, 3, 4]);
     }
 }

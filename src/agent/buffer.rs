@@ -1,0 +1,130 @@
+//! The hand-off from the application's threads: each thread collects its finished spans
+//! in a buffer of its own (an uncontended lock, no allocation) and hands them to the
+//! background thread a batch at a time; the background thread also drains every
+//! buffer each flush interval, so a thread that goes quiet never holds spans back.
+
+use std::cell::RefCell;
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::shared::{Message, Shared};
+use crate::export::FinishedSpan;
+
+/// How many spans a thread collects before it hands them over itself.
+pub(crate) const THREAD_BATCH: usize = 64;
+
+/// One thread's finished spans.
+#[derive(Default)]
+pub(crate) struct Buffer {
+    spans: Mutex<Vec<FinishedSpan>>,
+}
+
+impl Buffer {
+    /// The spans, whatever a panic elsewhere left the lock in.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Vec<FinishedSpan>> {
+        self.spans
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// This thread's buffer for the exporter it last exported to.
+struct Local {
+    shared: Arc<Shared>,
+    queue: SyncSender<Message>,
+    buffer: Arc<Buffer>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
+}
+
+impl Local {
+    fn new(shared: &Arc<Shared>, queue: &SyncSender<Message>) -> Local {
+        let buffer = Arc::new(Buffer::default());
+        shared.register(Arc::clone(&buffer));
+        Local {
+            shared: Arc::clone(shared),
+            queue: queue.clone(),
+            buffer,
+        }
+    }
+
+    fn push(&self, span: FinishedSpan) {
+        let mut spans = self.buffer.lock();
+        spans.push(span);
+        if spans.len() >= THREAD_BATCH {
+            let full = std::mem::replace(&mut *spans, self.shared.empty_batch());
+            drop(spans);
+            send(&self.shared, &self.queue, full);
+        }
+    }
+
+    /// Hands over whatever the buffer holds.
+    fn hand_over(&self) {
+        let spans = std::mem::take(&mut *self.buffer.lock());
+        if !spans.is_empty() {
+            send(&self.shared, &self.queue, spans);
+        }
+    }
+}
+
+impl Drop for Local {
+    /// The thread ends (or moves to another exporter): nothing stays behind.
+    fn drop(&mut self) {
+        self.hand_over();
+    }
+}
+
+/// Takes one finished span for the exporter that `shared` and `queue` belong to.
+pub(crate) fn export(shared: &Arc<Shared>, queue: &SyncSender<Message>, span: FinishedSpan) {
+    let mut span = Some(span);
+    let _ = LOCAL.try_with(|cell| {
+        let Ok(mut local) = cell.try_borrow_mut() else {
+            return;
+        };
+        if !local
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(&l.shared, shared))
+        {
+            // Replacing an earlier exporter's buffer hands its spans over first.
+            *local = Some(Local::new(shared, queue));
+        }
+        if let (Some(local), Some(span)) = (local.as_ref(), span.take()) {
+            local.push(span);
+        }
+    });
+    // This thread's locals are gone (or busy, in a re-entrant call): send it alone.
+    if let Some(span) = span {
+        send(shared, queue, vec![span]);
+    }
+}
+
+/// Hands this thread's buffered spans for `shared`'s exporter over now, so that a flush
+/// called from this thread includes them.
+pub(crate) fn hand_over_local(shared: &Arc<Shared>) {
+    let _ = LOCAL.try_with(|cell| {
+        if let Ok(local) = cell.try_borrow() {
+            if let Some(local) = local.as_ref().filter(|l| Arc::ptr_eq(&l.shared, shared)) {
+                local.hand_over();
+            }
+        }
+    });
+}
+
+/// Queues a batch for the background thread, or counts it as dropped when the queue is
+/// full or the exporter stopped. Never blocks.
+fn send(shared: &Shared, queue: &SyncSender<Message>, spans: Vec<FinishedSpan>) {
+    let count = spans.len();
+    if shared.is_stopped() || !shared.reserve(count) {
+        shared.count_dropped(count as u64);
+        return;
+    }
+    if let Err(TrySendError::Full(message) | TrySendError::Disconnected(message)) =
+        queue.try_send(Message::Batch(spans))
+    {
+        shared.release(count);
+        shared.count_dropped(count as u64);
+        drop(message);
+    }
+}

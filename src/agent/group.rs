@@ -1,0 +1,167 @@
+//! Finished spans grouped into trace chunks, in O(n) with buffers reused from batch to
+//! batch: no per-batch allocation once warm, no SipHash.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::export::FinishedSpan;
+
+/// A hasher for keys that are already random (trace and span ids): one multiply.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+type IdBuild = BuildHasherDefault<IdHasher>;
+
+/// One trace chunk: `len` spans from `start` in [`Chunks::order`], its root first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Chunk {
+    pub(crate) start: usize,
+    pub(crate) len: usize,
+}
+
+/// The chunks of one batch: span indices in chunk order, and where each chunk is.
+#[derive(Default)]
+pub(crate) struct Chunks {
+    /// Indices into the batch, chunk after chunk; each chunk's root first, then its
+    /// other spans in the order they finished.
+    pub(crate) order: Vec<usize>,
+    pub(crate) chunks: Vec<Chunk>,
+    /// The chunk of each trace (by its full 128-bit id), while grouping.
+    index: HashMap<(u64, u64), usize, IdBuild>,
+    /// Every span of the batch, by trace and id, to find roots.
+    ids: HashSet<(u64, u64), IdBuild>,
+    /// The chunk of each span of the batch, while grouping.
+    chunk_of: Vec<usize>,
+    /// The next free slot of each chunk in `order`, while grouping.
+    fill: Vec<usize>,
+}
+
+impl Chunks {
+    /// Groups `batch`: spans of one trace together, in the order they finished, except
+    /// that each chunk's root (the first span whose parent is not in the chunk) goes
+    /// first: it carries the trace-level tags, and the agent reads the sampling
+    /// priority from it. Chunks come in the order their first span finished.
+    pub(crate) fn group(&mut self, batch: &[FinishedSpan]) {
+        self.order.clear();
+        self.chunks.clear();
+        self.index.clear();
+        self.ids.clear();
+        self.chunk_of.clear();
+        for span in batch {
+            let trace = span.context.trace_id();
+            let key = (trace.high(), trace.low());
+            let next = self.chunks.len();
+            let chunk = *self.index.entry(key).or_insert(next);
+            if chunk == next {
+                self.chunks.push(Chunk { start: 0, len: 0 });
+            }
+            self.chunks[chunk].len += 1;
+            self.chunk_of.push(chunk);
+            self.ids
+                .insert((trace.low(), span.context.span_id().to_u64()));
+        }
+        // Counting sort by chunk, stable: each chunk's spans in the order they finished.
+        let mut start = 0;
+        for chunk in &mut self.chunks {
+            chunk.start = start;
+            start += chunk.len;
+        }
+        self.order.resize(batch.len(), 0);
+        self.fill.clear();
+        self.fill.extend(self.chunks.iter().map(|c| c.start));
+        for (i, &chunk) in self.chunk_of.iter().enumerate() {
+            self.order[self.fill[chunk]] = i;
+            self.fill[chunk] += 1;
+        }
+        // Each chunk's root to the front, the others keeping their order.
+        for chunk in &self.chunks {
+            let spans = &mut self.order[chunk.start..chunk.start + chunk.len];
+            let root = spans.iter().position(|&i| {
+                let c = &batch[i].context;
+                !self
+                    .ids
+                    .contains(&(c.trace_id().low(), c.parent_id().to_u64()))
+            });
+            if let Some(root) = root {
+                spans[..=root].rotate_right(1);
+            }
+        }
+    }
+
+    /// The batch indices of each chunk, root first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[usize]> {
+        self.chunks
+            .iter()
+            .map(|c| &self.order[c.start..c.start + c.len])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::testing::finished;
+
+    fn ids(batch: &[FinishedSpan]) -> Vec<Vec<u64>> {
+        let mut chunks = Chunks::default();
+        chunks.group(batch);
+        chunks
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .map(|&i| batch[i].context.span_id().to_u64())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spans_are_grouped_by_trace_in_order_with_roots_first() {
+        let span = |trace, id| finished(trace, id, 0);
+        let batch = [
+            finished(1, 1, 9),
+            span(2, 2),
+            finished(1, 3, 1),
+            finished(1, 4, 3),
+            finished(3, 5, 6),
+        ];
+        assert_eq!(ids(&batch), [vec![1, 3, 4], vec![2], vec![5]]);
+        // A child finished before its parent: the parent leads the chunk.
+        let batch = [finished(1, 3, 1), finished(1, 4, 3), span(1, 1)];
+        assert_eq!(ids(&batch), [vec![1, 3, 4]]);
+        // The same span id in two traces does not make a parent.
+        let batch = [finished(7, 5, 0), finished(8, 6, 5), finished(8, 7, 6)];
+        assert_eq!(ids(&batch), [vec![5], vec![6, 7]]);
+    }
+
+    #[test]
+    fn a_large_trace_keeps_every_span_once() {
+        let mut batch = vec![finished(1, 1, 0)];
+        for id in 2..10_000u64 {
+            batch.push(finished(1, id, id / 2));
+        }
+        batch.reverse();
+        let chunks = ids(&batch);
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(chunks[0][0], 1, "the root leads");
+        let mut all = chunks[0].clone();
+        all.sort_unstable();
+        assert_eq!(all, (1..10_000).collect::<Vec<_>>());
+    }
+}
