@@ -4,7 +4,7 @@
 //! buffer each flush interval, so a thread that goes quiet never holds spans back.
 
 use std::cell::RefCell;
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::shared::{Message, Shared};
@@ -115,16 +115,8 @@ pub(crate) fn hand_over_local(shared: &Arc<Shared>) {
 /// Queues a batch for the background thread, or counts it as dropped when the queue is
 /// full or the exporter stopped. Never blocks.
 fn send(shared: &Shared, queue: &SyncSender<Message>, spans: Vec<FinishedSpan>) {
-    let count = spans.len();
-    if shared.is_stopped() || !shared.reserve(count) {
-        shared.count_dropped(count as u64);
-        return;
-    }
-    if let Err(TrySendError::Full(message) | TrySendError::Disconnected(message)) =
-        queue.try_send(Message::Batch(spans))
-    {
-        shared.release(count);
-        shared.count_dropped(count as u64);
-        drop(message);
+    let count = spans.len() as u64;
+    if shared.is_stopped() || shared.enqueue(spans, queue).is_err() {
+        shared.count_dropped(count);
     }
 }

@@ -177,10 +177,13 @@ impl Exporter for AgentExporter {
 }
 
 fn start(config: AgentConfig) -> (AgentExporter, Agent) {
-    // The queue holds batches; `Shared` bounds the spans in them by the capacity.
-    let batches = config.queue_capacity().div_ceil(buffer::THREAD_BATCH) + 16;
-    let (queue, receiver) = mpsc::sync_channel(batches);
-    let shared = Arc::new(Shared::new(config.address(), config.queue_capacity()));
+    // The channel only wakes the background thread; batches wait in `Shared`.
+    let (queue, receiver) = mpsc::sync_channel(4);
+    let shared = Arc::new(Shared::new(
+        config.address(),
+        config.queue_capacity(),
+        config.batch_size(),
+    ));
     let worker = Worker::new(config, Arc::clone(&shared));
     let spawned = std::thread::Builder::new()
         .name("spanlog-agent".to_owned())

@@ -1,6 +1,7 @@
 //! What the application's side and the background thread share: the queue's messages,
 //! the counters, the flush protocol, and the warnings.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex};
@@ -10,11 +11,10 @@ use super::buffer::{Buffer, THREAD_BATCH};
 use super::deadline;
 use crate::export::FinishedSpan;
 
-/// What goes through the queue.
+/// What wakes the background thread.
 pub(crate) enum Message {
-    /// Finished spans a thread handed over.
-    Batch(Vec<FinishedSpan>),
-    /// Look at the flags: a flush was requested, or the exporter stopped.
+    /// Look at the queue and the flags: a batch is ready, a flush was requested, or the
+    /// exporter stopped.
     Wake,
     /// Makes the background thread panic, to test what follows.
     #[cfg(test)]
@@ -33,9 +33,13 @@ pub(crate) struct Shared {
     flushes: Mutex<Flushes>,
     flushed: Condvar,
     last_warning: Mutex<Option<Instant>>,
-    /// Spans in batches on the queue; at most `capacity`.
+    /// Batches threads handed over, for the background thread to take.
+    ready: Mutex<VecDeque<Vec<FinishedSpan>>>,
+    /// Spans in `ready`; at most `capacity`.
     queued: AtomicUsize,
     capacity: usize,
+    /// How many queued spans make a batch worth waking the background thread for.
+    wake_at: usize,
     /// Every thread's buffer; the background thread drains them.
     buffers: Mutex<Vec<Arc<Buffer>>>,
     /// Emptied batches, for threads to fill again without allocating.
@@ -52,7 +56,7 @@ struct Flushes {
 }
 
 impl Shared {
-    pub(crate) fn new(address: String, capacity: usize) -> Shared {
+    pub(crate) fn new(address: String, capacity: usize, wake_at: usize) -> Shared {
         Shared {
             address,
             sent: AtomicU64::new(0),
@@ -63,26 +67,53 @@ impl Shared {
             flushes: Mutex::new(Flushes::default()),
             flushed: Condvar::new(),
             last_warning: Mutex::new(None),
+            ready: Mutex::new(VecDeque::new()),
             queued: AtomicUsize::new(0),
             capacity,
+            wake_at,
             buffers: Mutex::new(Vec::new()),
             pool: Mutex::new(Vec::new()),
         }
     }
 
-    /// Makes room on the queue for `spans` more; `false` when it is full.
-    pub(crate) fn reserve(&self, spans: usize) -> bool {
-        let before = self.queued.fetch_add(spans, Ordering::AcqRel);
-        if before.saturating_add(spans) > self.capacity {
-            self.queued.fetch_sub(spans, Ordering::AcqRel);
-            return false;
+    /// Queues a batch for the background thread, waking it once a full batch is
+    /// waiting; `Err` (the spans) when the queue is full. Never blocks on the background
+    /// thread: the locks are held only to move a vector.
+    pub(crate) fn enqueue(
+        &self,
+        spans: Vec<FinishedSpan>,
+        wake: &SyncSender<Message>,
+    ) -> Result<(), Vec<FinishedSpan>> {
+        let count = spans.len();
+        let before = self.queued.fetch_add(count, Ordering::AcqRel);
+        if before.saturating_add(count) > self.capacity {
+            self.queued.fetch_sub(count, Ordering::AcqRel);
+            return Err(spans);
         }
-        true
+        lock(&self.ready).push_back(spans);
+        if before < self.wake_at && before + count >= self.wake_at {
+            let _ = wake.try_send(Message::Wake);
+        }
+        Ok(())
     }
 
-    /// Gives back the room `spans` took on the queue.
-    pub(crate) fn release(&self, spans: usize) {
-        self.queued.fetch_sub(spans, Ordering::AcqRel);
+    /// Moves queued batches, oldest first, into `batch` until it holds `limit` spans or
+    /// the queue is empty, keeping the emptied vectors for reuse. The queue's bound
+    /// holds for what the background thread holds too: it takes at most a batch.
+    pub(crate) fn take_ready(&self, batch: &mut Vec<FinishedSpan>, limit: usize) {
+        while batch.len() < limit {
+            let Some(mut spans) = lock(&self.ready).pop_front() else {
+                return;
+            };
+            self.queued.fetch_sub(spans.len(), Ordering::AcqRel);
+            batch.append(&mut spans);
+            self.recycle(spans);
+        }
+    }
+
+    /// Whether a batch's worth of spans is queued.
+    pub(crate) fn batch_waiting(&self) -> bool {
+        self.queued.load(Ordering::Acquire) >= self.wake_at
     }
 
     /// Adds a thread's buffer to those the background thread drains.

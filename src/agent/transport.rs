@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+
 use super::config::Address;
 use super::deadline;
 
@@ -15,14 +17,20 @@ pub(crate) enum Transport {
 impl Transport {
     pub(crate) fn new(address: &Address, timeout: Duration) -> Transport {
         match address {
-            Address::Http(base) => Transport::Http {
-                client: ureq::Agent::config_builder()
+            Address::Http(base) => {
+                let config = ureq::Agent::config_builder()
                     .timeout_global(Some(deadline::capped(timeout)))
                     .http_status_as_error(false)
-                    .build()
-                    .into(),
-                url: format!("{base}/v0.4/traces"),
-            },
+                    .build();
+                Transport::Http {
+                    client: ureq::Agent::with_parts(
+                        config,
+                        ureq::unversioned::transport::DefaultConnector::new(),
+                        CachedResolver::default(),
+                    ),
+                    url: format!("{base}/v0.4/traces"),
+                }
+            }
             Address::Unix(path) => Transport::Unix(path.clone()),
         }
     }
@@ -43,16 +51,48 @@ impl Transport {
                 for (name, value) in headers {
                     request = request.header(name, value);
                 }
-                request
-                    .send(body)
-                    .map(|response| response.status().as_u16())
-                    .map_err(|error| error.to_string())
+                let response = request.send(body).map_err(|error| error.to_string())?;
+                let status = response.status().as_u16();
+                // Reading the answer to its end lets the connection be reused for the
+                // next batch: no new connection, no name resolution, per request.
+                let _ = response
+                    .into_body()
+                    .with_config()
+                    .limit(64 * 1024)
+                    .read_to_vec();
+                Ok(status)
             }
             Transport::Unix(path) => {
                 let deadline = deadline::after(Instant::now(), timeout);
                 put_unix(path, &headers, body, deadline)
             }
         }
+    }
+}
+
+/// Resolves the agent's host once a minute instead of on every request. (ureq resolves
+/// before it looks for a pooled connection, and with a timeout set each lookup runs on
+/// a thread of its own: one thread per batch.)
+#[derive(Debug, Default)]
+struct CachedResolver {
+    cache: std::sync::Mutex<Option<(Instant, ResolvedSocketAddrs)>>,
+}
+
+impl Resolver for CachedResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        const FRESH: Duration = Duration::from_secs(60);
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, addrs)) = cache.as_ref().filter(|(at, _)| at.elapsed() < FRESH) {
+            return Ok(addrs.clone());
+        }
+        let addrs = DefaultResolver::default().resolve(uri, config, timeout)?;
+        *cache = Some((Instant::now(), addrs.clone()));
+        Ok(addrs)
     }
 }
 

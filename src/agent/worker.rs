@@ -55,15 +55,10 @@ impl Worker {
     /// count as dropped, and an unexpected end says so on standard error.
     pub(crate) fn run_to_end(mut self, receiver: Receiver<Message>) {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(&receiver)));
+        self.shared.take_ready(&mut self.batch, usize::MAX);
         self.shared.drain_buffers(&mut self.batch);
-        let queued: usize = receiver
-            .try_iter()
-            .map(|m| match m {
-                Message::Batch(spans) => spans.len(),
-                _ => 0,
-            })
-            .sum();
-        let left = queued + self.batch.len();
+        drop(receiver);
+        let left = self.batch.len();
         self.shared.count_dropped(left as u64);
         self.shared.thread_ended();
         if run.is_err() {
@@ -81,11 +76,11 @@ impl Worker {
         loop {
             let wait = next_send.saturating_duration_since(Instant::now());
             match receiver.recv_timeout(wait) {
-                Ok(Message::Batch(spans)) => self.take(spans),
-                Ok(Message::Wake) => {}
+                Ok(Message::Wake) => self.take_ready(),
                 #[cfg(test)]
                 Ok(Message::Panic) => panic!("a test asked the exporter thread to panic"),
                 Err(RecvTimeoutError::Timeout) => {
+                    self.take_ready();
                     self.shared.drain_buffers(&mut self.batch);
                     self.send();
                     next_send = deadline::after(Instant::now(), interval);
@@ -95,33 +90,36 @@ impl Worker {
                     return;
                 }
             }
-            self.serve_flushes(receiver);
+            self.serve_flushes();
             if self.shared.is_stopped() {
                 return;
             }
         }
     }
 
-    /// Takes a batch a thread handed over.
-    fn take(&mut self, mut spans: Vec<FinishedSpan>) {
-        self.shared.release(spans.len());
-        self.batch.append(&mut spans);
-        self.shared.recycle(spans);
-        if self.batch.len() >= self.config.batch_size() {
+    /// Takes the batches threads handed over, sending each batch's worth, until less
+    /// than a batch is left queued.
+    fn take_ready(&mut self) {
+        let size = self.config.batch_size();
+        loop {
+            self.shared.take_ready(&mut self.batch, size);
+            if self.batch.len() < size {
+                return;
+            }
             self.send();
+            if !self.shared.batch_waiting() || self.shared.is_stopped() {
+                return;
+            }
         }
     }
 
     /// Answers flush requests: send everything queued up to now, then report.
-    fn serve_flushes(&mut self, receiver: &Receiver<Message>) {
+    fn serve_flushes(&mut self) {
         let Some(ticket) = self.shared.pending_flush() else {
             return;
         };
-        for message in receiver.try_iter() {
-            if let Message::Batch(spans) = message {
-                self.take(spans);
-            }
-        }
+        self.take_ready();
+        self.shared.take_ready(&mut self.batch, usize::MAX);
         self.shared.drain_buffers(&mut self.batch);
         self.send();
         self.shared.flushed(ticket);

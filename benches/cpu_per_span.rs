@@ -1,0 +1,187 @@
+//! Whole-process CPU per exported span, at a paced rate: everything the process spends
+//! (the application's thread making spans, and the exporter's thread or collector
+//! grouping, encoding and sending them) divided by the spans made. Measured with
+//! `getrusage`, each stack in a process of its own (a process has one exporter).
+//!
+//! `cargo bench -p spanlog-benches --bench cpu_per_span [-- RATE SECONDS]`
+//!
+//! Every stack makes 10-span traces (a root and nine children, each entered and
+//! finished), 1 ms worth at a time, at RATE spans per second (default 200,000) for
+//! SECONDS (default 3), then flushes. The sink is an HTTP server in the same process
+//! that reads each request and answers `200 {}` at once; its CPU counts too, the same
+//! for every stack that sends.
+//!
+//! - `spanlog_agent`: spanlog's agent exporter (batches, msgpack, ureq) to the sink.
+//! - `fastrace_datadog`: fastrace's `LocalSpan`s under a root, collected by fastrace's
+//!   collector and sent by `fastrace-datadog` (msgpack, reqwest) to the sink.
+//! - `fastrace_collector`: the same spans, fastrace's collector with a reporter that
+//!   discards: fastrace's own share, nothing encoded or sent.
+
+mod common;
+
+use std::hint::black_box;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const STACKS: [&str; 3] = ["spanlog_agent", "fastrace_datadog", "fastrace_collector"];
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if let Some(stack) = args.first().filter(|a| STACKS.contains(&a.as_str())) {
+        let rate = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(200_000);
+        let seconds = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
+        return run(stack, rate, seconds);
+    }
+    let rate: u64 = args.first().and_then(|r| r.parse().ok()).unwrap_or(200_000);
+    let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3);
+    println!("| stack | spans | CPU per span (ns) | of which user (ns) | wall (s) |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for stack in STACKS {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([stack, &rate.to_string(), &seconds.to_string()])
+            .output()
+            .expect("runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        match text.lines().find(|l| l.starts_with('|')) {
+            Some(row) if out.status.success() => println!("{row}"),
+            _ => println!(
+                "| `{stack}` | failed: {} |",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            ),
+        }
+    }
+}
+
+/// CPU time of the whole process so far: (user + system, user), in nanoseconds.
+fn cpu() -> (u64, u64) {
+    // SAFETY: getrusage writes into the struct we hand it.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let nanos = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    let user = nanos(usage.ru_utime);
+    (user + nanos(usage.ru_stime), user)
+}
+
+fn run(stack: &str, rate: u64, seconds: u64) {
+    const SPANS_PER_TRACE: u64 = 10;
+    let sink = common::sink();
+    let mut agent = None;
+    let mut make: Box<dyn FnMut()> = match stack {
+        "spanlog_agent" => {
+            let config = spanlog::agent::AgentConfig::new()
+                .with_address(&sink)
+                .unwrap()
+                .with_queue_capacity(1_000_000);
+            agent = Some(spanlog::agent::set_global(config).expect("the first exporter"));
+            Box::new(|| {
+                let _root = spanlog::start_span("web.request")
+                    .resource("/posts")
+                    .entered();
+                for _ in 1..SPANS_PER_TRACE {
+                    let span = spanlog::start_span("db.query").entered();
+                    black_box(&span);
+                }
+            })
+        }
+        "fastrace_datadog" | "fastrace_collector" => {
+            let config = fastrace::collector::Config::default();
+            if stack == "fastrace_datadog" {
+                let address = sink.trim_start_matches("http://").parse().unwrap();
+                let reporter =
+                    fastrace_datadog::DatadogReporter::new(address, "bench", "/posts", "web");
+                fastrace::set_reporter(reporter, config);
+            } else {
+                common::fastrace_setup();
+            }
+            Box::new(|| {
+                let root = common::fastrace_root();
+                let _parent = root.set_local_parent();
+                for _ in 1..SPANS_PER_TRACE {
+                    let span = fastrace::local::LocalSpan::enter_with_local_parent("db.query");
+                    black_box(&span);
+                }
+            })
+        }
+        other => panic!("unknown stack {other}"),
+    };
+    // Warm up outside the measurement: clocks calibrated, threads started, buffers grown.
+    for _ in 0..1_000 {
+        make();
+    }
+    flush(stack);
+    let traces_per_ms = (rate / SPANS_PER_TRACE / 1_000).max(1);
+    let (cpu_before, user_before) = cpu();
+    let started = Instant::now();
+    let mut traces = 0u64;
+    for tick in 1..=seconds * 1_000 {
+        for _ in 0..traces_per_ms {
+            make();
+        }
+        traces += traces_per_ms;
+        let next = started + Duration::from_millis(tick);
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    flush(stack);
+    let wall = started.elapsed();
+    let (cpu_after, user_after) = cpu();
+    let spans = traces * SPANS_PER_TRACE;
+    println!(
+        "| `{stack}` | {spans} | {} | {} | {:.2} |",
+        (cpu_after - cpu_before) / spans,
+        (user_after - user_before) / spans,
+        wall.as_secs_f64()
+    );
+    if std::env::var_os("PER_THREAD").is_some() {
+        per_thread(spans);
+    }
+    if let Some(agent) = agent {
+        let stats = agent.stats();
+        assert_eq!((stats.dropped, stats.failed), (0, 0), "{stats}");
+        eprintln!("{stats}");
+    }
+}
+
+/// Waits until what was made so far has left the process.
+fn flush(stack: &str) {
+    if stack == "spanlog_agent" {
+        assert!(spanlog::export::flush(Duration::from_secs(60)));
+    } else {
+        fastrace::flush();
+    }
+}
+
+/// CPU per span of each thread, from /proc (clock ticks: coarse, for a breakdown only).
+fn per_thread(spans: u64) {
+    let tick_ns = 1_000_000_000 / 100;
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let Some((name, rest)) = stat.split_once(") ") else {
+            continue;
+        };
+        let name = name.split_once(" (").map_or(name, |(_, n)| n);
+        // After the name: state, ppid, ..., then utime and stime (fields 14 and 15).
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let field = |i: usize| -> u64 { fields.get(i).and_then(|f| f.parse().ok()).unwrap_or(0) };
+        let (utime, stime) = (field(11), field(12));
+        eprintln!(
+            "{name:>20}: user {} ns/span, system {} ns/span",
+            utime * tick_ns / spans,
+            stime * tick_ns / spans
+        );
+    }
+}
