@@ -42,6 +42,24 @@ fn main() {
                 .collect();
             (0..n).for_each(|i| info!(logger: &text, "request {}", i));
         }
+        "spanlog_first_line" => {
+            // A new span each time, and one line in it: the line formats the span's ids.
+            let _root = spanlog::start_span("root").entered();
+            (0..n).for_each(|i| {
+                let _span = spanlog::start_span("work").entered();
+                info!(logger: &text, "request {}", i);
+            });
+        }
+        "spanlog_first_line_after_parent" => {
+            // The same, where the parent has logged (a request span, then its queries):
+            // the trace and parent digits are copied from the parent's text.
+            let _root = spanlog::start_span("root").entered();
+            info!(logger: &text, "request");
+            (0..n).for_each(|i| {
+                let _span = spanlog::start_span("work").entered();
+                info!(logger: &text, "request {}", i);
+            });
+        }
         "spanlog_kv" => {
             let _span = spanlog::start_span("web.request").entered();
             (0..n).for_each(|i| info!(logger: &kv, "request {}", i));

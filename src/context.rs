@@ -331,19 +331,37 @@ pub(crate) fn copy_current_ids_text(wide_logging: bool, out: &mut IdsText) -> bo
                     return true;
                 }
             }
-            let c = &frame.context;
-            *out = IdsText::new(c.trace_id, c.span_id, c.parent_id, wide_logging);
+            *out = format_ids(stack, depth, wide_logging);
+            let token = frame.token;
             if stack.texts.len() <= depth {
                 // Grows once per new depth a thread logs at; then reused.
                 stack.texts.resize(depth.max(15) + 1, None);
             }
-            stack.texts[depth] = Some(CachedText {
-                token: frame.token,
-                text: *out,
-            });
+            stack.texts[depth] = Some(CachedText { token, text: *out });
             true
         })
         .unwrap_or(false)
+}
+
+/// The text of the frame at `depth`, the first time a line is logged in it. When the
+/// frame below is its parent and has its text cached (the parent logged), the trace
+/// and parent digits are copied from there and only the new span id is formatted.
+#[cold]
+#[inline(never)]
+fn format_ids(stack: &Stack, depth: usize, wide_logging: bool) -> IdsText {
+    let c = &stack.frames[depth].context;
+    let below = depth.checked_sub(1).and_then(|d| {
+        let frame = stack.frames.get(d)?;
+        let cached = stack.texts.get(d)?.as_ref()?;
+        let is_parent =
+            frame.context.span_id == c.parent_id && frame.context.trace_id == c.trace_id;
+        (cached.token == frame.token && cached.text.wide_logging() == wide_logging && is_parent)
+            .then_some(&cached.text)
+    });
+    match below {
+        Some(parent) => IdsText::child_of(parent, c.span_id),
+        None => IdsText::new(c.trace_id, c.span_id, c.parent_id, wide_logging),
+    }
 }
 
 #[cfg(test)]

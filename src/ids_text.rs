@@ -61,6 +61,29 @@ impl IdsText {
         }
     }
 
+    /// The text of a child of the span whose text is `parent`: the same trace, `span_id`
+    /// for the span, and the parent's span id as its parent. Only the new span id is
+    /// formatted; the rest is copied.
+    pub(crate) fn child_of(parent: &IdsText, span_id: SpanId) -> Self {
+        let mut text = ArrayString::new();
+        text.push_str(TRACE_KEY);
+        text.push_str(parent.trace());
+        text.push_str(SPAN_KEY);
+        let mut digits = itoa::Buffer::new();
+        let span = digits.format(span_id.to_u64());
+        text.push_str(span);
+        let span_len = span.len() as u8;
+        text.push_str(PARENT_KEY);
+        text.push_str(parent.span());
+        text.push('"');
+        IdsText {
+            text,
+            trace_len: parent.trace_len,
+            span_len,
+            wide_logging: parent.wide_logging,
+        }
+    }
+
     pub(crate) fn wide_logging(&self) -> bool {
         self.wide_logging
     }
@@ -125,6 +148,32 @@ mod tests {
             "{}",
             std::mem::size_of::<IdsText>()
         );
+    }
+
+    #[test]
+    fn a_child_copied_from_its_parent_is_what_formatting_gives() {
+        for (trace, wide) in [
+            (TraceId::from_u128(0x6b04d2e800000000e6a5cefc6c3cef4e), true),
+            (
+                TraceId::from_u128(0x6b04d2e800000000e6a5cefc6c3cef4e),
+                false,
+            ),
+            (TraceId::from_parts(0, 7), true),
+        ] {
+            let parent = IdsText::new(
+                trace,
+                SpanId::from_u64(10582933694091117294),
+                SpanId::from_u64(3),
+                wide,
+            );
+            for span in [1, 42, u64::MAX] {
+                let span = SpanId::from_u64(span);
+                assert_eq!(
+                    IdsText::child_of(&parent, span),
+                    IdsText::new(trace, span, SpanId::from_u64(10582933694091117294), wide)
+                );
+            }
+        }
     }
 
     #[test]

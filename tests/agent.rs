@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 fn main() {
-    if std::env::args().nth(1).as_deref() == Some("--stall") {
-        return stalled_agent_child();
+    match std::env::args().nth(1).as_deref() {
+        Some("--stall") => return stalled_agent_child(),
+        Some("--large") => return large_traces_child(),
+        _ => {}
     }
     let mut passed = 0;
     let mut skipped = Vec::new();
@@ -29,7 +31,8 @@ fn main() {
         Some(url) => {
             checks_are_enforced(&url);
             logs_and_traces_are_connected(&url, &format!("DD_TRACE_AGENT_URL={url}"));
-            passed += 2;
+            large_traces_are_accepted(&url);
+            passed += 3;
         }
         None => skipped.push("SPANLOG_TEST_AGENT_URL"),
     }
@@ -157,6 +160,94 @@ fn logs_and_traces_are_connected(agent: &str, address: &str) {
         }
     }
     println!("logs and traces are connected through {address}");
+}
+
+/// One trace of 10,000 spans and three small ones, all in one batch: encoded, accepted
+/// by the agent with its checks on, every span there, each chunk led by its root.
+fn large_traces_are_accepted(agent: &str) {
+    let token = format!("spanlog-large-{}", std::process::id());
+    ureq::get(format!(
+        "{agent}/test/session/start?test_session_token={token}"
+    ))
+    .call()
+    .unwrap();
+    let status = Command::new(std::env::current_exe().unwrap())
+        .arg("--large")
+        .env("SPANLOG_TEST_AGENT_URL", agent)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the large-traces child failed");
+    let traces = get_json(&format!(
+        "{agent}/test/session/traces?test_session_token={token}"
+    ));
+    let traces = traces.as_array().expect("an array of traces");
+    let mut sizes: Vec<usize> = traces.iter().map(|t| t.as_array().unwrap().len()).collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [2, 2, 2, 10_000], "spans per trace");
+    for trace in traces {
+        let spans = trace.as_array().unwrap();
+        let ids: std::collections::HashSet<u64> = spans
+            .iter()
+            .map(|s| s["span_id"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ids.len(), spans.len(), "no span twice");
+        let roots: Vec<&Value> = spans
+            .iter()
+            .filter(|s| !ids.contains(&s["parent_id"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(roots.len(), 1, "one root per trace");
+        assert_eq!(roots[0]["parent_id"].as_u64(), Some(0));
+        assert_eq!(
+            roots[0]["metrics"]["_sampling_priority_v1"].as_f64(),
+            Some(1.0)
+        );
+        assert_eq!(roots[0]["metrics"]["_dd.top_level"].as_f64(), Some(1.0));
+        assert!(
+            roots[0]["meta"]["_dd.p.tid"]
+                .as_str()
+                .is_some_and(|t| t.len() == 16)
+        );
+        for span in spans.iter().filter(|s| s["parent_id"].as_u64() != Some(0)) {
+            assert!(
+                span["meta"].get("_dd.p.tid").is_none(),
+                "only the root: {span}"
+            );
+        }
+    }
+    println!("a 10,000-span trace and three small ones are accepted in one batch");
+}
+
+fn large_traces_child() {
+    let url = std::env::var("SPANLOG_TEST_AGENT_URL").unwrap();
+    let agent = spanlog::agent::set_global(
+        spanlog::agent::AgentConfig::new()
+            .with_address(&url)
+            .unwrap()
+            .with_batch_size(50_000)
+            .with_queue_capacity(50_000)
+            .with_flush_interval(Duration::from_secs(60)),
+    )
+    .unwrap();
+    {
+        let _root = spanlog::start_span("big.request").entered();
+        // Chains 101 deep, 99 of them: 9,999 spans under one root. Half the chains
+        // finish innermost first, half outermost first (children after their parents).
+        for n in 0..99 {
+            let mut chain: Vec<_> = (0..101)
+                .map(|_| spanlog::start_span("big.step").entered())
+                .collect();
+            if n % 2 == 0 {
+                while chain.pop().is_some() {}
+            }
+        }
+    }
+    for _ in 0..3 {
+        let _root = spanlog::start_span("small.request").entered();
+        let _child = spanlog::start_span("small.step").entered();
+    }
+    assert!(agent.flush(Duration::from_secs(30)), "flushed");
+    let stats = agent.stats();
+    assert_eq!(stats.sent, 10_000 + 6, "{stats}");
 }
 
 /// The test agent answers 400 to a payload that breaks its checks; ours pass (above).

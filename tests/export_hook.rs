@@ -145,5 +145,70 @@ fn main() {
     assert_eq!(retyped.span_type.as_deref(), Some("sql"));
     assert_eq!(retyped.service, None);
     assert!(!retyped.error);
+
+    timestamps_match_the_clocks_read_around_them(&collect);
     println!("1 passed, 0 failed");
+}
+
+/// Wall-clock time in unix nanoseconds.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
+}
+
+/// The documented bound: a span's start is within 100 µs of the wall clock read just
+/// before it started (or after it finished), and its duration within 100 µs of the
+/// monotonic time read around it. Checked on this thread, on another thread, and for
+/// spans that finish on another thread than they started on.
+fn timestamps_match_the_clocks_read_around_them(collect: &Collect) {
+    const BOUND: i64 = 100_000;
+    let check = |name: &str, before: i64, after: i64, elapsed: Duration| {
+        let span = collect.named(name);
+        assert!(
+            span.start_unix_nanos >= before - BOUND && span.start_unix_nanos <= after + BOUND,
+            "{name}: start {} not in {before}..{after}",
+            span.start_unix_nanos
+        );
+        let elapsed = elapsed.as_nanos() as i64;
+        assert!(
+            span.duration_nanos >= 0 && span.duration_nanos <= elapsed + BOUND,
+            "{name}: duration {} vs {elapsed} measured around it",
+            span.duration_nanos
+        );
+        assert!(
+            span.start_unix_nanos + span.duration_nanos <= after + BOUND,
+            "{name} ends in the future"
+        );
+    };
+    for (name, pause) in [("clock here", 0), ("clock here 2 ms", 2)] {
+        let (before, started) = (unix_now(), std::time::Instant::now());
+        let span = spanlog::start_span(name).entered();
+        std::thread::sleep(Duration::from_millis(pause));
+        drop(span);
+        let (after, elapsed) = (unix_now(), started.elapsed());
+        check(name, before, after, elapsed);
+        assert!(collect.named(name).duration_nanos >= pause as i64 * 1_000_000);
+    }
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for name in ["clock there", "clock there again"] {
+                let (before, started) = (unix_now(), std::time::Instant::now());
+                drop(spanlog::start_span(name).entered());
+                let (after, elapsed) = (unix_now(), started.elapsed());
+                check(name, before, after, elapsed);
+            }
+        });
+    });
+    let (before, started) = (unix_now(), std::time::Instant::now());
+    let span = spanlog::start_span("clock moved").start();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(3));
+        drop(span);
+    })
+    .join()
+    .unwrap();
+    let (after, elapsed) = (unix_now(), started.elapsed());
+    check("clock moved", before, after, elapsed);
 }

@@ -60,11 +60,13 @@ impl Local {
         }
     }
 
-    /// Hands over whatever the buffer holds.
+    /// Hands over whatever the buffer holds, leaving it a vector with room.
     fn hand_over(&self) {
-        let spans = std::mem::take(&mut *self.buffer.lock());
+        let mut spans = self.buffer.lock();
         if !spans.is_empty() {
-            send(&self.shared, &self.queue, spans);
+            let full = std::mem::replace(&mut *spans, self.shared.empty_batch());
+            drop(spans);
+            send(&self.shared, &self.queue, full);
         }
     }
 }
