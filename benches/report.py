@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn criterion's estimates into the BENCHMARKS.md table and docs/benchmarks.png.
 
-Run after `cargo bench -p spanlog-benches --bench peers --bench instrument`:
+Run after `cargo bench -p spanlog-benches --bench peers --bench instrument --bench export --bench export_agent`:
 
     python3 benches/report.py            # prints the markdown table
     python3 benches/report.py --plot     # also renders docs/benchmarks.png (matplotlib)
@@ -16,6 +16,8 @@ GROUPS = {
     "log_call": ["inner_only", "spanlog_no_span", "spanlog_span", "spanlog_span_depth8",
                  "spanlog_kv", "tracing_fmt_span", "logforth_fastrace"],
     "span_lifecycle": ["spanlog", "spanlog_root", "fastrace", "tracing"],
+    "span_lifecycle_export": ["spanlog_noop", "spanlog_agent", "fastrace", "tracing"],
+    "export_throughput": ["spanlog_agent_10_span_traces"],
     "ids": ["trace_id", "span_id", "fastrace_trace_id", "fastrace_span_id"],
     "poll": ["bare", "in_span", "in_context"],
 }
@@ -33,6 +35,7 @@ def main():
                for g, names in GROUPS.items()}
     floor = results["log_call"].get("inner_only", (None,))[0]
     results = {g: rows for g, rows in results.items() if rows}
+    plotted = {g: rows for g, rows in results.items() if g != "export_throughput"}
     for group, rows in results.items():
         print(f"\n### `{group}`\n")
         if group == "log_call":
@@ -44,11 +47,16 @@ def main():
                 added = m - floor
                 versus = f"{added / ours:.1f}×" if ours and added > 0 and name != "spanlog_no_span" else "—"
                 print(f"| `{name}` | {m:.1f} | {lo:.1f} – {hi:.1f} | {added:+.1f} | {m / floor:.2f} | {versus} |")
+        elif group == "export_throughput":
+            print("| function | median per 10,000 spans (ms) | 95% CI (ms) | spans per second |")
+            print("| --- | ---: | --- | ---: |")
+            for name, (m, lo, hi) in rows.items():
+                print(f"| `{name}` | {m / 1e6:.2f} | {lo / 1e6:.2f} – {hi / 1e6:.2f} | {10_000 / (m / 1e9):,.0f} |")
         else:
             first = next(iter(rows))
             base = rows[first][0]
             # For the lifecycle, also spanlog's cost as a fraction of each peer's.
-            peers = group == "span_lifecycle"
+            peers = group in ("span_lifecycle", "span_lifecycle_export")
             extra = f" `{first}` ÷ this |" if peers else ""
             print(f"| function | median (ns) | 95% CI (ns) | ratio to `{first}` |{extra}")
             print("| --- | ---: | --- | ---: |" + (" ---: |" if peers else ""))
@@ -59,8 +67,8 @@ def main():
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, axes = plt.subplots(len(results), 1, figsize=(9, 11))
-        for ax, (group, rows) in zip(axes, results.items()):
+        fig, axes = plt.subplots(len(plotted), 1, figsize=(9, 13))
+        for ax, (group, rows) in zip(axes, plotted.items()):
             names = list(rows)[::-1]
             meds = [rows[n][0] for n in names]
             errs = [[rows[n][0] - rows[n][1] for n in names], [rows[n][2] - rows[n][0] for n in names]]
