@@ -89,7 +89,7 @@ fn parse_bool(value: &str) -> Option<bool> {
 }
 
 /// `RUST_LOG`, or `info` when it is unset or blank: both `init`s start from it.
-#[cfg(any(feature = "env_logger", feature = "json"))]
+#[cfg(any(feature = "env_logger", feature = "json", feature = "tracing"))]
 pub(crate) fn rust_log() -> String {
     process()
         .get("RUST_LOG")

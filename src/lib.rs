@@ -98,6 +98,9 @@
 //! - `http`: [`propagation`] carriers for `http::HeaderMap`.
 //! - `json`: `json::init()`, JSON lines on standard output with the `dd.*` fields at
 //!   the root of each object, as Datadog expects (enables `kv`).
+//! - `tracing`: `tracing::SpanlogLayer` mirrors `tracing` spans as spanlog spans, and
+//!   `tracing::CorrelatedWriter` puts the fields in `tracing_subscriber::fmt` lines;
+//!   `tracing::init()` sets both up.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Output goes through the one warning sink (`env::print_warning`), nowhere else.
@@ -105,7 +108,7 @@
 
 // The modules form a ladder, each importing only those below it: env, global, rng,
 // clock, id, config, ids_text, context, correlation, logger, export, span, span_builder,
-// instrument, propagation, agent, json.
+// instrument, propagation, agent, json, tracing.
 #[cfg(feature = "agent")]
 pub mod agent;
 mod clock;
@@ -125,6 +128,8 @@ pub mod propagation;
 mod rng;
 mod span;
 mod span_builder;
+#[cfg(feature = "tracing")]
+pub mod tracing;
 
 pub use crate::config::Config;
 pub use crate::context::{ContextGuard, MAX_DEPTH, SpanContext, current, depth};

@@ -154,6 +154,16 @@ impl Span {
         self.resource = Some(resource.into());
     }
 
+    /// Replaces the service this span belongs to (see [`SpanBuilder::service`](crate::SpanBuilder::service)).
+    pub fn set_service(&mut self, service: impl Into<Text>) {
+        self.extra.get_or_insert_default().service = Some(service.into());
+    }
+
+    /// Replaces the span type (`web`, `sql`, ...).
+    pub fn set_span_type(&mut self, span_type: impl Into<Text>) {
+        set_span_type(&mut self.span_type, &mut self.extra, span_type.into());
+    }
+
     /// Sets a string tag (Datadog `meta`), replacing one with the same key.
     pub fn set_tag(&mut self, key: impl Into<Text>, value: impl Into<Text>) {
         set(

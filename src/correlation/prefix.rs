@@ -51,7 +51,7 @@ impl Prefix {
     }
 
     /// Service, env and version, unescaped: the key-values' share.
-    #[cfg(feature = "kv")]
+    #[cfg(any(feature = "kv", feature = "tracing"))]
     pub(crate) fn values(&self) -> [(&'static str, &str); 3] {
         [
             ("dd.service", &self.service),
