@@ -96,12 +96,12 @@ fn events_inside_spans_end_with_the_correlation_text() {
     assert_eq!(spanlog::depth(), 0, "nothing left entered");
 }
 
+/// Builds a subscriber that writes into the given capture.
+type MakeSubscriber = Box<dyn Fn(Captured) -> Box<dyn tracing::Subscriber + Send + Sync>>;
+
 #[test]
 fn every_format_option_keeps_the_fields_on_the_line() {
-    let formats: Vec<(
-        &str,
-        Box<dyn Fn(Captured) -> Box<dyn tracing::Subscriber + Send + Sync>>,
-    )> = vec![
+    let formats: Vec<(&str, MakeSubscriber)> = vec![
         (
             "full, ansi, time",
             Box::new(|out| {
