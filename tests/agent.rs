@@ -33,6 +33,11 @@ fn main() {
             logs_and_traces_are_connected(&url, &format!("DD_TRACE_AGENT_URL={url}"));
             large_traces_are_accepted(&url);
             passed += 3;
+            #[cfg(feature = "tracing")]
+            {
+                tracing_spans_reach_the_agent(&url);
+                passed += 1;
+            }
         }
         None => skipped.push("SPANLOG_TEST_AGENT_URL"),
     }
@@ -88,6 +93,17 @@ fn get_json(url: &str) -> Value {
 /// Every `dd.trace_id` printed in the example's log lines is a trace the agent received,
 /// with the same span ids, parents, names, resources, service, env and version.
 fn logs_and_traces_are_connected(agent: &str, address: &str) {
+    connected(agent, address, "web_request");
+}
+
+/// The same for the `tracing` example: spans mirrored from `tracing` reach the agent
+/// with the ids its lines show.
+#[cfg(feature = "tracing")]
+fn tracing_spans_reach_the_agent(agent: &str) {
+    connected(agent, &format!("DD_TRACE_AGENT_URL={agent}"), "tracing_app");
+}
+
+fn connected(agent: &str, address: &str, name: &str) {
     let token = format!(
         "spanlog-{}-{}",
         std::process::id(),
@@ -99,7 +115,7 @@ fn logs_and_traces_are_connected(agent: &str, address: &str) {
     .call()
     .unwrap();
     let (var, value) = address.split_once('=').unwrap();
-    let out = example("web_request")
+    let out = example(name)
         .env(var, value)
         .env("DD_SERVICE", "spanlog-e2e")
         .env("DD_ENV", "ci")
@@ -112,6 +128,13 @@ fn logs_and_traces_are_connected(agent: &str, address: &str) {
         stderr.contains("spanlog agent: sent=6 dropped=0 failed=0"),
         "{address}: {stderr}"
     );
+    // env_logger writes to standard error, tracing's fmt to standard output.
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let logs = if name == "tracing_app" {
+        &stdout
+    } else {
+        &stderr
+    };
 
     let traces = get_json(&format!(
         "{agent}/test/session/traces?test_session_token={token}"
@@ -123,11 +146,11 @@ fn logs_and_traces_are_connected(agent: &str, address: &str) {
             spans.insert((id("trace_id"), id("span_id")), span);
         }
     }
-    let lines: Vec<&str> = stderr
+    let lines: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains(" dd.trace_id="))
         .collect();
-    assert_eq!(lines.len(), 6, "{stderr}");
+    assert_eq!(lines.len(), 6, "{logs}");
     for line in lines {
         let trace_hex = field(line, "dd.trace_id");
         let low = u64::from_str_radix(&trace_hex[16..], 16).unwrap();
@@ -159,7 +182,7 @@ fn logs_and_traces_are_connected(agent: &str, address: &str) {
             );
         }
     }
-    println!("logs and traces are connected through {address}");
+    println!("{name}: logs and traces are connected through {address}");
 }
 
 /// One trace of 10,000 spans and three small ones, all in one batch: encoded, accepted

@@ -304,3 +304,42 @@ fn propagate_starts_a_new_trace_without_valid_context() {
     assert_eq!(get("x-datadog-parent-id"), field(line, "dd.span_id"));
     assert!(get("traceparent").starts_with(&format!("00-{}-", field(line, "dd.trace_id"))));
 }
+
+/// The tracing example's contract: six lines, each with Go-style ids; each query a
+/// child of its request, in the request's trace; three traces.
+#[cfg(feature = "tracing")]
+#[test]
+fn tracing_app_lines_carry_their_spans_ids() {
+    let (stdout, _) = run(example("tracing_app"));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{stdout}");
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "no colours into a pipe: {stdout}"
+    );
+    let mut traces = Vec::new();
+    for pair in lines.chunks(2) {
+        let (request, query) = (pair[0], pair[1]);
+        assert!(request.contains(" web.request{"), "{request}");
+        assert!(
+            request.contains(": my log message dd.service=tracing_app dd.trace_id=\""),
+            "{request}"
+        );
+        assert!(request.ends_with(r#" dd.parent_id="0""#), "{request}");
+        assert!(
+            query.contains("web.request{") && query.contains("}:db.query{"),
+            "{query}"
+        );
+        assert!(
+            query.contains(": querying posts dd.service=tracing_app dd.trace_id=\""),
+            "{query}"
+        );
+        assert_eq!(field(query, "dd.trace_id"), field(request, "dd.trace_id"));
+        assert_eq!(field(query, "dd.parent_id"), field(request, "dd.span_id"));
+        assert_ne!(field(query, "dd.span_id"), field(request, "dd.span_id"));
+        traces.push(field(request, "dd.trace_id").to_owned());
+    }
+    traces.sort();
+    traces.dedup();
+    assert_eq!(traces.len(), 3, "three requests, three traces");
+}

@@ -54,7 +54,8 @@ pub use self::layer::SpanlogLayer;
 pub use self::writer::{CorrelatedWriter, Correlating};
 
 /// Installs, as the global `tracing` subscriber: a registry, [`SpanlogLayer`], and a
-/// `fmt` layer writing to standard output through [`CorrelatedWriter::text`], filtered
+/// `fmt` layer writing to standard output through [`CorrelatedWriter::text`] (with
+/// colours only when standard output is a terminal), filtered
 /// by `RUST_LOG` (`target=level` directives separated by commas, as `tracing`'s
 /// `Targets` reads them; `info` when unset, empty or unreadable). `log` records are
 /// bridged into `tracing`.
@@ -66,9 +67,15 @@ pub fn try_init() -> Result<(), TryInitError> {
     let filter = crate::env::rust_log()
         .parse::<Targets>()
         .unwrap_or_else(|_| Targets::new().with_default(tracing_core::Level::INFO));
+    // Colours only for a terminal: escape codes have no place in a log file.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     tracing_subscriber::registry()
         .with(SpanlogLayer::new())
-        .with(tracing_subscriber::fmt::layer().with_writer(CorrelatedWriter::text(std::io::stdout)))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(ansi)
+                .with_writer(CorrelatedWriter::text(std::io::stdout)),
+        )
         .with(filter)
         .try_init()
 }
