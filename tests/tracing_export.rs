@@ -1,0 +1,89 @@
+//! Mirrored `tracing` spans reach the installed exporter with Datadog's mapping of their
+//! fields, whichever thread closes them. Its own binary: it installs the exporter.
+
+use std::sync::{Arc, Mutex};
+
+use spanlog::export::{Exporter, FinishedSpan};
+use tracing_subscriber::layer::SubscriberExt;
+
+#[derive(Clone, Default)]
+struct Collect(Arc<Mutex<Vec<FinishedSpan>>>);
+
+impl Exporter for Collect {
+    fn export(&self, span: FinishedSpan) {
+        self.0.lock().unwrap().push(span);
+    }
+}
+
+impl Collect {
+    fn named(&self, name: &str) -> FinishedSpan {
+        let spans = self.0.lock().unwrap();
+        let found = spans.iter().find(|s| s.name == name).cloned();
+        found.unwrap_or_else(|| {
+            panic!(
+                "{name} not exported: {:?}",
+                spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+            )
+        })
+    }
+}
+
+fn tag<'a>(span: &'a FinishedSpan, key: &str) -> Option<&'a str> {
+    span.meta.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
+}
+
+fn main() {
+    let collect = Collect::default();
+    spanlog::export::set_global(collect.clone()).unwrap();
+    let subscriber = tracing_subscriber::registry().with(spanlog::tracing::SpanlogLayer::new());
+    tracing::subscriber::with_default(subscriber, || {
+        let request = tracing::info_span!(
+            "web.request",
+            resource.name = "/posts",
+            span.type = "web",
+            http.method = "GET",
+            otel.kind = "Server",
+        );
+        let _r = request.enter();
+        let query = tracing::info_span!(
+            "query",
+            otel.name = "db.query",
+            service.name = "postgres",
+            rows = tracing::field::Empty,
+        );
+        query.record("rows", 3u64);
+        drop(query.enter());
+        drop(query);
+        let failed = tracing::info_span!(
+            "payment",
+            otel.status_code = "ERROR",
+            error.message = "card declined"
+        );
+        // Closed on another thread: finishes there.
+        std::thread::spawn(move || drop(failed)).join().unwrap();
+        let flagged = tracing::info_span!("flagged", error = true);
+        drop(flagged);
+    });
+
+    let request = collect.named("web.request");
+    assert_eq!(request.resource, "/posts");
+    assert_eq!(request.span_type.as_deref(), Some("web"));
+    assert_eq!(tag(&request, "http.method"), Some("GET"));
+    assert_eq!(tag(&request, "span.kind"), Some("server"));
+    assert!(request.context.parent_id().is_zero());
+    assert!(request.duration_nanos > 0);
+
+    let query = collect.named("db.query");
+    assert_eq!(query.service.as_deref(), Some("postgres"));
+    assert_eq!(query.metrics, vec![("rows".into(), 3.0)]);
+    assert_eq!(query.context.trace_id(), request.context.trace_id());
+    assert_eq!(query.context.parent_id(), request.context.span_id());
+
+    let failed = collect.named("payment");
+    assert!(failed.error);
+    assert_eq!(tag(&failed, "error.message"), Some("card declined"));
+    assert_eq!(failed.context.parent_id(), request.context.span_id());
+    assert!(collect.named("flagged").error);
+    assert_eq!(spanlog::depth(), 0);
+    println!("1 passed, 0 failed");
+}
