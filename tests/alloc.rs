@@ -6,7 +6,6 @@
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::LastLine;
 use log::info;
@@ -180,7 +179,7 @@ fn main() {
                 }
             }),
         );
-        let seen = kv.inner().0.load(Ordering::SeqCst);
+        let seen = kv.inner().0.load(std::sync::atomic::Ordering::SeqCst);
         assert_eq!(
             seen,
             7 + 1000 * 8,
@@ -349,7 +348,7 @@ impl std::future::Future for YieldTimes {
 /// Counts the pairs it is shown; allocates nothing.
 #[cfg(feature = "kv")]
 #[derive(Default)]
-struct KvSink(AtomicUsize);
+struct KvSink(std::sync::atomic::AtomicUsize);
 
 #[cfg(feature = "kv")]
 impl log::Log for KvSink {
@@ -357,7 +356,7 @@ impl log::Log for KvSink {
         true
     }
     fn log(&self, record: &log::Record<'_>) {
-        struct Count<'a>(&'a AtomicUsize);
+        struct Count<'a>(&'a std::sync::atomic::AtomicUsize);
         impl<'kvs> log::kv::VisitSource<'kvs> for Count<'_> {
             fn visit_pair(
                 &mut self,
@@ -366,7 +365,7 @@ impl log::Log for KvSink {
             ) -> Result<(), log::kv::Error> {
                 // Touch the value, as a real logger would.
                 std::hint::black_box(v.to_borrowed_str());
-                self.0.fetch_add(1, Ordering::Relaxed);
+                self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Ok(())
             }
         }
