@@ -36,27 +36,7 @@ fn span_lifecycle_export(c: &mut Criterion) {
         })
     });
 
-    group.bench_function("fastrace", |b| {
-        b.iter_custom(|iters| {
-            let mut elapsed = std::time::Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let batch = left.min(1000);
-                left -= batch;
-                let root = common::fastrace_root();
-                let parent = root.set_local_parent();
-                let start = std::time::Instant::now();
-                for _ in 0..batch {
-                    let span = fastrace::local::LocalSpan::enter_with_local_parent("work");
-                    black_box(&span);
-                }
-                elapsed += start.elapsed();
-                drop(parent);
-                drop(root);
-            }
-            elapsed
-        })
-    });
+    group.bench_function("fastrace", common::fastrace_lifecycle);
 
     group.bench_function("tracing", |b| {
         let _default = tracing::subscriber::set_default(tracing_subscriber::registry());

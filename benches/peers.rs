@@ -123,27 +123,7 @@ fn span_lifecycle(c: &mut Criterion) {
     // A LocalSpan under a root, as fastrace recommends for hot paths. Timed in batches
     // of 1,000 under one root (fastrace keeps up to 10,240 local spans per root); the
     // root's creation and submission are left out of the time, in fastrace's favour.
-    group.bench_function("fastrace", |b| {
-        b.iter_custom(|iters| {
-            let mut elapsed = std::time::Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let batch = left.min(1000);
-                left -= batch;
-                let root = common::fastrace_root();
-                let parent = root.set_local_parent();
-                let start = std::time::Instant::now();
-                for _ in 0..batch {
-                    let span = fastrace::local::LocalSpan::enter_with_local_parent("work");
-                    black_box(&span);
-                }
-                elapsed += start.elapsed();
-                drop(parent);
-                drop(root);
-            }
-            elapsed
-        })
-    });
+    group.bench_function("fastrace", common::fastrace_lifecycle);
 
     // tracing with a registry subscriber (the span store every tracing layer builds on).
     group.bench_function("tracing", |b| {

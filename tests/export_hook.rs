@@ -2,31 +2,12 @@
 //! ends on another thread than it started on, and when an instrumented future is
 //! dropped before completing. Its own binary: it installs the global exporter.
 
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::Duration;
 
+use common::Collect;
 use spanlog::Instrument;
-use spanlog::export::{Exporter, FinishedSpan};
-
-#[derive(Clone, Default)]
-struct Collect(Arc<Mutex<Vec<FinishedSpan>>>);
-
-impl Exporter for Collect {
-    fn export(&self, span: FinishedSpan) {
-        self.0.lock().unwrap().push(span);
-    }
-}
-
-impl Collect {
-    fn named(&self, name: &str) -> FinishedSpan {
-        let spans = self.0.lock().unwrap();
-        spans
-            .iter()
-            .find(|s| s.name == name)
-            .unwrap_or_else(|| panic!("{name} not exported"))
-            .clone()
-    }
-}
 
 fn main() {
     let collect = Collect::default();

@@ -1,32 +1,11 @@
 //! Mirrored `tracing` spans reach the installed exporter with Datadog's mapping of their
 //! fields, whichever thread closes them. Its own binary: it installs the exporter.
 
-use std::sync::{Arc, Mutex};
+mod common;
 
-use spanlog::export::{Exporter, FinishedSpan};
+use common::Collect;
+use spanlog::export::FinishedSpan;
 use tracing_subscriber::layer::SubscriberExt;
-
-#[derive(Clone, Default)]
-struct Collect(Arc<Mutex<Vec<FinishedSpan>>>);
-
-impl Exporter for Collect {
-    fn export(&self, span: FinishedSpan) {
-        self.0.lock().unwrap().push(span);
-    }
-}
-
-impl Collect {
-    fn named(&self, name: &str) -> FinishedSpan {
-        let spans = self.0.lock().unwrap();
-        let found = spans.iter().find(|s| s.name == name).cloned();
-        found.unwrap_or_else(|| {
-            panic!(
-                "{name} not exported: {:?}",
-                spans.iter().map(|s| &s.name).collect::<Vec<_>>()
-            )
-        })
-    }
-}
 
 fn tag<'a>(span: &'a FinishedSpan, key: &str) -> Option<&'a str> {
     span.meta.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)

@@ -4,29 +4,11 @@
 //! buffer each flush interval, so a thread that goes quiet never holds spans back.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::shared::{Message, Shared};
+use super::shared::{Buffer, Message, Shared, THREAD_BATCH};
 use crate::export::FinishedSpan;
-
-/// How many spans a thread collects before it hands them over itself.
-pub(crate) const THREAD_BATCH: usize = 64;
-
-/// One thread's finished spans.
-#[derive(Default)]
-pub(crate) struct Buffer {
-    spans: Mutex<Vec<FinishedSpan>>,
-}
-
-impl Buffer {
-    /// The spans, whatever a panic elsewhere left the lock in.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Vec<FinishedSpan>> {
-        self.spans
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
 
 /// This thread's buffer for the exporter it last exported to.
 struct Local {

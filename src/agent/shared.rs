@@ -1,15 +1,31 @@
-//! What the application's side and the background thread share: the queue's messages,
-//! the counters, the flush protocol, and the warnings.
+//! What the application's side and the background thread share: the threads' buffers
+//! and the queue of handed-over batches, the wake-up messages, the counters, the flush
+//! protocol, and the warnings.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::buffer::{Buffer, THREAD_BATCH};
 use super::deadline;
 use crate::export::FinishedSpan;
+
+/// How many spans a thread collects before it hands them over itself.
+pub(crate) const THREAD_BATCH: usize = 64;
+
+/// One thread's finished spans.
+#[derive(Default)]
+pub(crate) struct Buffer {
+    spans: Mutex<Vec<FinishedSpan>>,
+}
+
+impl Buffer {
+    /// The spans, whatever a panic elsewhere left the lock in.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Vec<FinishedSpan>> {
+        lock(&self.spans)
+    }
+}
 
 /// What wakes the background thread.
 pub(crate) enum Message {
@@ -224,7 +240,7 @@ impl Shared {
 }
 
 /// A lock, whatever a panic elsewhere left it in: the data are spans and counters.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

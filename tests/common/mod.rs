@@ -195,3 +195,25 @@ impl Log for Shared {
     }
     fn flush(&self) {}
 }
+
+/// An exporter that keeps every finished span, for tests to look at.
+#[derive(Clone, Default)]
+pub(crate) struct Collect(pub(crate) Arc<Mutex<Vec<spanlog::export::FinishedSpan>>>);
+
+impl spanlog::export::Exporter for Collect {
+    fn export(&self, span: spanlog::export::FinishedSpan) {
+        self.0.lock().unwrap().push(span);
+    }
+}
+
+impl Collect {
+    /// The first finished span named `name`; panics, listing what there is, if none.
+    pub(crate) fn named(&self, name: &str) -> spanlog::export::FinishedSpan {
+        let spans = self.0.lock().unwrap();
+        let found = spans.iter().find(|s| s.name == name).cloned();
+        found.unwrap_or_else(|| {
+            let names: Vec<_> = spans.iter().map(|s| &s.name).collect();
+            panic!("{name} not exported: {names:?}")
+        })
+    }
+}
