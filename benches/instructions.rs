@@ -106,6 +106,29 @@ fn main() {
                 }
             }
         }
+        "lifecycle_tracing_spanlog" => {
+            use tracing_subscriber::layer::SubscriberExt;
+            let subscriber =
+                tracing_subscriber::registry().with(spanlog::tracing::SpanlogLayer::new());
+            let _default = tracing::subscriber::set_default(subscriber);
+            let root = tracing::info_span!("request");
+            let _root = root.enter();
+            (0..n).for_each(|_| {
+                let span = tracing::info_span!("work");
+                let entered = span.enter();
+                black_box(&entered);
+            });
+        }
+        "lifecycle_tracing_child" => {
+            let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
+            let root = tracing::info_span!("request");
+            let _root = root.enter();
+            (0..n).for_each(|_| {
+                let span = tracing::info_span!("work");
+                let entered = span.enter();
+                black_box(&entered);
+            });
+        }
         "lifecycle_tracing" => {
             let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
             (0..n).for_each(|_| {

@@ -21,7 +21,7 @@ for stack in inner_only spanlog_no_span spanlog_span spanlog_span_depth8 spanlog
     spanlog_first_line_after_parent spanlog_kv \
     lifecycle_spanlog_noop_export lifecycle_spanlog_agent_export \
     tracing_fmt_span logforth_fastrace lifecycle_spanlog lifecycle_spanlog_root \
-    lifecycle_fastrace lifecycle_tracing; do
+    lifecycle_fastrace lifecycle_tracing lifecycle_tracing_child lifecycle_tracing_spanlog; do
     a=$(count "$stack" "$n")
     b=$(count "$stack" $((2 * n)))
     printf '| `%s` | %d |\n' "$stack" $(((b - a) / n))
