@@ -24,7 +24,7 @@ use crate::global::AlreadySet;
 /// naming the variable and the value, and the default applies. Reading the configuration
 /// never panics.
 ///
-/// The process-wide configuration ([`global`]) is read from the environment the first
+/// The process-wide configuration ([`Config::global`]) is read from the environment the first
 /// time it is needed: by `spanlog::init()` or [`Builder::wrap`](crate::Builder::wrap)
 /// (the logger keeps it), the first span's trace id, or [`Span::log`](crate::Span::log).
 /// To choose it in code, call [`Config::set_global`] before any of those, first thing in
@@ -184,20 +184,33 @@ impl Config {
     /// use spanlog::Config;
     ///
     /// Config::from_env().with_service("blog").set_global().expect("set before first use");
-    /// assert_eq!(spanlog::config::global().service(), "blog");
+    /// assert_eq!(Config::global().service(), "blog");
     /// ```
     pub fn set_global(self) -> Result<(), AlreadySet<Config>> {
         GLOBAL
             .set(self)
             .map_err(|config| AlreadySet::new("configuration", config))
     }
+
+    /// The process-wide configuration: the one given to [`Config::set_global`], or else
+    /// [`Config::from_env`], read on first use and fixed from then on.
+    ///
+    /// ```
+    /// // The trace id as this process's log lines show it, for a response header.
+    /// let span = spanlog::start_span("web.request").start();
+    /// let logging_128_bit = spanlog::Config::global().trace_id_128_logging();
+    /// let header = span.trace_id().for_logs(logging_128_bit).to_string();
+    /// assert_eq!(Some(header.as_str()), span.log().trace_id());
+    /// ```
+    pub fn global() -> &'static Config {
+        global()
+    }
 }
 
 static GLOBAL: OnceCell<Config> = OnceCell::new();
 
-/// The process-wide configuration: the one given to [`Config::set_global`], or else
-/// [`Config::from_env`], read on first use.
-pub fn global() -> &'static Config {
+/// The process-wide configuration (see [`Config::global`]).
+pub(crate) fn global() -> &'static Config {
     GLOBAL.get_or_init(Config::from_env)
 }
 

@@ -18,7 +18,7 @@ use std::fmt;
 /// ```
 /// use spanlog::Config;
 ///
-/// let _ = spanlog::config::global(); // read once: from now on it is fixed
+/// let _ = spanlog::Config::global(); // read once: from now on it is fixed
 /// let error = Config::new().with_service("late").set_global().unwrap_err();
 /// assert_eq!(error.into_inner().service(), "late");
 /// ```

@@ -112,7 +112,7 @@
 #[cfg(feature = "agent")]
 pub mod agent;
 mod clock;
-pub mod config;
+mod config;
 mod context;
 mod correlation;
 mod env;

@@ -399,7 +399,7 @@ fn a_log_call_inside_the_message_is_fine() {
 
 #[test]
 fn manual_injection_matches_the_logger() {
-    let logger = wrap(spanlog::config::global().clone());
+    let logger = wrap(spanlog::Config::global().clone());
     let span = start_span("web.request").entered();
     info!(logger: &logger, "my log message");
     let manual = format!("INFO my log message {}", span.log());

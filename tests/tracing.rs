@@ -61,7 +61,7 @@ fn ids() -> (String, String, String) {
     let c = spanlog::current().expect("a current span");
     let trace = c
         .trace_id()
-        .for_logs(spanlog::config::global().trace_id_128_logging());
+        .for_logs(spanlog::Config::global().trace_id_128_logging());
     (
         trace.to_string(),
         c.span_id().to_string(),
