@@ -235,6 +235,41 @@ mod tests {
         assert!(!agent.stats().running || agent.stats().dropped == 0);
     }
 
+    /// A thread that finished a few spans (fewer than it hands over at once) and then
+    /// goes quiet: the background thread drains its buffer within the flush interval.
+    #[test]
+    fn an_idle_threads_spans_leave_within_the_flush_interval() {
+        let (exporter, agent) = start(closed_port().with_flush_interval(Duration::from_millis(50)));
+        let exporter = Arc::new(exporter);
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let idle = {
+            let exporter = Arc::clone(&exporter);
+            std::thread::spawn(move || {
+                for id in 1..=3 {
+                    exporter.export(finished(7, id, 0));
+                }
+                // Idle, alive, holding nothing but its buffer.
+                let _ = wait.recv();
+            })
+        };
+        let started = std::time::Instant::now();
+        while agent.stats().failed < 3 && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let stats = agent.stats();
+        assert_eq!(
+            stats.failed, 3,
+            "the idle thread's spans were sent: {stats}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        drop(done);
+        idle.join().unwrap();
+    }
+
     #[test]
     fn a_dead_thread_is_visible() {
         let (exporter, agent) = start(closed_port());
