@@ -50,6 +50,13 @@ impl Prefix {
         GLOBAL.get_or_init(|| Prefix::new(config::global()))
     }
 
+    /// ` dd.service=.. dd.env=.. dd.version=..` (Go style, with its leading space;
+    /// empty when none is set): for writers that copy bytes.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn spaced_go(&self) -> &str {
+        &self.spaced_go
+    }
+
     /// Service, env and version, unescaped: the key-values' share.
     #[cfg(any(feature = "kv", feature = "tracing"))]
     pub(crate) fn values(&self) -> [(&'static str, &str); 3] {

@@ -158,10 +158,18 @@ fn correlate(out: &mut Vec<u8>, line: &[u8], json: bool, style: Style) -> io::Re
     let (body, breaks) = line.split_at(body_len);
     let prefix = Prefix::global();
     if !json {
-        let text = LineText::spaced(prefix, ids, style);
         out.extend_from_slice(body);
         if !body.is_empty() {
-            write!(out, "{text}")?;
+            match style {
+                // Two copies of text laid out beforehand, no formatting machinery.
+                Style::Go => {
+                    out.extend_from_slice(prefix.spaced_go().as_bytes());
+                    if let Some(ids) = ids {
+                        out.extend_from_slice(ids.go_spaced().as_bytes());
+                    }
+                }
+                _ => write!(out, "{}", LineText::spaced(prefix, ids, style))?,
+            }
         }
         out.extend_from_slice(breaks);
         return Ok(());
