@@ -28,13 +28,7 @@ fn span_lifecycle_export(c: &mut Criterion) {
     common::fastrace_setup();
     let mut group = c.benchmark_group("span_lifecycle_export");
 
-    group.bench_function("spanlog_noop", |b| {
-        let _root = spanlog::start_span("root").entered();
-        b.iter(|| {
-            let span = spanlog::start_span("work").entered();
-            black_box(&span);
-        })
-    });
+    group.bench_function("spanlog_noop", common::spanlog_child_lifecycle);
 
     group.bench_function("fastrace", common::fastrace_lifecycle);
 

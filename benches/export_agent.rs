@@ -23,13 +23,7 @@ fn agent_export(c: &mut Criterion) {
     let agent = common::agent_to_sink();
 
     let mut group = c.benchmark_group("span_lifecycle_export");
-    group.bench_function("spanlog_agent", |b| {
-        let _root = spanlog::start_span("root").entered();
-        b.iter(|| {
-            let span = spanlog::start_span("work").entered();
-            black_box(&span);
-        })
-    });
+    group.bench_function("spanlog_agent", common::spanlog_child_lifecycle);
     group.finish();
     assert!(agent.flush(Duration::from_secs(60)));
     let lifecycle = agent.stats();

@@ -108,27 +108,12 @@ fn main() {
         }
         "lifecycle_tracing_spanlog" => {
             use tracing_subscriber::layer::SubscriberExt;
-            let subscriber =
-                tracing_subscriber::registry().with(spanlog::tracing::SpanlogLayer::new());
-            let _default = tracing::subscriber::set_default(subscriber);
-            let root = tracing::info_span!("request");
-            let _root = root.enter();
-            (0..n).for_each(|_| {
-                let span = tracing::info_span!("work");
-                let entered = span.enter();
-                black_box(&entered);
-            });
+            tracing_children(
+                tracing_subscriber::registry().with(spanlog::tracing::SpanlogLayer::new()),
+                n,
+            );
         }
-        "lifecycle_tracing_child" => {
-            let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
-            let root = tracing::info_span!("request");
-            let _root = root.enter();
-            (0..n).for_each(|_| {
-                let span = tracing::info_span!("work");
-                let entered = span.enter();
-                black_box(&entered);
-            });
-        }
+        "lifecycle_tracing_child" => tracing_children(tracing_subscriber::registry(), n),
         "lifecycle_tracing" => {
             let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
             (0..n).for_each(|_| {
@@ -153,5 +138,17 @@ fn export_loop(n: u64) {
     (0..n).for_each(|_| {
         let span = spanlog::start_span("work").entered();
         black_box(&span);
+    });
+}
+
+/// `n` tracing child spans under an entered root, on `subscriber`.
+fn tracing_children(subscriber: impl tracing::Subscriber + Send + Sync + 'static, n: u64) {
+    let _default = tracing::subscriber::set_default(subscriber);
+    let root = tracing::info_span!("request");
+    let _root = root.enter();
+    (0..n).for_each(|_| {
+        let span = tracing::info_span!("work");
+        let entered = span.enter();
+        black_box(&entered);
     });
 }

@@ -104,13 +104,7 @@ fn span_lifecycle(c: &mut Criterion) {
 
     // Start, enter, exit and finish one span under an entered root, like fastrace's
     // LocalSpan below; no exporter installed, so no clock is read.
-    group.bench_function("spanlog", |b| {
-        let _root = spanlog::start_span("root").entered();
-        b.iter(|| {
-            let span = spanlog::start_span("work").entered();
-            black_box(&span);
-        })
-    });
+    group.bench_function("spanlog", common::spanlog_child_lifecycle);
 
     // The same for a root span: a new 128-bit trace id reads the wall clock once.
     group.bench_function("spanlog_root", |b| {

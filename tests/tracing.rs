@@ -99,65 +99,29 @@ fn events_inside_spans_end_with_the_correlation_text() {
 /// Builds a subscriber that writes into the given capture.
 type MakeSubscriber = Box<dyn Fn(Captured) -> Box<dyn tracing::Subscriber + Send + Sync>>;
 
+/// A registry with the layer and a fmt layer configured by the given calls, writing
+/// through the correlating writer.
+macro_rules! fmt_with {
+    ($($configure:tt)*) => {
+        Box::new(|out: Captured| -> Box<dyn tracing::Subscriber + Send + Sync> {
+            Box::new(tracing_subscriber::registry().with(SpanlogLayer::new()).with(
+                tracing_subscriber::fmt::layer()
+                    $($configure)*
+                    .with_writer(CorrelatedWriter::text(out)),
+            ))
+        }) as MakeSubscriber
+    };
+}
+
 #[test]
 fn every_format_option_keeps_the_fields_on_the_line() {
     let formats: Vec<(&str, MakeSubscriber)> = vec![
-        (
-            "full, ansi, time",
-            Box::new(|out| {
-                Box::new(
-                    tracing_subscriber::registry()
-                        .with(SpanlogLayer::new())
-                        .with(
-                            tracing_subscriber::fmt::layer()
-                                .with_ansi(true)
-                                .with_writer(CorrelatedWriter::text(out)),
-                        ),
-                )
-            }),
-        ),
-        (
-            "compact",
-            Box::new(|out| {
-                Box::new(
-                    tracing_subscriber::registry()
-                        .with(SpanlogLayer::new())
-                        .with(
-                            tracing_subscriber::fmt::layer()
-                                .compact()
-                                .with_writer(CorrelatedWriter::text(out)),
-                        ),
-                )
-            }),
-        ),
-        (
-            "pretty",
-            Box::new(|out| {
-                Box::new(
-                    tracing_subscriber::registry()
-                        .with(SpanlogLayer::new())
-                        .with(
-                            tracing_subscriber::fmt::layer()
-                                .pretty()
-                                .with_writer(CorrelatedWriter::text(out)),
-                        ),
-                )
-            }),
-        ),
+        ("full, ansi, time", fmt_with!(.with_ansi(true))),
+        ("compact", fmt_with!(.compact())),
+        ("pretty", fmt_with!(.pretty())),
         (
             "no target, no level",
-            Box::new(|out| {
-                Box::new(
-                    tracing_subscriber::registry()
-                        .with(SpanlogLayer::new())
-                        .with(
-                            tracing_subscriber::fmt::layer()
-                                .with_target(false)
-                                .with_level(false)
-                                .with_writer(CorrelatedWriter::text(out)),
-                        ),
-                )
-            }),
+            fmt_with!(.with_target(false).with_level(false)),
         ),
     ];
     for (name, make) in formats {

@@ -160,6 +160,16 @@ pub(crate) fn fastrace_root() -> fastrace::Span {
     fastrace::Span::root("root", fastrace::collector::SpanContext::random())
 }
 
+/// Start, enter, exit and finish one spanlog span under an entered root, like
+/// fastrace's `LocalSpan` under its root.
+pub(crate) fn spanlog_child_lifecycle(b: &mut criterion::Bencher<'_>) {
+    let _root = spanlog::start_span("root").entered();
+    b.iter(|| {
+        let span = spanlog::start_span("work").entered();
+        black_box(&span);
+    })
+}
+
 /// A `LocalSpan` under a root, as fastrace recommends for hot paths. Timed in batches
 /// of 1,000 under one root (fastrace keeps up to 10,240 local spans per root); the
 /// root's creation and submission are left out of the time, in fastrace's favour.
