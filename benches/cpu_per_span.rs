@@ -82,15 +82,7 @@ fn run(stack: &str, rate: u64, seconds: u64) {
                 .unwrap()
                 .with_queue_capacity(1_000_000);
             agent = Some(spanlog::agent::set_global(config).expect("the first exporter"));
-            Box::new(|| {
-                let _root = spanlog::start_span("web.request")
-                    .resource("/posts")
-                    .entered();
-                for _ in 1..SPANS_PER_TRACE {
-                    let span = spanlog::start_span("db.query").entered();
-                    black_box(&span);
-                }
-            })
+            Box::new(|| common::spanlog_trace(SPANS_PER_TRACE))
         }
         "fastrace_datadog" | "fastrace_collector" => {
             let config = fastrace::collector::Config::default();

@@ -19,8 +19,6 @@
 
 mod common;
 
-use std::hint::black_box;
-
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn span_lifecycle_export(c: &mut Criterion) {
@@ -32,14 +30,7 @@ fn span_lifecycle_export(c: &mut Criterion) {
 
     group.bench_function("fastrace", common::fastrace_lifecycle);
 
-    group.bench_function("tracing", |b| {
-        let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
-        b.iter(|| {
-            let span = tracing::info_span!("work");
-            let entered = span.enter();
-            black_box(&entered);
-        })
-    });
+    group.bench_function("tracing", common::tracing_lifecycle);
 
     group.finish();
 }

@@ -14,7 +14,6 @@
 
 mod common;
 
-use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -38,13 +37,7 @@ fn agent_export(c: &mut Criterion) {
             let start = Instant::now();
             for _ in 0..iters {
                 for _ in 0..TRACES {
-                    let _root = spanlog::start_span("web.request")
-                        .resource("/posts")
-                        .entered();
-                    for _ in 1..SPANS_PER_TRACE {
-                        let span = spanlog::start_span("db.query").entered();
-                        black_box(&span);
-                    }
+                    common::spanlog_trace(SPANS_PER_TRACE);
                 }
                 assert!(agent.flush(Duration::from_secs(60)), "flushed");
             }

@@ -120,14 +120,7 @@ fn span_lifecycle(c: &mut Criterion) {
     group.bench_function("fastrace", common::fastrace_lifecycle);
 
     // tracing with a registry subscriber (the span store every tracing layer builds on).
-    group.bench_function("tracing", |b| {
-        let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
-        b.iter(|| {
-            let span = tracing::info_span!("work");
-            let entered = span.enter();
-            black_box(&entered);
-        })
-    });
+    group.bench_function("tracing", common::tracing_lifecycle);
 
     group.finish();
 }

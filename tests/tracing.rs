@@ -44,17 +44,21 @@ impl<'a> MakeWriter<'a> for Captured {
     }
 }
 
-/// Runs `f` under a registry with the layer and a text fmt layer into `out`.
-fn with_text<R>(out: &Captured, f: impl FnOnce() -> R) -> R {
-    let subscriber = tracing_subscriber::registry()
+/// A registry with the layer and a text fmt layer (no time, no colours) into `out`.
+fn text_subscriber(out: &Captured) -> impl tracing::Subscriber + Send + Sync + 'static {
+    tracing_subscriber::registry()
         .with(SpanlogLayer::new())
         .with(
             tracing_subscriber::fmt::layer()
                 .without_time()
                 .with_ansi(false)
                 .with_writer(CorrelatedWriter::text(out.clone())),
-        );
-    tracing::subscriber::with_default(subscriber, f)
+        )
+}
+
+/// Runs `f` under [`text_subscriber`].
+fn with_text<R>(out: &Captured, f: impl FnOnce() -> R) -> R {
+    tracing::subscriber::with_default(text_subscriber(out), f)
 }
 
 fn ids() -> (String, String, String) {
@@ -242,15 +246,7 @@ fn the_two_kinds_of_span_nest_in_each_other() {
 #[test]
 fn spans_entered_twice_closed_elsewhere_never_entered_or_disabled_leave_nothing() {
     let out = Captured::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(SpanlogLayer::new())
-        .with(
-            tracing_subscriber::fmt::layer()
-                .without_time()
-                .with_ansi(false)
-                .with_writer(CorrelatedWriter::text(out.clone())),
-        )
-        .with(tracing_subscriber::filter::LevelFilter::INFO);
+    let subscriber = text_subscriber(&out).with(tracing_subscriber::filter::LevelFilter::INFO);
     tracing::subscriber::with_default(subscriber, || {
         // Re-entered while entered.
         let span = tracing::info_span!("twice");
@@ -304,15 +300,7 @@ fn a_per_layer_filter_hides_spans_from_the_mirror() {
 #[test]
 fn instrumented_tasks_keep_their_own_trace_on_every_worker() {
     let out = Captured::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(SpanlogLayer::new())
-        .with(
-            tracing_subscriber::fmt::layer()
-                .without_time()
-                .with_ansi(false)
-                .with_writer(CorrelatedWriter::text(out.clone())),
-        );
-    let dispatch = tracing::Dispatch::new(subscriber);
+    let dispatch = tracing::Dispatch::new(text_subscriber(&out));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_time()

@@ -170,6 +170,29 @@ pub(crate) fn spanlog_child_lifecycle(b: &mut criterion::Bencher<'_>) {
     })
 }
 
+/// One trace of `spans` spans: a `web.request` root and its `db.query` children, each
+/// entered and finished.
+pub(crate) fn spanlog_trace(spans: u64) {
+    let _root = spanlog::start_span("web.request")
+        .resource("/posts")
+        .entered();
+    for _ in 1..spans {
+        let span = spanlog::start_span("db.query").entered();
+        black_box(&span);
+    }
+}
+
+/// `info_span!` + `enter()` with a registry subscriber (the span store every tracing
+/// layer builds on).
+pub(crate) fn tracing_lifecycle(b: &mut criterion::Bencher<'_>) {
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
+    b.iter(|| {
+        let span = tracing::info_span!("work");
+        let entered = span.enter();
+        black_box(&entered);
+    })
+}
+
 /// A `LocalSpan` under a root, as fastrace recommends for hot paths. Timed in batches
 /// of 1,000 under one root (fastrace keeps up to 10,240 local spans per root); the
 /// root's creation and submission are left out of the time, in fastrace's favour.
