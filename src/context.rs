@@ -184,19 +184,27 @@ impl Drop for DropScope {
     }
 }
 
-/// The context of the span that is current on this thread, if any.
-///
-/// ```
-/// assert!(spanlog::current().is_none());
-/// let span = spanlog::start_span("work").entered();
-/// assert_eq!(spanlog::current().map(|c| c.span_id()), Some(span.span_id()));
-/// ```
+/// The context on top of this thread's stack, if any. (The public
+/// [`current`](crate::current) also looks at OpenTelemetry.)
 #[inline]
-pub fn current() -> Option<SpanContext> {
+pub(crate) fn current() -> Option<SpanContext> {
     STACK
         .try_with(|stack| {
             let stack = stack.try_borrow().ok()?;
             stack.frames.last().map(|frame| frame.context.clone())
+        })
+        .ok()
+        .flatten()
+}
+
+/// The span id on top of this thread's stack, without cloning the context.
+#[cfg(feature = "opentelemetry")]
+#[inline]
+pub(crate) fn current_span_id() -> Option<SpanId> {
+    STACK
+        .try_with(|stack| {
+            let stack = stack.try_borrow().ok()?;
+            stack.frames.last().map(|frame| frame.context.span_id)
         })
         .ok()
         .flatten()

@@ -6,7 +6,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 
-use crate::context::{self, DropScope, SpanContext};
+use crate::active;
+use crate::context::{DropScope, SpanContext};
 use crate::span::Span;
 
 pin_project_lite::pin_project! {
@@ -108,7 +109,7 @@ pub trait Instrument: Future + Sized {
         WithContext {
             inner: self,
             scope: DropScope::default(),
-            context: context::current(),
+            context: active::current(),
         }
     }
 }
@@ -160,7 +161,7 @@ impl<F: Future> Future for WithContext<F> {
 /// });
 /// ```
 pub fn bind<F: FnOnce() -> R, R>(f: F) -> impl FnOnce() -> R {
-    let context = context::current();
+    let context = active::current();
     move || match context {
         Some(context) => context.in_scope(f),
         None => f(),
@@ -188,6 +189,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context;
     use crate::id::{SpanId, TraceId};
     use crate::start_span;
     use std::task::Waker;

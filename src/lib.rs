@@ -98,6 +98,9 @@
 //! - `http`: [`propagation`] carriers for `http::HeaderMap`.
 //! - `json`: `json::init()`, JSON lines on standard output with the `dd.*` fields at
 //!   the root of each object, as Datadog expects (enables `kv`).
+//! - `opentelemetry`: lines logged inside an active OpenTelemetry span (dd-trace-rs's
+//!   or any SDK's) carry its ids, and spanlog spans nest in OpenTelemetry spans and the
+//!   other way round; see `spanlog::opentelemetry`.
 //! - `tracing`: `tracing::SpanlogLayer` mirrors `tracing` spans as spanlog spans, and
 //!   `tracing::CorrelatedWriter` puts the fields in `tracing_subscriber::fmt` lines;
 //!   `tracing::init()` sets both up.
@@ -107,8 +110,9 @@
 #![warn(clippy::print_stderr, clippy::print_stdout)]
 
 // The modules form a ladder, each importing only those below it: env, global, rng,
-// clock, id, config, ids_text, context, correlation, logger, export, span, span_builder,
-// instrument, propagation, agent, json, tracing.
+// clock, id, config, ids_text, context, propagation, opentelemetry, active, correlation,
+// logger, export, span, span_builder, instrument, agent, json, tracing.
+mod active;
 #[cfg(feature = "agent")]
 pub mod agent;
 mod clock;
@@ -124,6 +128,8 @@ mod instrument;
 #[cfg(feature = "json")]
 pub mod json;
 mod logger;
+#[cfg(feature = "opentelemetry")]
+pub mod opentelemetry;
 pub mod propagation;
 mod rng;
 mod span;
@@ -131,8 +137,9 @@ mod span_builder;
 #[cfg(feature = "tracing")]
 pub mod tracing;
 
+pub use crate::active::current;
 pub use crate::config::Config;
-pub use crate::context::{ContextGuard, MAX_DEPTH, SpanContext, current, depth};
+pub use crate::context::{ContextGuard, MAX_DEPTH, SpanContext, depth};
 pub use crate::correlation::{Correlation, Style};
 pub use crate::global::AlreadySet;
 pub use crate::id::{LogTraceId, SpanId, TraceId};

@@ -6,8 +6,8 @@ use std::fmt;
 
 use log::{LevelFilter, Log, Metadata, Record, RecordBuilder, SetLoggerError};
 
+use crate::active;
 use crate::config::{self, Config};
-use crate::context;
 use crate::correlation::{LineText, Prefix, Style, WithFields};
 use crate::ids_text::IdsText;
 
@@ -211,13 +211,13 @@ impl<L: Log> Log for CorrelatingLogger<L> {
 
     fn log(&self, record: &Record<'_>) {
         let config = &*self.config;
-        if !config.logs_injection() || (self.passthrough_outside_spans && context::is_idle()) {
+        if !config.logs_injection() || (self.passthrough_outside_spans && active::is_idle()) {
             return self.inner.log(record);
         }
         // A copy of the span's cached id text, made only inside a span; the thread's
         // stack is no longer borrowed when the inner logger runs.
         let mut ids = IdsText::empty();
-        let in_span = context::copy_current_ids_text(config.trace_id_128_logging(), &mut ids);
+        let in_span = active::copy_ids_text(config.trace_id_128_logging(), &mut ids);
         let fields = LineText::spaced(&*self.prefix, in_span.then_some(&ids), self.style);
         match self.fields {
             Fields::Text if fields.is_empty() => self.inner.log(record),

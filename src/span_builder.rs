@@ -1,8 +1,9 @@
 //! Starting spans: [`start_span`] and its [`SpanBuilder`].
 
+use crate::active;
 use crate::clock;
 use crate::config;
-use crate::context::{self, SpanContext};
+use crate::context::SpanContext;
 use crate::export;
 use crate::id::{SpanId, TraceId};
 use crate::span::{EnteredSpan, Extra, Span, Text, set, set_span_type};
@@ -100,7 +101,7 @@ impl SpanBuilder {
     #[inline(always)]
     pub fn start(self) -> Span {
         let parent = match self.parent {
-            Parent::Current => context::current(),
+            Parent::Current => active::current(),
             Parent::Of(parent) => Some(parent),
             Parent::Root => None,
         }

@@ -11,8 +11,8 @@ use std::fmt;
 pub(crate) use self::message::WithFields;
 pub(crate) use self::prefix::Prefix;
 pub(crate) use self::text::LineText;
+use crate::active;
 use crate::config::Config;
-use crate::context;
 use crate::id::{SpanId, TraceId};
 use crate::ids_text::IdsText;
 
@@ -83,7 +83,7 @@ impl<'a> Correlation<'a> {
     pub fn current() -> Correlation<'static> {
         let wide = crate::config::global().trace_id_128_logging();
         let mut ids = IdsText::empty();
-        let found = context::copy_current_ids_text(wide, &mut ids);
+        let found = active::copy_ids_text(wide, &mut ids);
         Correlation::global(found.then_some(ids))
     }
 

@@ -68,3 +68,19 @@ pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Option<ExtractedContext> {
 pub fn inject<I: Injector + ?Sized>(context: &SpanContext, carrier: &mut I) {
     global().inject(context, carrier)
 }
+
+/// The context W3C headers describe (`traceparent`, `tracestate`), whatever the global
+/// propagator's styles: how an OpenTelemetry span context becomes a spanlog one.
+#[cfg(feature = "opentelemetry")]
+pub(crate) fn from_w3c(carrier: &dyn Extractor) -> Option<SpanContext> {
+    w3c::extract(carrier)
+}
+
+/// Writes `context` as W3C headers, whatever the global propagator's styles: how a
+/// spanlog context becomes an OpenTelemetry parent.
+#[cfg(feature = "opentelemetry")]
+pub(crate) fn to_w3c(context: &SpanContext, carrier: &mut dyn Injector) {
+    if !context.trace_id.is_zero() && !context.span_id.is_zero() {
+        w3c::inject(&outgoing::Trace::new(context), carrier);
+    }
+}

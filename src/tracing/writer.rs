@@ -7,8 +7,8 @@ use std::io::{self, Write};
 use tracing_core::Metadata;
 use tracing_subscriber::fmt::MakeWriter;
 
+use crate::active;
 use crate::config;
-use crate::context;
 use crate::correlation::{LineText, Prefix, Style};
 use crate::ids_text::IdsText;
 
@@ -149,7 +149,7 @@ impl<W: Write> Write for Correlating<W> {
 fn correlate(out: &mut Vec<u8>, line: &[u8], json: bool, style: Style) -> io::Result<()> {
     let config = config::global();
     let mut ids = IdsText::empty();
-    let in_span = context::copy_current_ids_text(config.trace_id_128_logging(), &mut ids);
+    let in_span = active::copy_ids_text(config.trace_id_128_logging(), &mut ids);
     let ids = in_span.then_some(&ids);
     let body_len = line
         .iter()

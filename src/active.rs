@@ -1,0 +1,63 @@
+//! The span a line or a new span belongs to: the top of this thread's stack, or, with
+//! the `opentelemetry` feature, the active OpenTelemetry span when it is the innermost.
+
+use crate::context::{self, SpanContext};
+use crate::ids_text::IdsText;
+#[cfg(feature = "opentelemetry")]
+use crate::opentelemetry as otel;
+
+/// The context of the span that is current on this thread, if any: the innermost
+/// spanlog span entered here, or, with the `opentelemetry` feature, the active
+/// OpenTelemetry span when no spanlog span is current or when it was started inside
+/// the current one.
+///
+/// ```
+/// assert!(spanlog::current().is_none());
+/// let span = spanlog::start_span("work").entered();
+/// assert_eq!(spanlog::current().map(|c| c.span_id()), Some(span.span_id()));
+/// ```
+#[inline]
+pub fn current() -> Option<SpanContext> {
+    #[cfg(feature = "opentelemetry")]
+    if otel_is_innermost() {
+        return otel::current_context();
+    }
+    context::current()
+}
+
+/// Whether no span is active on this thread (or its locals are gone).
+#[inline]
+pub(crate) fn is_idle() -> bool {
+    #[cfg(feature = "opentelemetry")]
+    if context::is_idle() {
+        return otel::active().is_none();
+    }
+    context::is_idle()
+}
+
+/// Copies the active span's ids, as log text, into `out` and returns `true`; returns
+/// `false` and leaves `out` alone outside any span.
+#[inline]
+pub(crate) fn copy_ids_text(wide_logging: bool, out: &mut IdsText) -> bool {
+    #[cfg(feature = "opentelemetry")]
+    if let Some(ids) = otel::active() {
+        let innermost = match context::current_span_id() {
+            None => true,
+            Some(span) => otel::is_inside(ids, span.to_u64()),
+        };
+        if innermost {
+            otel::copy_ids_text(ids, wide_logging, out);
+            return true;
+        }
+    }
+    context::copy_current_ids_text(wide_logging, out)
+}
+
+#[cfg(feature = "opentelemetry")]
+fn otel_is_innermost() -> bool {
+    match (otel::active(), context::current_span_id()) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(ids), Some(span)) => otel::is_inside(ids, span.to_u64()),
+    }
+}

@@ -1,0 +1,151 @@
+//! Reading the active OpenTelemetry span on the log path: ids only, no allocation, and
+//! never a panic, not even from a thread-local destructor.
+
+use std::cell::Cell;
+
+use ::opentelemetry::Context;
+use ::opentelemetry::trace::TraceContextExt;
+
+use super::parents;
+use crate::id::{SpanId, TraceId};
+use crate::ids_text::IdsText;
+
+/// The active OpenTelemetry span's ids: trace id, span id, and whether the span came
+/// from another process (an extracted context, not a recorded span).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OtelIds {
+    pub(crate) trace_id: u128,
+    pub(crate) span_id: u64,
+    pub(crate) remote: bool,
+}
+
+impl OtelIds {
+    /// The parent recorded when the span started through the tracer wrapper; zero for a
+    /// remote context or a span started elsewhere.
+    pub(crate) fn parent_id(&self) -> u64 {
+        if self.remote {
+            0
+        } else {
+            parents::parent_of(self.span_id)
+        }
+    }
+}
+
+/// A thread's last formatted OpenTelemetry ids: most lines in a row come from one span.
+#[derive(Clone, Copy)]
+struct CachedText {
+    trace_id: u128,
+    span_id: u64,
+    text: IdsText,
+}
+
+thread_local! {
+    static CACHE: Cell<Option<CachedText>> = const { Cell::new(None) };
+    /// Set when this thread's locals are being torn down, before OpenTelemetry's own
+    /// context is: from then on the log path does not look at OpenTelemetry (whose
+    /// context access would panic once its thread-local is gone).
+    static GONE: Cell<bool> = const { Cell::new(false) };
+    static SENTINEL: Sentinel = const { Sentinel };
+}
+
+/// Its destructor marks the thread as tearing down. It is registered right after the
+/// first look at OpenTelemetry's context, so it is destroyed before that context:
+/// thread-local destructors run in the reverse order of their registration.
+struct Sentinel;
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = GONE.try_with(|gone| gone.set(true));
+    }
+}
+
+/// The ids of the active OpenTelemetry span on this thread, if it is valid.
+#[inline]
+pub(crate) fn active() -> Option<OtelIds> {
+    if GONE.try_with(Cell::get).unwrap_or(true) {
+        return None;
+    }
+    let ids = Context::map_current(|cx| {
+        if !cx.has_active_span() {
+            return None;
+        }
+        let span = cx.span();
+        let sc = span.span_context();
+        sc.is_valid().then(|| OtelIds {
+            trace_id: u128::from_be_bytes(sc.trace_id().to_bytes()),
+            span_id: u64::from_be_bytes(sc.span_id().to_bytes()),
+            remote: sc.is_remote(),
+        })
+    });
+    let _ = SENTINEL.try_with(|_| ());
+    ids
+}
+
+/// Copies the log text of `ids` into `out`, formatting it on the first line logged in
+/// that span on this thread.
+#[inline]
+pub(crate) fn copy_ids_text(ids: OtelIds, wide_logging: bool, out: &mut IdsText) {
+    let cached = CACHE.try_with(Cell::get).ok().flatten();
+    if let Some(c) = cached {
+        if c.trace_id == ids.trace_id
+            && c.span_id == ids.span_id
+            && c.text.wide_logging() == wide_logging
+        {
+            *out = c.text;
+            return;
+        }
+    }
+    *out = format(ids, wide_logging);
+    let _ = CACHE.try_with(|cache| {
+        cache.set(Some(CachedText {
+            trace_id: ids.trace_id,
+            span_id: ids.span_id,
+            text: *out,
+        }))
+    });
+}
+
+#[cold]
+#[inline(never)]
+fn format(ids: OtelIds, wide_logging: bool) -> IdsText {
+    IdsText::new(
+        TraceId::from_u128(ids.trace_id),
+        SpanId::from_u64(ids.span_id),
+        SpanId::from_u64(ids.parent_id()),
+        wide_logging,
+    )
+}
+
+/// How far up the recorded parents [`is_inside`] looks.
+const MAX_HOPS: usize = 64;
+
+thread_local! {
+    /// The last answer of [`is_inside`] on this thread: lines in a row ask the same.
+    static INSIDE: Cell<Option<(u64, u64, bool)>> = const { Cell::new(None) };
+}
+
+/// Whether the recorded parents of `otel` lead to the span `spanlog_span`.
+pub(crate) fn is_inside(otel: OtelIds, spanlog_span: u64) -> bool {
+    if otel.remote || otel.span_id == spanlog_span {
+        return false;
+    }
+    if let Ok(Some((o, s, inside))) = INSIDE.try_with(Cell::get) {
+        if o == otel.span_id && s == spanlog_span {
+            return inside;
+        }
+    }
+    let mut span = otel.span_id;
+    let mut inside = false;
+    for _ in 0..MAX_HOPS {
+        match parents::parent_of(span) {
+            0 => break,
+            parent if parent == spanlog_span => {
+                inside = true;
+                break;
+            }
+            parent => span = parent,
+        }
+    }
+    let _ = INSIDE.try_with(|cell| cell.set(Some((otel.span_id, spanlog_span, inside))));
+    inside
+}

@@ -1,0 +1,203 @@
+//! Log correlation for OpenTelemetry spans, Datadog's Rust SDK (dd-trace-rs) included.
+//!
+//! With the `opentelemetry` feature, a line logged where no spanlog span is current
+//! takes its ids from the active OpenTelemetry span (`opentelemetry::Context::current()`),
+//! when that span is valid, sampled or not: the `log` wrapper (text and key-values),
+//! [`Correlation::current`](crate::Correlation::current) and [`crate::current`] all see
+//! it. The ids are written as for spanlog's own spans: the 128-bit trace id as 32 hex
+//! digits when its upper half is non-zero and 128-bit logging is on, else its lower 64
+//! bits in decimal; the span id in decimal. An OpenTelemetry trace id is the 128-bit
+//! Datadog trace id and a span id the 64-bit one (both big-endian), so the fields match
+//! what dd-trace-rs sends to the Agent.
+//!
+//! ```
+//! use opentelemetry::trace::{Tracer, TracerProvider};
+//! # use opentelemetry::trace::noop::NoopTracerProvider;
+//! # let sdk_provider = NoopTracerProvider::new();
+//! // `sdk_provider` is dd-trace-rs's (`datadog_opentelemetry::tracing().init()`) or any
+//! // other OpenTelemetry tracer provider.
+//! let provider = spanlog::opentelemetry::CorrelatedTracerProvider::new(sdk_provider);
+//! let tracer = provider.tracer("blog");
+//! tracer.in_span("web.request", |_cx| {
+//!     log::info!("my log message"); // carries web.request's ids, once spanlog::init() ran
+//! });
+//! ```
+//!
+//! # Parents
+//!
+//! The OpenTelemetry API has no way to read a span's parent back. Spans started through
+//! a [`CorrelatedTracerProvider`] (installed globally by [`set_tracer_provider`]) have
+//! their parent recorded, and lines inside them carry it as `dd.parent_id`. For any
+//! other span, and for a remote context (extracted from headers, not recorded here),
+//! `dd.parent_id` is `"0"`: the trace and span ids, which are what Datadog joins on,
+//! are right either way.
+//!
+//! # Nesting both ways
+//!
+//! - A spanlog span started while an OpenTelemetry span is active (and no spanlog span
+//!   is) is its child: same trace id, its parent the OpenTelemetry span, the sampling
+//!   decision and the trace state (`tracestate`) carried over. Inside it, the spanlog
+//!   span is the current one.
+//! - An OpenTelemetry span started through a [`CorrelatedTracer`] while a spanlog span
+//!   is current is that span's child, unless the context it is started with names
+//!   another span explicitly.
+//! - When both kinds are active, lines carry the innermost: the OpenTelemetry span if it
+//!   was started (through the wrapper) inside the current spanlog span, else the
+//!   spanlog span.
+//!
+//! # Service, environment and version
+//!
+//! spanlog's `dd.service`, `dd.env` and `dd.version` come from its own configuration,
+//! which reads `DD_SERVICE`, `DD_ENV` and `DD_VERSION` as dd-trace-rs does: set them in
+//! the environment (rather than in code on one side only) and both sides of the link
+//! show the same service.
+//!
+//! # Versions
+//!
+//! This feature follows `opentelemetry` 0.33, the version dd-trace-rs 0.6 uses. The
+//! active span is only visible to spanlog through the same major version of the
+//! `opentelemetry` crate.
+
+mod lookup;
+mod parents;
+mod tracer;
+
+use std::borrow::Cow;
+use std::str::FromStr;
+
+use ::opentelemetry::trace::{
+    self as otel, SpanContext as OtelContext, TraceContextExt, TraceFlags, TraceState,
+};
+use ::opentelemetry::{Context, global};
+
+pub use self::tracer::{CorrelatedSpan, CorrelatedTracer, CorrelatedTracerProvider};
+pub(crate) use lookup::{active, copy_ids_text, is_inside};
+
+use crate::context::{self, SpanContext};
+use crate::id::SpanId;
+use crate::propagation::{self, Extractor, Injector};
+
+/// Installs `provider`, wrapped in a [`CorrelatedTracerProvider`], as OpenTelemetry's
+/// global tracer provider (`opentelemetry::global::tracer` then starts spans through
+/// it). Keep the provider itself to flush and shut it down.
+///
+/// ```no_run
+/// # fn datadog_provider() -> opentelemetry::trace::noop::NoopTracerProvider { todo!() }
+/// // let provider = datadog_opentelemetry::tracing().init();
+/// let provider = datadog_provider();
+/// spanlog::opentelemetry::set_tracer_provider(provider.clone());
+/// ```
+pub fn set_tracer_provider<P, T, S>(provider: P)
+where
+    P: otel::TracerProvider<Tracer = T> + Send + Sync + 'static,
+    T: otel::Tracer<Span = S> + Send + Sync + 'static,
+    S: otel::Span + Send + Sync + 'static,
+{
+    global::set_tracer_provider(CorrelatedTracerProvider::new(provider));
+}
+
+/// The active OpenTelemetry span as a spanlog context (allocates: the trace state is
+/// decoded as a W3C `tracestate`), for [`crate::current`] and for spanlog spans started
+/// inside it.
+pub(crate) fn current_context() -> Option<SpanContext> {
+    let ids = active()?;
+    let (flags, state) = Context::map_current(|cx| {
+        let span = cx.span();
+        let sc = span.span_context();
+        (sc.trace_flags(), sc.trace_state().header())
+    });
+    let headers = W3cHeaders {
+        traceparent: Some(format!(
+            "00-{:032x}-{:016x}-{:02x}",
+            ids.trace_id,
+            ids.span_id,
+            flags.to_u8()
+        )),
+        tracestate: (!state.is_empty()).then_some(state),
+    };
+    let mut context = propagation::from_w3c(&headers)
+        // A trace state spanlog cannot read is dropped, not the span.
+        .or_else(|| {
+            propagation::from_w3c(&W3cHeaders {
+                tracestate: None,
+                ..headers
+            })
+        })?;
+    context.parent_id = SpanId::from_u64(ids.parent_id());
+    if !ids.remote {
+        // A span of this process: what came from upstream belongs to its local root.
+        if let Some(meta) = context.trace.as_mut() {
+            let meta = std::sync::Arc::make_mut(meta);
+            meta.last_parent_id = None;
+            meta.propagation_error = None;
+        }
+    }
+    Some(context)
+}
+
+/// The spanlog span an OpenTelemetry span started with `parent_cx` should be a child of:
+/// the current spanlog span, when `parent_cx` is the current context (not an explicit
+/// one) and its span is not itself inside the spanlog span.
+fn spanlog_parent(parent_cx: &Context) -> Option<SpanContext> {
+    let frame = context::current()?;
+    if !parent_cx.has_active_span() {
+        return Some(frame);
+    }
+    let explicit = parent_cx.span().span_context().span_id()
+        != Context::map_current(|cx| cx.span().span_context().span_id());
+    if explicit {
+        return None;
+    }
+    match active() {
+        Some(otel) if is_inside(otel, frame.span_id.to_u64()) => None,
+        _ => Some(frame),
+    }
+}
+
+/// `context` as a remote OpenTelemetry parent, through its W3C headers.
+fn to_otel(context: &SpanContext) -> OtelContext {
+    let mut headers = W3cHeaders::default();
+    propagation::to_w3c(context, &mut headers);
+    let state = headers
+        .tracestate
+        .as_deref()
+        .and_then(|s| TraceState::from_str(s).ok())
+        .unwrap_or_default();
+    OtelContext::new(
+        otel::TraceId::from_bytes(context.trace_id.to_u128().to_be_bytes()),
+        otel::SpanId::from_bytes(context.span_id.to_u64().to_be_bytes()),
+        match context.sampling_priority() > 0 {
+            true => TraceFlags::SAMPLED,
+            false => TraceFlags::NOT_SAMPLED,
+        },
+        true,
+        state,
+    )
+}
+
+/// The two W3C headers, as a carrier.
+#[derive(Default)]
+struct W3cHeaders {
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+}
+
+impl Extractor for W3cHeaders {
+    fn get(&self, name: &str) -> Option<Cow<'_, str>> {
+        match name {
+            "traceparent" => self.traceparent.as_deref().map(Cow::Borrowed),
+            "tracestate" => self.tracestate.as_deref().map(Cow::Borrowed),
+            _ => None,
+        }
+    }
+}
+
+impl Injector for W3cHeaders {
+    fn set(&mut self, name: &'static str, value: String) {
+        match name {
+            "traceparent" => self.traceparent = Some(value),
+            "tracestate" => self.tracestate = Some(value),
+            _ => {}
+        }
+    }
+}

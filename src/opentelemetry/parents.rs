@@ -1,0 +1,93 @@
+//! The parent of each OpenTelemetry span started through spanlog's tracer wrapper.
+//!
+//! The OpenTelemetry API gives no way to read a span's parent back, and Datadog's
+//! `dd.parent_id` needs it: the wrapper records it here when the span starts and takes
+//! it out when the span is dropped; the log path reads it once per span and thread.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Mutex;
+
+/// Shards, so that threads starting spans at once rarely meet on one lock.
+const SHARDS: usize = 16;
+
+/// Most spans one shard remembers. Spans that are never dropped (leaked) cannot grow
+/// the table past `SHARDS × MAX_PER_SHARD` entries; past it, new spans log parent `0`.
+const MAX_PER_SHARD: usize = 1 << 16;
+
+type Shard = Mutex<HashMap<u64, u64, BuildHasherDefault<IdHasher>>>;
+
+static TABLE: [Shard; SHARDS] =
+    [const { Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())) }; SHARDS];
+
+fn shard(span_id: u64) -> &'static Shard {
+    // Span ids are random: their low bits spread evenly.
+    &TABLE[(span_id as usize) % SHARDS]
+}
+
+/// Remembers `parent_id` as the parent of `span_id`. Roots (parent zero) need no entry.
+pub(super) fn record(span_id: u64, parent_id: u64) {
+    if span_id == 0 || parent_id == 0 {
+        return;
+    }
+    // A poisoned shard is still a valid map: a panic elsewhere cannot corrupt a
+    // `HashMap<u64, u64>` insert or remove.
+    let mut map = shard(span_id).lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() < MAX_PER_SHARD {
+        map.insert(span_id, parent_id);
+    }
+}
+
+/// Forgets `span_id`: its span was dropped.
+pub(super) fn forget(span_id: u64) {
+    shard(span_id)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&span_id);
+}
+
+/// The recorded parent of `span_id`, or zero.
+pub(super) fn parent_of(span_id: u64) -> u64 {
+    shard(span_id)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&span_id)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Span ids are uniformly random: they are their own hash.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; fold anything else in, byte by byte.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents_are_kept_until_forgotten() {
+        record(0xabc1, 7);
+        record(0xabc2, 0);
+        assert_eq!(parent_of(0xabc1), 7);
+        assert_eq!(parent_of(0xabc2), 0);
+        forget(0xabc1);
+        assert_eq!(parent_of(0xabc1), 0);
+    }
+}
