@@ -1,0 +1,209 @@
+//! dd-trace-rs as the tracer, spanlog as the logger, both against the Datadog test agent
+//! (`SPANLOG_TEST_AGENT_URL`; `.ci/run` starts one). Without it the scenarios are
+//! skipped, except under `CI=true`, where that is a failure.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span as _, TraceContextExt, Tracer as _, TracerProvider as _};
+use serde_json::Value;
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--mixed") {
+        return mixed_child();
+    }
+    let Some(agent) = agent_url() else {
+        println!("skipped: SPANLOG_TEST_AGENT_URL is not set (no test agent)");
+        return;
+    };
+    example_lines_name_the_spans_dd_trace_rs_sent(&agent);
+    mixed_spans_land_in_one_trace(&agent);
+    println!("2 passed, 0 failed");
+}
+
+fn agent_url() -> Option<String> {
+    match std::env::var("SPANLOG_TEST_AGENT_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "SPANLOG_TEST_AGENT_URL is not set under CI: .ci/run must start the test agent"
+            );
+            None
+        }
+    }
+}
+
+fn session(agent: &str, name: &str) -> String {
+    let token = format!("spanlog-otel-{name}-{}", std::process::id());
+    ureq::get(format!(
+        "{agent}/test/session/start?test_session_token={token}"
+    ))
+    .call()
+    .unwrap();
+    token
+}
+
+/// Every span the agent received in the session, by (low 64 bits of the trace id, span
+/// id). Waits until `expected` spans are there (dd-trace-rs sends in the background).
+fn spans(agent: &str, token: &str, expected: usize) -> HashMap<(u64, u64), Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = ureq::get(format!(
+            "{agent}/test/session/traces?test_session_token={token}"
+        ))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+        let traces: Value = serde_json::from_str(&body).unwrap();
+        let mut spans = HashMap::new();
+        for trace in traces.as_array().unwrap() {
+            for span in trace.as_array().unwrap() {
+                let id = |k: &str| span[k].as_u64().unwrap();
+                spans.insert((id("trace_id"), id("span_id")), span.clone());
+            }
+        }
+        if spans.len() >= expected || Instant::now() > deadline {
+            return spans;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    let start = line
+        .find(&format!(" {key}=\""))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        + key.len()
+        + 3;
+    let len = line[start..].find('"').unwrap();
+    &line[start..start + len]
+}
+
+fn trace_low(hex_or_decimal: &str) -> u64 {
+    match hex_or_decimal.len() {
+        32 => u64::from_str_radix(&hex_or_decimal[16..], 16).unwrap(),
+        _ => hex_or_decimal.parse().unwrap(),
+    }
+}
+
+fn example_lines_name_the_spans_dd_trace_rs_sent(agent: &str) {
+    let token = session(agent, "example");
+    // target/<profile>/deps/agent-<hash> -> target/<profile>/examples/opentelemetry_datadog
+    let mut path: PathBuf = std::env::current_exe().unwrap();
+    path.pop();
+    path.pop();
+    path.push("examples/opentelemetry_datadog");
+    let out = Command::new(&path)
+        .env("DD_TRACE_AGENT_URL", agent)
+        .env("DD_SERVICE", "spanlog-otel-e2e")
+        .env("DD_ENV", "ci")
+        .env("DD_VERSION", "0.1.0")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(" dd.trace_id="))
+        .collect();
+    assert_eq!(lines.len(), 6, "{stderr}");
+    let spans = spans(agent, &token, 6);
+    for line in &lines {
+        assert!(
+            line.contains("dd.service=spanlog-otel-e2e dd.env=ci dd.version=0.1.0 "),
+            "{line}"
+        );
+        let trace = field(line, "dd.trace_id");
+        let span_id: u64 = field(line, "dd.span_id").parse().unwrap();
+        let parent_id: u64 = field(line, "dd.parent_id").parse().unwrap();
+        let span = spans
+            .get(&(trace_low(trace), span_id))
+            .unwrap_or_else(|| panic!("the agent has no span for {line}: {spans:?}"));
+        assert_eq!(span["parent_id"].as_u64().unwrap_or(0), parent_id, "{span}");
+        let name = if line.contains("my log message") {
+            "web.request"
+        } else {
+            assert!(line.contains("querying posts"), "{line}");
+            "db.query"
+        };
+        assert_eq!(span["name"], name, "{span}");
+        assert_eq!(span["service"], "spanlog-otel-e2e", "{span}");
+        if trace.len() == 32 {
+            assert_eq!(span["meta"]["otel.trace_id"], trace, "{span}");
+        }
+    }
+    println!("example_lines_name_the_spans_dd_trace_rs_sent ... ok");
+}
+
+/// An OTel root, a spanlog child inside it, an OTel grandchild inside that: dd-trace-rs
+/// sends the OTel spans, spanlog's exporter the spanlog one, and the agent sees one
+/// trace with the right parents. Runs in a child process (global tracer and exporter).
+fn mixed_spans_land_in_one_trace(agent: &str) {
+    let token = session(agent, "mixed");
+    let out = Command::new(std::env::current_exe().unwrap())
+        .arg("--mixed")
+        .env("DD_TRACE_AGENT_URL", agent)
+        .env("DD_SERVICE", "spanlog-otel-mixed")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `trace root middle leaf`: the ids the child saw.
+    let ids: Vec<u64> = stdout
+        .split_whitespace()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let [trace, root, middle, leaf] = ids[..] else {
+        panic!("{stdout}")
+    };
+    let spans = spans(agent, &token, 3);
+    let parent = |span: u64| {
+        let s = spans
+            .get(&(trace, span))
+            .unwrap_or_else(|| panic!("no span {span} of trace {trace}: {spans:?}"));
+        s["parent_id"].as_u64().unwrap_or(0)
+    };
+    assert_eq!(parent(root), 0);
+    assert_eq!(parent(middle), root, "spanlog's span under the OTel root");
+    assert_eq!(parent(leaf), middle, "the OTel leaf under spanlog's span");
+    assert_eq!(spans[&(trace, middle)]["name"], "spanlog.middle");
+    println!("mixed_spans_land_in_one_trace ... ok");
+}
+
+fn mixed_child() {
+    let agent = spanlog::agent::set_global(spanlog::agent::AgentConfig::from_env()).unwrap();
+    let provider = datadog_opentelemetry::tracing().init();
+    let tracer =
+        spanlog::opentelemetry::CorrelatedTracerProvider::new(provider.clone()).tracer("mixed");
+    let (trace, root, middle, leaf) = tracer.in_span("otel.root", |cx| {
+        cx.span()
+            .set_attribute(KeyValue::new("operation.name", "otel.root"));
+        let root = u64::from_be_bytes(cx.span().span_context().span_id().to_bytes());
+        let middle = spanlog::start_span("spanlog.middle").entered();
+        let mut leaf = tracer.start("otel.leaf");
+        let leaf_id = u64::from_be_bytes(leaf.span_context().span_id().to_bytes());
+        leaf.end();
+        (
+            middle.trace_id().low(),
+            root,
+            middle.span_id().to_u64(),
+            leaf_id,
+        )
+    });
+    assert!(agent.shutdown(Duration::from_secs(5)), "{}", agent.stats());
+    provider
+        .shutdown_with_timeout(Duration::from_secs(5))
+        .unwrap();
+    println!("{trace} {root} {middle} {leaf}");
+}
