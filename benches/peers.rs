@@ -96,6 +96,38 @@ fn log_call(c: &mut Criterion) {
         })
     });
 
+    // OpenTelemetry: a span of the SDK's tracer (no exporter), started through spanlog's
+    // wrapper and active for the whole run; the line goes through spanlog into the same
+    // sink. Compare with `spanlog_span`: the difference is the OpenTelemetry lookup.
+    let provider = spanlog::opentelemetry::CorrelatedTracerProvider::new(
+        opentelemetry_sdk::trace::SdkTracerProvider::builder().build(),
+    );
+    group.bench_function("otel_span", |b| {
+        let _active = common::otel_span(&provider);
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            info!(logger: &text, "request {}", i);
+        })
+    });
+
+    // For the record, the path dd-trace-rs documents for logs today:
+    // opentelemetry-appender-log into the SDK's logger provider with a simple processor
+    // and a no-op exporter, in the same span. It builds an OpenTelemetry log record
+    // (with the span's ids) and formats nothing.
+    group.bench_function("otel_appender_log", |b| {
+        let logs = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+            .with_simple_exporter(common::NoopLogExporter)
+            .build();
+        let bridge = opentelemetry_appender_log::OpenTelemetryLogBridge::new(&logs);
+        let _active = common::otel_span(&provider);
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            info!(logger: &bridge, "request {}", i);
+        })
+    });
+
     group.finish();
 }
 

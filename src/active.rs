@@ -18,11 +18,18 @@ use crate::opentelemetry as otel;
 /// ```
 #[inline]
 pub fn current() -> Option<SpanContext> {
+    let frame = context::current();
     #[cfg(feature = "opentelemetry")]
-    if otel_is_innermost() {
-        return otel::current_context();
+    if let Some(ids) = otel::active() {
+        let innermost = match &frame {
+            None => true,
+            Some(frame) => otel::is_inside(ids, frame.span_id().to_u64()),
+        };
+        if innermost {
+            return otel::current_context();
+        }
     }
-    context::current()
+    frame
 }
 
 /// Whether no span is active on this thread (or its locals are gone).
@@ -51,13 +58,4 @@ pub(crate) fn copy_ids_text(wide_logging: bool, out: &mut IdsText) -> bool {
         }
     }
     context::copy_current_ids_text(wide_logging, out)
-}
-
-#[cfg(feature = "opentelemetry")]
-fn otel_is_innermost() -> bool {
-    match (otel::active(), context::current_span_id()) {
-        (None, _) => false,
-        (Some(_), None) => true,
-        (Some(ids), Some(span)) => otel::is_inside(ids, span.to_u64()),
-    }
 }

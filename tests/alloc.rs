@@ -238,7 +238,60 @@ fn main() {
     tracing_events();
     #[cfg(feature = "agent")]
     with_the_agent_exporter();
+    #[cfg(feature = "opentelemetry")]
+    inside_opentelemetry_spans(&go);
     println!("1 passed, 0 failed");
+}
+
+/// A line inside an active OpenTelemetry span, and inside a spanlog span nested in one:
+/// no allocation per call once the span's text is made.
+#[cfg(feature = "opentelemetry")]
+fn inside_opentelemetry_spans(go: &spanlog::CorrelatingLogger<LastLine>) {
+    use opentelemetry::Context;
+    use opentelemetry::trace::{self as otel, TraceContextExt, TraceFlags, TraceState};
+
+    let sc = otel::SpanContext::new(
+        otel::TraceId::from_bytes(0x6b04d2e800000000e6a5cefc6c3cef4e_u128.to_be_bytes()),
+        otel::SpanId::from_bytes(10582933694091117294_u64.to_be_bytes()),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    );
+    let _otel = Context::new().with_remote_span_context(sc).attach();
+    info!(logger: go, "warm");
+    check(
+        "log call inside an OpenTelemetry span",
+        allocations(|| {
+            for i in 0..1000 {
+                info!(logger: go, "request {}", i);
+            }
+        }),
+    );
+    assert!(
+        go.inner().last().contains(
+            r#"dd.trace_id="6b04d2e800000000e6a5cefc6c3cef4e" dd.span_id="10582933694091117294""#
+        ),
+        "{}",
+        go.inner().last()
+    );
+    let inner = spanlog::start_span("db.query").entered();
+    info!(logger: go, "warm");
+    check(
+        "log call inside a spanlog span inside an OpenTelemetry span",
+        allocations(|| {
+            for i in 0..1000 {
+                info!(logger: go, "request {}", i);
+            }
+        }),
+    );
+    assert!(
+        go.inner().last().contains(&format!(
+            r#"dd.span_id="{}" dd.parent_id="10582933694091117294""#,
+            inner.span_id()
+        )),
+        "{}",
+        go.inner().last()
+    );
 }
 
 /// A `tracing` event formatted by `fmt` inside a mirrored span: the correlation adds no

@@ -86,6 +86,41 @@ fn main() {
             || late.contains(&format!(r#"dd.span_id="{id}" "#)),
         "{late}"
     );
+    #[cfg(not(feature = "opentelemetry"))]
     assert_eq!(lines.len(), 5, "{lines:?}");
+    #[cfg(feature = "opentelemetry")]
+    {
+        // Ours first, OpenTelemetry's context after (with a span active): on exit the
+        // context goes first, then our destructor logs, and spanlog must not touch
+        // OpenTelemetry's context then (that access would panic).
+        let otel_first = std::thread::spawn(|| {
+            use opentelemetry::trace::{self as otel, TraceContextExt};
+            LOGGER_DTOR.with(|slot| *slot.borrow_mut() = Some(LogOnDrop("after otel")));
+            let sc = otel::SpanContext::new(
+                otel::TraceId::from_bytes(9_u128.to_be_bytes()),
+                otel::SpanId::from_bytes(10_u64.to_be_bytes()),
+                otel::TraceFlags::SAMPLED,
+                true,
+                otel::TraceState::default(),
+            );
+            let guard = opentelemetry::Context::new()
+                .with_remote_span_context(sc)
+                .attach();
+            info!("in otel");
+            // Leaked: the context stays attached until the thread's locals go.
+            std::mem::forget(guard);
+        });
+        otel_first
+            .join()
+            .expect("no panic in the OpenTelemetry thread");
+        let lines = shared.lines();
+        let line = |prefix: &str| lines.iter().find(|l| l.starts_with(prefix)).cloned();
+        assert_eq!(
+            line("in otel").as_deref(),
+            Some(r#"in otel dd.trace_id="9" dd.span_id="10" dd.parent_id="0""#)
+        );
+        assert_eq!(line("dtor after otel").as_deref(), Some("dtor after otel"));
+        assert_eq!(lines.len(), 7, "{lines:?}");
+    }
     println!("1 passed, 0 failed");
 }

@@ -285,3 +285,27 @@ pub(crate) fn agent_to_sink() -> spanlog::agent::Agent {
         .with_queue_capacity(100_000);
     spanlog::agent::set_global(config).expect("the first exporter")
 }
+
+/// Starts a span of `provider`'s tracer and makes it active until the guard drops.
+pub(crate) fn otel_span<P>(provider: &P) -> opentelemetry::ContextGuard
+where
+    P: opentelemetry::trace::TracerProvider,
+    <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+{
+    use opentelemetry::trace::{TraceContextExt, Tracer};
+    let span = provider.tracer("bench").start("web.request");
+    opentelemetry::Context::current_with_span(span).attach()
+}
+
+/// An OpenTelemetry log exporter that drops every batch.
+#[derive(Debug)]
+pub(crate) struct NoopLogExporter;
+
+impl opentelemetry_sdk::logs::LogExporter for NoopLogExporter {
+    async fn export(
+        &self,
+        _batch: opentelemetry_sdk::logs::LogBatch<'_>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}

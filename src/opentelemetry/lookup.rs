@@ -41,31 +41,28 @@ struct CachedText {
 
 thread_local! {
     static CACHE: Cell<Option<CachedText>> = const { Cell::new(None) };
-    /// Set when this thread's locals are being torn down, before OpenTelemetry's own
-    /// context is: from then on the log path does not look at OpenTelemetry (whose
-    /// context access would panic once its thread-local is gone).
-    static GONE: Cell<bool> = const { Cell::new(false) };
-    static SENTINEL: Sentinel = const { Sentinel };
+    /// Exists while OpenTelemetry's thread-local context does: its initializer touches
+    /// that context first, so its destructor is registered after the context's and runs
+    /// before it (thread-local destructors run in the reverse order of registration).
+    /// Once it is gone, `try_with` fails and the log path no longer looks at
+    /// OpenTelemetry, whose context access would panic from then on.
+    static SENTINEL: Sentinel = {
+        Context::map_current(|_| ());
+        Sentinel
+    };
 }
 
-/// Its destructor marks the thread as tearing down. It is registered right after the
-/// first look at OpenTelemetry's context, so it is destroyed before that context:
-/// thread-local destructors run in the reverse order of their registration.
 struct Sentinel;
 
 impl Drop for Sentinel {
-    fn drop(&mut self) {
-        let _ = GONE.try_with(|gone| gone.set(true));
-    }
+    fn drop(&mut self) {}
 }
 
 /// The ids of the active OpenTelemetry span on this thread, if it is valid.
 #[inline]
 pub(crate) fn active() -> Option<OtelIds> {
-    if GONE.try_with(Cell::get).unwrap_or(true) {
-        return None;
-    }
-    let ids = Context::map_current(|cx| {
+    SENTINEL.try_with(|_| ()).ok()?;
+    Context::map_current(|cx| {
         if !cx.has_active_span() {
             return None;
         }
@@ -76,9 +73,7 @@ pub(crate) fn active() -> Option<OtelIds> {
             span_id: u64::from_be_bytes(sc.span_id().to_bytes()),
             remote: sc.is_remote(),
         })
-    });
-    let _ = SENTINEL.try_with(|_| ());
-    ids
+    })
 }
 
 /// Copies the log text of `ids` into `out`, formatting it on the first line logged in
