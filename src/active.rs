@@ -47,15 +47,20 @@ pub(crate) fn is_idle() -> bool {
 #[inline]
 pub(crate) fn copy_ids_text(wide_logging: bool, out: &mut IdsText) -> bool {
     #[cfg(feature = "opentelemetry")]
-    if let Some(ids) = otel::active() {
-        let innermost = match context::current_span_id() {
-            None => true,
-            Some(span) => otel::is_inside(ids, span.to_u64()),
-        };
-        if innermost {
-            otel::copy_ids_text(ids, wide_logging, out);
-            return true;
+    match otel::active() {
+        Some(ids) => {
+            let innermost = match context::current_span_id() {
+                None => true,
+                Some(span) => otel::is_inside(ids, span.to_u64()),
+            };
+            if innermost {
+                otel::copy_ids_text(ids, wide_logging, out);
+                return true;
+            }
         }
+        // The cheapest check there is, before borrowing the stack.
+        None if context::is_idle() => return false,
+        None => {}
     }
     context::copy_current_ids_text(wide_logging, out)
 }
