@@ -5,6 +5,7 @@ use crate::context::{self, SpanContext};
 use crate::ids_text::IdsText;
 #[cfg(feature = "opentelemetry")]
 use crate::opentelemetry as otel;
+use crate::propagation::{self, Injector};
 
 /// The context of the span that is current on this thread, if any: the innermost
 /// spanlog span entered here, or, with the `opentelemetry` feature, the active
@@ -63,4 +64,36 @@ pub(crate) fn copy_ids_text(wide_logging: bool, out: &mut IdsText) -> bool {
         None => {}
     }
     context::copy_current_ids_text(wide_logging, out)
+}
+
+/// Injects the [`current`] context, if any, into outgoing headers with the global
+/// propagator, and says whether there was one: the one call a client needs.
+///
+/// ```
+/// use std::collections::HashMap;
+///
+/// let mut headers: HashMap<String, String> = HashMap::new();
+/// assert!(!spanlog::inject_current(&mut headers)); // no span: nothing written
+///
+/// let request = spanlog::start_span("web.request").entered();
+/// assert!(spanlog::inject_current(&mut headers));
+/// assert_eq!(headers["x-datadog-parent-id"], request.span_id().to_string());
+/// ```
+///
+/// With the `http` feature, an `http::Request` or `http::HeaderMap` is a carrier too;
+/// with reqwest (not tower-based), inject into a `HeaderMap` and hand it over:
+///
+/// ```ignore
+/// let mut headers = http::HeaderMap::new();
+/// spanlog::inject_current(&mut headers);
+/// let response = client.get(url).headers(headers).send().await?;
+/// ```
+pub fn inject_current<I: Injector + ?Sized>(carrier: &mut I) -> bool {
+    match current() {
+        Some(context) => {
+            propagation::inject(&context, carrier);
+            true
+        }
+        None => false,
+    }
 }

@@ -111,7 +111,7 @@
 
 // The modules form a ladder, each importing only those below it: env, global, rng,
 // clock, id, config, ids_text, context, propagation, opentelemetry, active, correlation,
-// logger, export, span, span_builder, instrument, agent, json, tracing.
+// logger, export, span, span_builder, instrument, agent, json, tracing, tower.
 mod active;
 #[cfg(feature = "agent")]
 pub mod agent;
@@ -134,10 +134,12 @@ pub mod propagation;
 mod rng;
 mod span;
 mod span_builder;
+#[cfg(feature = "tower")]
+pub mod tower;
 #[cfg(feature = "tracing")]
 pub mod tracing;
 
-pub use crate::active::current;
+pub use crate::active::{current, inject_current};
 pub use crate::config::Config;
 pub use crate::context::{ContextGuard, MAX_DEPTH, SpanContext, depth};
 pub use crate::correlation::{Correlation, Style};

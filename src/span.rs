@@ -182,6 +182,30 @@ impl Span {
         );
     }
 
+    /// The string tag `key`, if set.
+    ///
+    /// ```
+    /// let mut span = spanlog::start_span("web.request").tag("http.method", "GET").start();
+    /// span.set_tag("http.status_code", "200");
+    /// assert_eq!(span.tag("http.method"), Some("GET"));
+    /// assert_eq!(span.tag("http.status_code"), Some("200"));
+    /// assert_eq!(span.tag("missing"), None);
+    /// ```
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        let extra = self.extra.as_deref()?;
+        extra.tags.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
+    }
+
+    /// The numeric tag `key`, if set.
+    pub fn metric(&self, key: &str) -> Option<f64> {
+        let extra = self.extra.as_deref()?;
+        extra
+            .metrics
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|&(_, v)| v)
+    }
+
     /// Marks the span as failed (or not).
     pub fn set_error(&mut self, error: bool) {
         match &mut self.extra {

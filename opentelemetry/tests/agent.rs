@@ -2,14 +2,15 @@
 //! (`SPANLOG_TEST_AGENT_URL`; `.ci/run` starts one). Without it the scenarios are
 //! skipped, except under `CI=true`, where that is a failure.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+#[path = "../../tests/support/test_agent.rs"]
+mod test_agent;
+
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, TraceContextExt, Tracer as _, TracerProvider as _};
-use serde_json::Value;
+use test_agent::{agent_url, example_path, field, session, spans};
 
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("--mixed") {
@@ -24,67 +25,6 @@ fn main() {
     println!("2 passed, 0 failed");
 }
 
-fn agent_url() -> Option<String> {
-    match std::env::var("SPANLOG_TEST_AGENT_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "SPANLOG_TEST_AGENT_URL is not set under CI: .ci/run must start the test agent"
-            );
-            None
-        }
-    }
-}
-
-fn session(agent: &str, name: &str) -> String {
-    let token = format!("spanlog-otel-{name}-{}", std::process::id());
-    ureq::get(format!(
-        "{agent}/test/session/start?test_session_token={token}"
-    ))
-    .call()
-    .unwrap();
-    token
-}
-
-/// Every span the agent received in the session, by (low 64 bits of the trace id, span
-/// id). Waits until `expected` spans are there (dd-trace-rs sends in the background).
-fn spans(agent: &str, token: &str, expected: usize) -> HashMap<(u64, u64), Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let body = ureq::get(format!(
-            "{agent}/test/session/traces?test_session_token={token}"
-        ))
-        .call()
-        .unwrap()
-        .into_body()
-        .read_to_string()
-        .unwrap();
-        let traces: Value = serde_json::from_str(&body).unwrap();
-        let mut spans = HashMap::new();
-        for trace in traces.as_array().unwrap() {
-            for span in trace.as_array().unwrap() {
-                let id = |k: &str| span[k].as_u64().unwrap();
-                spans.insert((id("trace_id"), id("span_id")), span.clone());
-            }
-        }
-        if spans.len() >= expected || Instant::now() > deadline {
-            return spans;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn field<'a>(line: &'a str, key: &str) -> &'a str {
-    let start = line
-        .find(&format!(" {key}=\""))
-        .unwrap_or_else(|| panic!("no {key} in {line}"))
-        + key.len()
-        + 3;
-    let len = line[start..].find('"').unwrap();
-    &line[start..start + len]
-}
-
 fn trace_low(hex_or_decimal: &str) -> u64 {
     match hex_or_decimal.len() {
         32 => u64::from_str_radix(&hex_or_decimal[16..], 16).unwrap(),
@@ -93,12 +33,8 @@ fn trace_low(hex_or_decimal: &str) -> u64 {
 }
 
 fn example_lines_name_the_spans_dd_trace_rs_sent(agent: &str) {
-    let token = session(agent, "example");
-    // target/<profile>/deps/agent-<hash> -> target/<profile>/examples/opentelemetry_datadog
-    let mut path: PathBuf = std::env::current_exe().unwrap();
-    path.pop();
-    path.pop();
-    path.push("examples/opentelemetry_datadog");
+    let token = session(agent, "otel-example");
+    let path = example_path("opentelemetry_datadog");
     let out = Command::new(&path)
         .env("DD_TRACE_AGENT_URL", agent)
         .env("DD_SERVICE", "spanlog-otel-e2e")
@@ -146,7 +82,7 @@ fn example_lines_name_the_spans_dd_trace_rs_sent(agent: &str) {
 /// sends the OTel spans, spanlog's exporter the spanlog one, and the agent sees one
 /// trace with the right parents. Runs in a child process (global tracer and exporter).
 fn mixed_spans_land_in_one_trace(agent: &str) {
-    let token = session(agent, "mixed");
+    let token = session(agent, "otel-mixed");
     let out = Command::new(std::env::current_exe().unwrap())
         .arg("--mixed")
         .env("DD_TRACE_AGENT_URL", agent)

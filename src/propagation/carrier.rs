@@ -113,6 +113,22 @@ impl Injector for http::HeaderMap {
     }
 }
 
+/// A request's headers: inject into an outgoing `http::Request` directly.
+#[cfg(feature = "http")]
+impl<B> Injector for http::Request<B> {
+    fn set(&mut self, name: &'static str, value: String) {
+        Injector::set(self.headers_mut(), name, value);
+    }
+}
+
+/// A request's headers: extract from an incoming `http::Request` directly.
+#[cfg(feature = "http")]
+impl<B> Extractor for http::Request<B> {
+    fn get(&self, name: &str) -> Option<Cow<'_, str>> {
+        Extractor::get(self.headers(), name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

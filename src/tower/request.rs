@@ -1,0 +1,113 @@
+//! What the server and client spans read from a request: URL, resource, tags.
+
+use http::{HeaderMap, Request, StatusCode};
+
+use crate::span::Span;
+
+/// `scheme://host/path` without the query string (which may carry secrets), or just
+/// the path when the request names no host.
+pub(super) fn url<B>(request: &Request<B>) -> String {
+    let uri = request.uri();
+    let host = uri.authority().map(|a| a.as_str()).or_else(|| {
+        request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+    });
+    match host {
+        Some(host) => format!(
+            "{}://{host}{}",
+            uri.scheme_str().unwrap_or("http"),
+            uri.path()
+        ),
+        None => uri.path().to_owned(),
+    }
+}
+
+/// The host a client request goes to (`out.host`), without the port.
+pub(super) fn host<B>(request: &Request<B>) -> Option<String> {
+    request.uri().host().map(str::to_owned).or_else(|| {
+        let header = request.headers().get(http::header::HOST)?.to_str().ok()?;
+        Some(
+            header
+                .rsplit_once(':')
+                .map_or(header, |(h, _)| h)
+                .to_owned(),
+        )
+    })
+}
+
+/// The path with every segment that holds a digit written `?`: a resource never
+/// carries the ids a raw path does (`/posts/42` → `/posts/?`).
+pub(super) fn quantize(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if segment.bytes().any(|b| b.is_ascii_digit()) {
+            out.push('?');
+        } else {
+            out.push_str(segment);
+        }
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// The user agent, if the request has a readable one.
+pub(super) fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// Tags the status and, when `is_error`, marks the span failed with Go's message
+/// (`500: Internal Server Error`).
+pub(super) fn record_status(span: &mut Span, status: StatusCode, is_error: bool) {
+    span.set_tag("http.status_code", status.as_str().to_owned());
+    if is_error {
+        span.set_error(true);
+        span.set_tag(
+            "error.message",
+            format!(
+                "{}: {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("Unknown Status")
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_lose_their_ids() {
+        assert_eq!(quantize("/posts/42"), "/posts/?");
+        assert_eq!(quantize("/users/ab12cd/posts"), "/users/?/posts");
+        assert_eq!(quantize("/"), "/");
+        assert_eq!(quantize(""), "/");
+        assert_eq!(quantize("/health"), "/health");
+    }
+
+    #[test]
+    fn urls_drop_the_query_string() {
+        let request = Request::get("http://example.com:8080/login?token=secret")
+            .body(())
+            .unwrap();
+        assert_eq!(url(&request), "http://example.com:8080/login");
+        assert_eq!(host(&request).as_deref(), Some("example.com"));
+        let request = Request::get("/posts/1?x=1")
+            .header("host", "blog.local:3000")
+            .body(())
+            .unwrap();
+        assert_eq!(url(&request), "http://blog.local:3000/posts/1");
+        assert_eq!(host(&request).as_deref(), Some("blog.local"));
+        let bare = Request::get("/a").body(()).unwrap();
+        assert_eq!(url(&bare), "/a");
+    }
+}

@@ -1,0 +1,145 @@
+//! Sets of HTTP status codes, as Datadog's `DD_TRACE_HTTP_*_ERROR_STATUSES` write them.
+
+use std::fmt;
+
+/// A set of HTTP status codes, e.g. `500-599` or `403,418,429-451`: the codes that mark
+/// a span as an error.
+///
+/// ```
+/// use spanlog::tower::StatusCodes;
+///
+/// let codes = StatusCodes::parse("403, 429-451,503").unwrap();
+/// assert!(codes.contains(430) && codes.contains(503));
+/// assert!(!codes.contains(500));
+/// assert!(StatusCodes::parse("5xx").is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusCodes {
+    ranges: Vec<(u16, u16)>,
+}
+
+impl StatusCodes {
+    /// 500–599: the server errors, Datadog's default for server spans.
+    pub fn server_errors() -> Self {
+        StatusCodes {
+            ranges: vec![(500, 599)],
+        }
+    }
+
+    /// 400–499: the client errors, Datadog's default for client spans.
+    pub fn client_errors() -> Self {
+        StatusCodes {
+            ranges: vec![(400, 499)],
+        }
+    }
+
+    /// No code at all: no span is marked as an error for its status.
+    pub fn none() -> Self {
+        StatusCodes { ranges: Vec::new() }
+    }
+
+    /// Parses comma-separated codes and inclusive ranges (`500-599`), each between 100
+    /// and 599; blanks around items are ignored.
+    ///
+    /// # Errors
+    ///
+    /// When an item is not a code or a range of codes, or nothing is given.
+    pub fn parse(text: &str) -> Result<Self, InvalidStatusCodes> {
+        let invalid = |reason: &'static str| InvalidStatusCodes {
+            input: text.to_owned(),
+            reason,
+        };
+        let code = |s: &str| {
+            s.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+                .ok_or_else(|| invalid("expected codes from 100 to 599, or ranges like 500-599"))
+        };
+        let mut ranges = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let range = match item.split_once('-') {
+                Some((low, high)) => (code(low)?, code(high)?),
+                None => {
+                    let c = code(item)?;
+                    (c, c)
+                }
+            };
+            if range.0 > range.1 {
+                return Err(invalid("a range must go from low to high"));
+            }
+            ranges.push(range);
+        }
+        if ranges.is_empty() {
+            return Err(invalid("no status code given"));
+        }
+        Ok(StatusCodes { ranges })
+    }
+
+    /// Whether `code` is in the set.
+    pub fn contains(&self, code: u16) -> bool {
+        self.ranges
+            .iter()
+            .any(|&(low, high)| (low..=high).contains(&code))
+    }
+}
+
+/// Why a list of status codes could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidStatusCodes {
+    input: String,
+    reason: &'static str,
+}
+
+impl fmt::Display for InvalidStatusCodes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid status codes {:?}: {}", self.input, self.reason)
+    }
+}
+
+impl std::error::Error for InvalidStatusCodes {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_ranges() {
+        let codes = StatusCodes::parse("403,418,429-451,503").unwrap();
+        for (code, expected) in [
+            (403, true),
+            (404, false),
+            (429, true),
+            (451, true),
+            (452, false),
+            (503, true),
+        ] {
+            assert_eq!(codes.contains(code), expected, "{code}");
+        }
+        assert!(StatusCodes::server_errors().contains(500));
+        assert!(!StatusCodes::server_errors().contains(499));
+        assert!(StatusCodes::client_errors().contains(404));
+        assert!(!StatusCodes::none().contains(500));
+    }
+
+    #[test]
+    fn bad_input_is_an_error_that_says_why() {
+        for bad in [
+            "",
+            " , ",
+            "5xx",
+            "600",
+            "99",
+            "510-500",
+            "500-",
+            "-500",
+            "500-599-600",
+        ] {
+            let err = StatusCodes::parse(bad).unwrap_err();
+            assert!(
+                err.to_string().starts_with("invalid status codes"),
+                "{bad}: {err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The Datadog test agent, as the workspace members' end-to-end tests use it: a
+//! session, the spans it received, and fields of log lines. Included with `#[path]`.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The agent's URL from `SPANLOG_TEST_AGENT_URL`; `None` (skip) when unset, which is a
+/// failure under `CI=true`.
+pub fn agent_url() -> Option<String> {
+    match std::env::var("SPANLOG_TEST_AGENT_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "SPANLOG_TEST_AGENT_URL is not set under CI: .ci/run must start the test agent"
+            );
+            println!("skipped: SPANLOG_TEST_AGENT_URL is not set (no test agent)");
+            None
+        }
+    }
+}
+
+/// Starts a session named after `name` and the process; returns its token.
+pub fn session(agent: &str, name: &str) -> String {
+    let token = format!("spanlog-{name}-{}", std::process::id());
+    ureq::get(format!(
+        "{agent}/test/session/start?test_session_token={token}"
+    ))
+    .call()
+    .unwrap();
+    token
+}
+
+/// Every span the agent received in the session, by (low 64 bits of the trace id, span
+/// id), once at least `expected` arrived (or after 10 s).
+pub fn spans(agent: &str, token: &str, expected: usize) -> HashMap<(u64, u64), Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = ureq::get(format!(
+            "{agent}/test/session/traces?test_session_token={token}"
+        ))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+        let traces: Value = serde_json::from_str(&body).unwrap();
+        let mut spans = HashMap::new();
+        for trace in traces.as_array().unwrap() {
+            for span in trace.as_array().unwrap() {
+                let id = |k: &str| span[k].as_u64().unwrap();
+                spans.insert((id("trace_id"), id("span_id")), span.clone());
+            }
+        }
+        if spans.len() >= expected || Instant::now() > deadline {
+            return spans;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The quoted value of `key` in a log line (`key="value"`).
+pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    let start = line
+        .find(&format!("{key}=\""))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        + key.len()
+        + 2;
+    let len = line[start..].find('"').unwrap();
+    &line[start..start + len]
+}
+
+/// The path of example `name` beside this test binary:
+/// target/<profile>/deps/<test>-<hash> -> target/<profile>/examples/<name>.
+pub fn example_path(name: &str) -> std::path::PathBuf {
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    path.pop();
+    path.push("examples");
+    path.push(name);
+    path
+}
