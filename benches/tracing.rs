@@ -17,31 +17,12 @@
 //!   - `fmt_otel`: plus tracing-opentelemetry as above, ids not printed (fmt cannot):
 //!     what carrying OpenTelemetry ids costs before printing them at all.
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use opentelemetry::trace::TracerProvider as _;
 use tracing_subscriber::layer::SubscriberExt;
-
-#[derive(Debug)]
-struct Discard;
-
-impl opentelemetry_sdk::trace::SpanExporter for Discard {
-    async fn export(
-        &self,
-        batch: Vec<opentelemetry_sdk::trace::SpanData>,
-    ) -> opentelemetry_sdk::error::OTelSdkResult {
-        black_box(batch);
-        Ok(())
-    }
-}
-
-fn otel_tracer() -> opentelemetry_sdk::trace::Tracer {
-    opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_simple_exporter(Discard)
-        .build()
-        .tracer("bench")
-}
 
 /// A child span under an entered root, as most spans in a service are (a root span also
 /// reads the wall clock, for its 128-bit trace id: about 35 ns with spanlog's layer).
@@ -66,7 +47,7 @@ fn tracing_span_lifecycle(c: &mut Criterion) {
     });
     group.bench_function("registry_otel", |b| {
         let subscriber = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(otel_tracer()));
+            .with(tracing_opentelemetry::layer().with_tracer(common::otel_tracer()));
         tracing::subscriber::with_default(subscriber, || lifecycle(b))
     });
     group.finish();
@@ -103,7 +84,7 @@ fn tracing_event(c: &mut Criterion) {
     });
     group.bench_function("fmt_otel", |b| {
         let subscriber = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(otel_tracer()))
+            .with(tracing_opentelemetry::layer().with_tracer(common::otel_tracer()))
             .with(fmt!().with_writer(std::io::sink));
         tracing::subscriber::with_default(subscriber, || event(b))
     });

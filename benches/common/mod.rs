@@ -309,3 +309,27 @@ impl opentelemetry_sdk::logs::LogExporter for NoopLogExporter {
         Ok(())
     }
 }
+
+/// An OpenTelemetry span exporter that drops every batch.
+#[derive(Debug)]
+pub(crate) struct DiscardSpans;
+
+impl opentelemetry_sdk::trace::SpanExporter for DiscardSpans {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        std::hint::black_box(batch);
+        Ok(())
+    }
+}
+
+/// The SDK's tracer with a simple processor and an exporter that discards: export on,
+/// nothing shipped.
+pub(crate) fn otel_tracer() -> opentelemetry_sdk::trace::Tracer {
+    use opentelemetry::trace::TracerProvider as _;
+    opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_simple_exporter(DiscardSpans)
+        .build()
+        .tracer("bench")
+}

@@ -84,10 +84,39 @@ impl Injector for Vec<(String, String)> {
     }
 }
 
+/// The header names propagation reads, parsed once: looking a `HeaderMap` up by a
+/// `HeaderName` skips parsing the name on every request.
+#[cfg(feature = "http")]
+fn known_header(name: &str) -> Option<&'static http::HeaderName> {
+    use http::HeaderName;
+    // Statics: made once, at compile time.
+    static TRACE_ID: HeaderName = HeaderName::from_static("x-datadog-trace-id");
+    static PARENT_ID: HeaderName = HeaderName::from_static("x-datadog-parent-id");
+    static PRIORITY: HeaderName = HeaderName::from_static("x-datadog-sampling-priority");
+    static ORIGIN: HeaderName = HeaderName::from_static("x-datadog-origin");
+    static TAGS: HeaderName = HeaderName::from_static("x-datadog-tags");
+    static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+    static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+    Some(match name {
+        "x-datadog-trace-id" => &TRACE_ID,
+        "x-datadog-parent-id" => &PARENT_ID,
+        "x-datadog-sampling-priority" => &PRIORITY,
+        "x-datadog-origin" => &ORIGIN,
+        "x-datadog-tags" => &TAGS,
+        "traceparent" => &TRACEPARENT,
+        "tracestate" => &TRACESTATE,
+        _ => return None,
+    })
+}
+
 #[cfg(feature = "http")]
 impl Extractor for http::HeaderMap {
     fn get(&self, name: &str) -> Option<Cow<'_, str>> {
-        let mut values = self.get_all(name).iter().filter_map(|v| v.to_str().ok());
+        let values = match known_header(name) {
+            Some(known) => self.get_all(known),
+            None => self.get_all(name),
+        };
+        let mut values = values.iter().filter_map(|v| v.to_str().ok());
         let first = values.next()?;
         match values.next() {
             None => Some(Cow::Borrowed(first)),

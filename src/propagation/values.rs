@@ -18,10 +18,52 @@ pub(super) fn valid_origin(origin: &str) -> Option<&str> {
 
 /// A 64-bit id as exactly 16 lower-case hex digits (`_dd.p.tid`, tracestate `p:`).
 pub(super) fn parse_hex16(value: &str) -> Option<u64> {
-    if value.len() != 16 || !is_lower_hex(value) {
+    if value.len() != 16 {
         return None;
     }
-    u64::from_str_radix(value, 16).ok()
+    parse_lower_hex(value).map(|v| v as u64)
+}
+
+/// Up to 32 lower-case hex digits as a number, in one pass; `None` for anything else
+/// (an empty string, upper case, a sign, more digits).
+pub(super) fn parse_lower_hex(value: &str) -> Option<u128> {
+    let bytes = value.as_bytes();
+    match bytes.len() {
+        0 => None,
+        1..=16 => hex_u64(bytes).map(u128::from),
+        17..=32 => {
+            let (high, low) = bytes.split_at(bytes.len() - 16);
+            Some((u128::from(hex_u64(high)?) << 64) | u128::from(hex_u64(low)?))
+        }
+        _ => None,
+    }
+}
+
+/// Up to 16 lower-case hex digits (64-bit arithmetic, a table lookup per digit).
+fn hex_u64(bytes: &[u8]) -> Option<u64> {
+    const INVALID: u8 = 0xff;
+    const TABLE: [u8; 256] = {
+        let mut table = [INVALID; 256];
+        let mut i = 0;
+        while i < 10 {
+            table[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            table[b'a' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        table
+    };
+    let mut out = 0u64;
+    let mut invalid = 0u8;
+    for &b in bytes {
+        let digit = TABLE[usize::from(b)];
+        invalid |= digit & 0x80;
+        out = (out << 4) | u64::from(digit & 0x0f);
+    }
+    (invalid == 0).then_some(out)
 }
 
 pub(super) fn is_lower_hex(s: &str) -> bool {
@@ -76,6 +118,22 @@ pub(super) fn valid_tag(key: &str, value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lower_hex_in_one_pass() {
+        assert_eq!(parse_lower_hex("0"), Some(0));
+        assert_eq!(parse_lower_hex("ff"), Some(255));
+        assert_eq!(
+            parse_lower_hex("6b04d2e800000000e6a5cefc6c3cef4e"),
+            Some(0x6b04d2e800000000e6a5cefc6c3cef4e)
+        );
+        assert_eq!(parse_lower_hex(&"f".repeat(32)), Some(u128::MAX));
+        for bad in ["", "FF", "+1", "g", " 1", &"0".repeat(33)] {
+            assert_eq!(parse_lower_hex(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_hex16("00000000000000ff"), Some(255));
+        assert_eq!(parse_hex16("ff"), None);
+    }
 
     #[test]
     fn tags_that_may_travel() {

@@ -1,10 +1,10 @@
 //! W3C Trace Context: `traceparent` and `tracestate`, with Datadog's `dd` member.
 
-use std::sync::Arc;
-
 use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
-use super::values::{MAX_HEADER_LEN, is_lower_hex, parse_hex16, valid_origin, valid_tag};
+use super::values::{
+    MAX_HEADER_LEN, is_lower_hex, parse_hex16, parse_lower_hex, valid_origin, valid_tag,
+};
 use crate::context::{SpanContext, TraceMeta};
 use crate::id::{SpanId, TraceId};
 
@@ -30,14 +30,17 @@ pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
         trace_id,
         span_id: parent,
         parent_id: SpanId::ZERO,
-        trace: Some(Arc::new(TraceMeta {
-            sampling_priority: Some(sampling_priority),
-            origin: state.origin,
-            tags,
-            foreign_tracestate: state.foreign,
-            last_parent_id: state.last_parent_id,
-            propagation_error: state.propagation_error,
-        })),
+        trace: Some(
+            TraceMeta {
+                sampling_priority: Some(sampling_priority),
+                origin: state.origin,
+                tags,
+                foreign_tracestate: state.foreign,
+                last_parent_id: state.last_parent_id,
+                propagation_error: state.propagation_error,
+            }
+            .into_shared(),
+        ),
     })
 }
 
@@ -58,13 +61,9 @@ fn parse_traceparent(header: &str) -> Option<(TraceId, SpanId, bool)> {
     if bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
         return None;
     }
-    let (trace, parent, flags) = (&header[3..35], &header[36..52], &header[53..55]);
-    if !is_lower_hex(trace) || !is_lower_hex(parent) || !is_lower_hex(flags) {
-        return None;
-    }
-    let trace = u128::from_str_radix(trace, 16).ok()?;
-    let parent = u64::from_str_radix(parent, 16).ok()?;
-    let flags = u8::from_str_radix(flags, 16).ok()?;
+    let trace = parse_lower_hex(&header[3..35])?;
+    let parent = parse_lower_hex(&header[36..52])? as u64;
+    let flags = parse_lower_hex(&header[53..55])? as u8;
     if trace == 0 || parent == 0 {
         return None;
     }

@@ -90,18 +90,19 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let method = request.method().as_str();
-        let resource = format!("{method} {}", request::quantize(request.uri().path()));
+        let method = request::method(request.method());
+        let resource = request::method_and_path(&method, request.uri().path());
         let mut span = start_span(self.settings.span_name.clone())
             .span_type("http")
             .resource(resource)
             .start();
-        span.set_tag("span.kind", "client");
-        span.set_tag("component", "tower");
-        span.set_tag("http.method", method.to_owned());
-        span.set_tag("http.url", request::url(&request));
+        span.reserve_tags(7 + self.settings.header_tags.len());
+        span.push_new_tag("span.kind", "client");
+        span.push_new_tag("component", "tower");
+        span.push_new_tag("http.method", method);
+        span.push_new_tag("http.url", request::url(&request));
         if let Some(host) = request::host(&request) {
-            span.set_tag("out.host", host);
+            span.push_new_tag("out.host", host);
         }
         self.settings
             .header_tags

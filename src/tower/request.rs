@@ -1,6 +1,8 @@
 //! What the server and client spans read from a request: URL, resource, tags.
 
-use http::{HeaderMap, Request, StatusCode};
+use std::borrow::Cow;
+
+use http::{HeaderMap, Method, Request, StatusCode};
 
 use crate::span::Span;
 
@@ -15,13 +17,56 @@ pub(super) fn url<B>(request: &Request<B>) -> String {
             .and_then(|h| h.to_str().ok())
     });
     match host {
-        Some(host) => format!(
-            "{}://{host}{}",
-            uri.scheme_str().unwrap_or("http"),
-            uri.path()
-        ),
+        Some(host) => concat(&[uri.scheme_str().unwrap_or("http"), "://", host, uri.path()]),
         None => uri.path().to_owned(),
     }
+}
+
+/// The pieces in one `String`, allocated once (no formatting machinery).
+pub(super) fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}
+
+/// The method as a tag value: the standard ones without allocating.
+pub(super) fn method(method: &Method) -> Cow<'static, str> {
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return Cow::Owned(method.as_str().to_owned()),
+    };
+    Cow::Borrowed(name)
+}
+
+/// The status code as a tag value: the common ones without allocating.
+fn status_text(status: StatusCode) -> Cow<'static, str> {
+    let text = match status.as_u16() {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        301 => "301",
+        302 => "302",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        _ => return Cow::Owned(status.as_str().to_owned()),
+    };
+    Cow::Borrowed(text)
 }
 
 /// The host a client request goes to (`out.host`), without the port.
@@ -39,8 +84,24 @@ pub(super) fn host<B>(request: &Request<B>) -> Option<String> {
 
 /// The path with every segment that holds a digit written `?`: a resource never
 /// carries the ids a raw path does (`/posts/42` → `/posts/?`).
+#[cfg(test)]
 pub(super) fn quantize(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
+    let mut out = String::new();
+    push_quantized(&mut out, path);
+    out
+}
+
+/// `"<METHOD> <path>"` with the path quantized, in one allocation.
+pub(super) fn method_and_path(method: &str, path: &str) -> String {
+    let mut out = String::with_capacity(method.len() + 2 + path.len());
+    out.push_str(method);
+    out.push(' ');
+    push_quantized(&mut out, path);
+    out
+}
+
+fn push_quantized(out: &mut String, path: &str) {
+    let start = out.len();
     for (i, segment) in path.split('/').enumerate() {
         if i > 0 {
             out.push('/');
@@ -51,10 +112,9 @@ pub(super) fn quantize(path: &str) -> String {
             out.push_str(segment);
         }
     }
-    if out.is_empty() {
+    if out.len() == start {
         out.push('/');
     }
-    out
 }
 
 /// The user agent, if the request has a readable one.
@@ -67,7 +127,7 @@ pub(super) fn user_agent(headers: &HeaderMap) -> Option<&str> {
 /// Tags the status and, when `is_error`, marks the span failed with Go's message
 /// (`500: Internal Server Error`).
 pub(super) fn record_status(span: &mut Span, status: StatusCode, is_error: bool) {
-    span.set_tag("http.status_code", status.as_str().to_owned());
+    span.set_tag("http.status_code", status_text(status));
     if is_error {
         span.set_error(true);
         span.set_tag(

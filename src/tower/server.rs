@@ -93,11 +93,11 @@ pub struct TraceService<S> {
 
 impl Settings {
     fn start<B>(&self, request: &Request<B>) -> Span {
-        let method = request.method().as_str();
+        let method = request::method(request.method());
         let route = matched_route(request);
         let resource = match &route {
-            Some(route) => format!("{method} {route}"),
-            None => format!("{method} {}", request::quantize(request.uri().path())),
+            Some(route) => request::concat(&[&method, " ", route]),
+            None => request::method_and_path(&method, request.uri().path()),
         };
         let builder = start_span(self.span_name.clone())
             .span_type("web")
@@ -107,15 +107,16 @@ impl Settings {
             None => builder.root(),
         };
         let mut span = builder.start();
-        span.set_tag("span.kind", "server");
-        span.set_tag("component", "tower");
-        span.set_tag("http.method", method.to_owned());
-        span.set_tag("http.url", request::url(request));
+        span.reserve_tags(8 + self.header_tags.len());
+        span.push_new_tag("span.kind", "server");
+        span.push_new_tag("component", "tower");
+        span.push_new_tag("http.method", method);
+        span.push_new_tag("http.url", request::url(request));
         if let Some(route) = route {
-            span.set_tag("http.route", route);
+            span.push_new_tag("http.route", route);
         }
         if let Some(agent) = request::user_agent(request.headers()) {
-            span.set_tag("http.useragent", agent.to_owned());
+            span.push_new_tag("http.useragent", agent.to_owned());
         }
         self.header_tags
             .apply(request.headers(), "request", &mut span);
@@ -288,10 +289,16 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
+        let mut this = self.project();
+        // A body that says it is done is not polled again: the span finishes now, with
+        // no need to enter it.
+        if this.inner.is_end_stream() {
+            drop(this.span.take());
+            return Poll::Ready(None);
+        }
         let frame = {
             let _entered = this.span.as_ref().map(Span::enter);
-            ready!(this.inner.poll_frame(cx))
+            ready!(this.inner.as_mut().poll_frame(cx))
         };
         match &frame {
             Some(Ok(_)) => {}

@@ -1,0 +1,113 @@
+//! Per-request overhead of HTTP server middleware on an in-process tower service (no
+//! sockets): one request through the stack, response body drained, side by side.
+//!
+//! `cargo bench -p spanlog-benches --bench http`
+//!
+//! The service answers `200 ok` at once. Every request carries a `traceparent`, a
+//! `user-agent` and a `host` header.
+//!
+//! - `no_layer`: the service alone (the floor): build the request, call, drain the body.
+//! - `spanlog`: `spanlog::tower::TraceLayer` with a no-op exporter installed (export
+//!   on, nothing shipped): extraction of the caller's context, the span with its HTTP
+//!   tags and resource, current during the call, finished when the body ends.
+//! - `tower_http`: tower-http's `TraceLayer::new_for_http()` with a tracing registry as
+//!   the thread's subscriber (its default span and `on_request`/`on_response` events,
+//!   recorded by the registry; no export step, no propagation).
+//! - `tower_http_otel`: the same plus tracing-opentelemetry over the OpenTelemetry SDK's
+//!   tracer (simple processor, an exporter that discards): what exporting the spans of
+//!   tower-http's layer costs. Still no propagation (tower-http does not extract).
+
+mod common;
+
+use std::convert::Infallible;
+use std::future::{Future as _, Ready, ready};
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, Response};
+use http_body_util::Full;
+use tower::{Layer, Service};
+
+type Body = Full<bytes::Bytes>;
+
+#[derive(Clone, Copy)]
+struct Ok200;
+
+impl Service<Request<Body>> for Ok200 {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<Body>) -> Self::Future {
+        ready(Ok(Response::new(Full::new(bytes::Bytes::from_static(
+            b"ok",
+        )))))
+    }
+}
+
+fn request() -> Request<Body> {
+    Request::get("/posts/42")
+        .header("host", "blog.example.com")
+        .header("user-agent", "curl/8.5.0")
+        .header(
+            "traceparent",
+            "00-6b04d2e800000000e6a5cefc6c3cef4e-92de221fbdd042ee-01",
+        )
+        .body(Body::default())
+        .unwrap()
+}
+
+/// One request through `service`, its body drained; everything is ready at once.
+fn serve<S, B>(service: &mut S)
+where
+    S: Service<Request<Body>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    let Poll::Ready(response) = pin!(service.call(request())).poll(&mut cx) else {
+        unreachable!("the service is ready at once")
+    };
+    let mut body = pin!(response.unwrap().into_body());
+    while let Poll::Ready(Some(frame)) = http_body::Body::poll_frame(body.as_mut(), &mut cx) {
+        black_box(frame.unwrap());
+    }
+}
+
+fn http_server(c: &mut Criterion) {
+    common::noop_exporter();
+    let mut group = c.benchmark_group("http_server");
+
+    let mut bare = Ok200;
+    group.bench_function("no_layer", |b| b.iter(|| serve(&mut bare)));
+
+    let mut spanlog = spanlog::tower::TraceLayer::new().layer(Ok200);
+    group.bench_function("spanlog", |b| b.iter(|| serve(&mut spanlog)));
+
+    let mut tower_http = tower_http::trace::TraceLayer::new_for_http().layer(Ok200);
+    group.bench_function("tower_http", |b| {
+        let _registry = tracing::subscriber::set_default(tracing_subscriber::registry());
+        b.iter(|| serve(&mut tower_http))
+    });
+
+    let mut tower_http_otel = tower_http::trace::TraceLayer::new_for_http().layer(Ok200);
+    group.bench_function("tower_http_otel", |b| {
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(common::otel_tracer()));
+        let _registry = tracing::subscriber::set_default(subscriber);
+        b.iter(|| serve(&mut tower_http_otel))
+    });
+
+    group.finish();
+}
+
+criterion_group!(benches, http_server);
+criterion_main!(benches);
