@@ -225,6 +225,21 @@ pub(crate) fn current() -> Option<SpanContext> {
         .flatten()
 }
 
+/// The trace and span ids on top of this thread's stack, without cloning the context.
+#[inline]
+pub(crate) fn current_ids() -> Option<(TraceId, SpanId)> {
+    STACK
+        .try_with(|stack| {
+            let stack = stack.try_borrow().ok()?;
+            stack
+                .frames
+                .last()
+                .map(|frame| (frame.context.trace_id, frame.context.span_id))
+        })
+        .ok()
+        .flatten()
+}
+
 /// The span id on top of this thread's stack, without cloning the context.
 #[cfg(feature = "opentelemetry")]
 #[inline]

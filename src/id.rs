@@ -229,6 +229,31 @@ fn unix_seconds_high() -> u64 {
     (secs as u32 as u64) << 32
 }
 
+/// Hashes span or trace ids, which are uniformly random, as themselves: for maps keyed
+/// by id.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; fold anything else in, byte by byte.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+/// Builds [`IdHasher`]s.
+pub(crate) type IdBuildHasher = std::hash::BuildHasherDefault<IdHasher>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

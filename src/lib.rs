@@ -110,15 +110,18 @@
 #![warn(clippy::print_stderr, clippy::print_stdout)]
 
 // The modules form a ladder, each importing only those below it: env, global, rng,
-// clock, id, config, ids_text, context, propagation, opentelemetry, active, correlation,
-// logger, export, span, span_builder, instrument, agent, json, tracing, tower.
+// clock, id, config, ids_text, context, annotations, current_span, propagation,
+// opentelemetry, active, correlation, logger, export, span, span_builder, instrument,
+// agent, json, tracing, tower.
 mod active;
 #[cfg(feature = "agent")]
 pub mod agent;
+mod annotations;
 mod clock;
 mod config;
 mod context;
 mod correlation;
+mod current_span;
 mod env;
 pub mod export;
 mod global;
@@ -143,6 +146,7 @@ pub use crate::active::{current, inject_current};
 pub use crate::config::Config;
 pub use crate::context::{ContextGuard, MAX_DEPTH, SpanContext, depth};
 pub use crate::correlation::{Correlation, Style};
+pub use crate::current_span::{CurrentSpan, record_err, with_current_span};
 pub use crate::global::AlreadySet;
 pub use crate::id::{LogTraceId, SpanId, TraceId};
 pub use crate::instrument::{Instrument, Instrumented, WithContext, bind, spawn};

@@ -1,10 +1,10 @@
 //! Spans: finish-on-drop, tags, guards, and `Span::log()` for manual injection.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 
+use crate::annotations::{self, Annotation};
 use crate::clock;
 use crate::config;
 use crate::context::{ContextGuard, SpanContext};
@@ -15,7 +15,7 @@ use crate::ids_text::IdsText;
 
 /// A name, resource, tag or other text of a span: borrowed for the life of the
 /// program, or owned.
-pub(crate) type Text = Cow<'static, str>;
+pub(crate) use crate::annotations::Text;
 
 /// What most spans never set, out of line, allocated by the first span setter that
 /// needs it. Every field a span carries inline is moved when it starts and checked when
@@ -184,12 +184,14 @@ impl Span {
 
     /// Makes room for `additional` more tags without reallocating (middleware that sets
     /// a known number of tags calls it once).
+    #[cfg(feature = "tower")]
     pub(crate) fn reserve_tags(&mut self, additional: usize) {
         self.extra.get_or_insert_default().tags.reserve(additional);
     }
 
     /// Adds a tag whose key the caller knows is not set yet (middleware setting its own
     /// distinct keys on a new span): no search for an earlier value.
+    #[cfg(feature = "tower")]
     pub(crate) fn push_new_tag(&mut self, key: &'static str, value: impl Into<Text>) {
         debug_assert!(self.tag(key).is_none(), "{key} is already set");
         self.extra
@@ -231,12 +233,15 @@ impl Span {
         }
     }
 
-    /// Marks the span as failed and records the error's message and type name
-    /// (`error.message`, `error.type`), as Datadog's tracers do.
+    /// Marks the span as failed with the error's details, as Datadog's Error Tracking
+    /// reads them: `error.message` (its `Display`), `error.type` (its type name) and
+    /// `error.stack` (the chain of `source()`s, then a backtrace when `RUST_BACKTRACE` or
+    /// `RUST_LIB_BACKTRACE` enables one).
     pub fn record_error<E: std::error::Error + ?Sized>(&mut self, error: &E) {
         self.set_error(true);
-        self.set_tag("error.message", error.to_string());
-        self.set_tag("error.type", std::any::type_name::<E>());
+        for (key, value) in crate::current_span::error_details(error) {
+            self.set_tag(key, value);
+        }
     }
 
     /// Whether the span is marked as failed.
@@ -288,8 +293,26 @@ impl Span {
 impl Drop for Span {
     #[inline]
     fn drop(&mut self) {
+        // Changes made through `with_current_span`: one relaxed load when there are none.
+        if let Some(changes) = annotations::take(self.context.span_id.to_u64()) {
+            self.apply(changes);
+        }
         if let Some(exporter) = export::installed() {
             self.export(exporter);
+        }
+    }
+}
+
+impl Span {
+    #[cold]
+    fn apply(&mut self, changes: Vec<Annotation>) {
+        for change in changes {
+            match change {
+                Annotation::Tag(key, value) => self.set_tag(key, value),
+                Annotation::Metric(key, value) => self.set_metric(key, value),
+                Annotation::Resource(resource) => self.set_resource(resource),
+                Annotation::Error(error) => self.set_error(error),
+            }
         }
     }
 }

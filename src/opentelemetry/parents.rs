@@ -5,8 +5,9 @@
 //! it out when the span is dropped; the log path reads it once per span and thread.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
+
+use crate::id::IdBuildHasher;
 
 /// Shards, so that threads starting spans at once rarely meet on one lock.
 const SHARDS: usize = 16;
@@ -15,10 +16,10 @@ const SHARDS: usize = 16;
 /// the table past `SHARDS × MAX_PER_SHARD` entries; past it, new spans log parent `0`.
 const MAX_PER_SHARD: usize = 1 << 16;
 
-type Shard = Mutex<HashMap<u64, u64, BuildHasherDefault<IdHasher>>>;
+type Shard = Mutex<HashMap<u64, u64, IdBuildHasher>>;
 
 static TABLE: [Shard; SHARDS] =
-    [const { Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())) }; SHARDS];
+    [const { Mutex::new(HashMap::with_hasher(IdBuildHasher::new())) }; SHARDS];
 
 fn shard(span_id: u64) -> &'static Shard {
     // Span ids are random: their low bits spread evenly.
@@ -54,27 +55,6 @@ pub(super) fn parent_of(span_id: u64) -> u64 {
         .get(&span_id)
         .copied()
         .unwrap_or(0)
-}
-
-/// Span ids are uniformly random: they are their own hash.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used; fold anything else in, byte by byte.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,94 @@
+//! Changes to a span made by code that does not hold it (`with_current_span`, an error
+//! log line): kept by span id until the span finishes, on whichever thread.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::id::IdBuildHasher;
+
+/// A tag key or value: borrowed when static, owned otherwise.
+pub(crate) type Text = std::borrow::Cow<'static, str>;
+
+/// One change to a span.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Annotation {
+    Tag(Text, Text),
+    Metric(Text, f64),
+    Resource(Text),
+    Error(bool),
+}
+
+const SHARDS: usize = 16;
+
+/// Most spans one shard holds changes for. Changes to a context with no local span to
+/// finish (a remote context entered by hand) are never taken; past this bound the
+/// oldest shard contents are dropped rather than grow.
+const MAX_PER_SHARD: usize = 4096;
+
+type Shard = Mutex<HashMap<u64, Vec<Annotation>, IdBuildHasher>>;
+
+static TABLE: [Shard; SHARDS] =
+    [const { Mutex::new(HashMap::with_hasher(IdBuildHasher::new())) }; SHARDS];
+
+/// How many spans have changes waiting: finishing a span looks at the table only when
+/// this is not zero.
+static PENDING: AtomicUsize = AtomicUsize::new(0);
+
+fn shard(span_id: u64) -> &'static Shard {
+    &TABLE[(span_id as usize) % SHARDS]
+}
+
+/// Records a change to the span `span_id`.
+pub(crate) fn add(span_id: u64, annotation: Annotation) {
+    let mut map = shard(span_id).lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= MAX_PER_SHARD && !map.contains_key(&span_id) {
+        let dropped = map.len();
+        map.clear();
+        PENDING.fetch_sub(dropped, Ordering::Relaxed);
+    }
+    let list = map.entry(span_id).or_insert_with(|| {
+        PENDING.fetch_add(1, Ordering::Relaxed);
+        Vec::new()
+    });
+    list.push(annotation);
+}
+
+/// Takes the changes recorded for `span_id`, if any. One relaxed load when nothing is
+/// pending anywhere.
+#[inline]
+pub(crate) fn take(span_id: u64) -> Option<Vec<Annotation>> {
+    if PENDING.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    take_slow(span_id)
+}
+
+#[cold]
+fn take_slow(span_id: u64) -> Option<Vec<Annotation>> {
+    let list = shard(span_id)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&span_id)?;
+    PENDING.fetch_sub(1, Ordering::Relaxed);
+    Some(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_are_taken_once() {
+        add(0x5151, Annotation::Error(true));
+        add(0x5151, Annotation::Resource("r".into()));
+        assert_eq!(
+            take(0x5151),
+            Some(vec![
+                Annotation::Error(true),
+                Annotation::Resource("r".into())
+            ])
+        );
+        assert_eq!(take(0x5151), None);
+    }
+}
