@@ -36,6 +36,11 @@ pub struct SpanContext {
     pub(crate) span_id: SpanId,
     pub(crate) parent_id: SpanId,
     pub(crate) trace: Option<Arc<TraceMeta>>,
+    /// The span lives in another process: a context extracted from headers (or taken
+    /// from an OpenTelemetry span), not a span of this one.
+    pub(crate) remote: bool,
+    /// The parent is such a remote span: this span is its process's local root.
+    pub(crate) parent_remote: bool,
 }
 
 /// Trace-wide data that children inherit and propagation carries between services.
@@ -101,6 +106,8 @@ impl SpanContext {
             span_id,
             parent_id: SpanId::ZERO,
             trace: None,
+            remote: false,
+            parent_remote: false,
         }
     }
 
@@ -125,6 +132,12 @@ impl SpanContext {
     /// default mechanism) for a trace that started here or arrived without a decision.
     pub fn sampling_priority(&self) -> i32 {
         TraceMeta::priority(self.trace.as_deref())
+    }
+
+    /// Whether this span is the first of its trace in this process: a root, or the
+    /// child of a context that came from another service. Sampling decides on it.
+    pub fn is_local_root(&self) -> bool {
+        self.parent_id.is_zero() || self.parent_remote
     }
 
     /// The trace's origin (`x-datadog-origin`), if any.

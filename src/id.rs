@@ -249,6 +249,10 @@ impl std::hash::Hasher for IdHasher {
     fn write_u64(&mut self, value: u64) {
         self.0 = value;
     }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 = value as u64 ^ (value >> 64) as u64;
+    }
 }
 
 /// Builds [`IdHasher`]s.

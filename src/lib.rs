@@ -135,6 +135,7 @@ mod logger;
 pub mod opentelemetry;
 pub mod propagation;
 mod rng;
+pub mod sampling;
 mod span;
 mod span_builder;
 #[cfg(feature = "tower")]

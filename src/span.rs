@@ -31,23 +31,57 @@ pub(crate) struct Extra {
     pub(crate) metrics: Vec<(Text, f64)>,
 }
 
-/// Stores a span type: inline when it is a `&'static str`, as span types almost always
-/// are, out of line otherwise.
-pub(crate) fn set_span_type(
-    inline: &mut Option<&'static str>,
-    extra: &mut Option<Box<Extra>>,
-    ty: Text,
-) {
-    match ty {
-        Text::Borrowed(ty) => {
-            *inline = Some(ty);
+/// The span types Datadog's integrations use, kept inline in one byte; any other goes
+/// to the span's out-of-line part.
+const INLINE_SPAN_TYPES: [&str; 16] = [
+    "web",
+    "http",
+    "sql",
+    "cache",
+    "custom",
+    "worker",
+    "template",
+    "queue",
+    "grpc",
+    "rpc",
+    "db",
+    "redis",
+    "mongodb",
+    "memcached",
+    "graphql",
+    "serverless",
+];
+
+/// A span type from [`INLINE_SPAN_TYPES`] (index + 1), or none (0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct InlineSpanType(u8);
+
+impl InlineSpanType {
+    fn of(ty: &str) -> Option<Self> {
+        let index = INLINE_SPAN_TYPES.iter().position(|known| *known == ty)?;
+        Some(InlineSpanType(index as u8 + 1))
+    }
+
+    pub(crate) fn get(self) -> Option<&'static str> {
+        INLINE_SPAN_TYPES
+            .get(usize::from(self.0).checked_sub(1)?)
+            .copied()
+    }
+}
+
+/// Stores a span type: inline when it is one of Datadog's usual ones, out of line
+/// otherwise.
+pub(crate) fn set_span_type(inline: &mut InlineSpanType, extra: &mut Option<Box<Extra>>, ty: Text) {
+    match InlineSpanType::of(&ty) {
+        Some(known) => {
+            *inline = known;
             if let Some(extra) = extra {
                 extra.span_type = None;
             }
         }
-        Text::Owned(ty) => {
-            *inline = None;
-            extra.get_or_insert_default().span_type = Some(Text::Owned(ty));
+        None => {
+            *inline = InlineSpanType::default();
+            extra.get_or_insert_default().span_type = Some(ty);
         }
     }
 }
@@ -70,7 +104,7 @@ pub struct Span {
     pub(crate) context: SpanContext,
     pub(crate) name: Text,
     pub(crate) resource: Option<Text>,
-    pub(crate) span_type: Option<&'static str>,
+    pub(crate) span_type: InlineSpanType,
     pub(crate) extra: Option<Box<Extra>>,
     /// When the span started, on the fast monotonic clock (`clock::now`); 0 when no
     /// exporter was installed then.
@@ -280,7 +314,7 @@ impl Span {
             resource: self.resource.take().unwrap_or_else(|| self.name.clone()),
             name: take(&mut self.name),
             service,
-            span_type: span_type.or(self.span_type.map(Text::Borrowed)),
+            span_type: span_type.or(self.span_type.get().map(Text::Borrowed)),
             start_unix_nanos,
             duration_nanos,
             error,
@@ -455,7 +489,8 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn an_entered_span_fits_in_128_bytes() {
         assert!(std::mem::size_of::<EnteredSpan>() <= 128);
-        assert_eq!(std::mem::size_of::<SpanContext>(), 40);
+        // Ids (32 bytes), the shared trace data (8) and two flags.
+        assert_eq!(std::mem::size_of::<SpanContext>(), 48);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::config;
 use crate::context::SpanContext;
 use crate::export;
 use crate::id::{SpanId, TraceId};
-use crate::span::{EnteredSpan, Extra, Span, Text, set, set_span_type};
+use crate::span::{EnteredSpan, Extra, InlineSpanType, Span, Text, set, set_span_type};
 
 /// Starts building a span named `name` (Datadog's operation name, e.g. `web.request`).
 ///
@@ -27,7 +27,7 @@ pub fn start_span(name: impl Into<Text>) -> SpanBuilder {
     SpanBuilder {
         name: name.into(),
         resource: None,
-        span_type: None,
+        span_type: InlineSpanType::default(),
         extra: None,
         parent: Parent::Current,
     }
@@ -39,7 +39,7 @@ pub fn start_span(name: impl Into<Text>) -> SpanBuilder {
 pub struct SpanBuilder {
     name: Text,
     resource: Option<Text>,
-    span_type: Option<&'static str>,
+    span_type: InlineSpanType,
     extra: Option<Box<Extra>>,
     parent: Parent,
 }
@@ -112,6 +112,8 @@ impl SpanBuilder {
                 span_id: SpanId::random(),
                 parent_id: parent.span_id,
                 trace: parent.trace,
+                remote: false,
+                parent_remote: parent.remote,
             },
             None => {
                 let (trace_id, span_id) =

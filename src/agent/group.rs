@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::export::FinishedSpan;
+use crate::sampling::{self, Decision, RootInfo};
 
 /// A hasher for keys that are already random (trace and span ids): one multiply.
 #[derive(Default)]
@@ -51,6 +52,9 @@ pub(crate) struct Chunks {
     chunk_of: Vec<usize>,
     /// The next free slot of each chunk in `order`, while grouping.
     fill: Vec<usize>,
+    /// The sampling decision of each chunk made here (`None`: upstream's stands), once
+    /// [`Chunks::decide`] ran.
+    pub(crate) decisions: Vec<Option<Decision>>,
 }
 
 impl Chunks {
@@ -106,6 +110,31 @@ impl Chunks {
     }
 
     /// The batch indices of each chunk, root first.
+    /// Decides each chunk's sampling from its trace's local root span when the chunk
+    /// holds it (else from its first span, recording the decision for the rest of the
+    /// trace): see [`crate::sampling`].
+    pub(crate) fn decide(&mut self, batch: &[FinishedSpan], service: &str, env: &str) {
+        self.decisions.clear();
+        for c in &self.chunks {
+            let chunk = &self.order[c.start..c.start + c.len];
+            let local_root = chunk
+                .iter()
+                .copied()
+                .find(|&i| batch[i].context.is_local_root());
+            let root = &batch[local_root.unwrap_or(chunk[0])];
+            let info = RootInfo {
+                trace_id: root.context.trace_id(),
+                service: root.service.as_deref().unwrap_or(service),
+                env,
+                name: Some(&root.name),
+                resource: Some(&root.resource),
+                tags: Some(&root.meta),
+            };
+            let decision = sampling::decide_for_export(&root.context, &info, local_root.is_some());
+            self.decisions.push(decision);
+        }
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = &[usize]> {
         self.chunks
             .iter()

@@ -6,6 +6,7 @@ use rmp::encode;
 use super::group::Chunks;
 use crate::context::TraceMeta;
 use crate::export::FinishedSpan;
+use crate::sampling::Decision;
 
 /// What every span of the payload shares: unified service tagging.
 pub(crate) struct Tags<'a> {
@@ -37,10 +38,12 @@ fn write_traces(
     tags: &Tags<'_>,
 ) -> Result<(), encode::ValueWriteError> {
     encode::write_array_len(out, chunks.chunks.len() as u32)?;
-    for chunk in chunks.iter() {
+    for (i, chunk) in chunks.iter().enumerate() {
         encode::write_array_len(out, chunk.len() as u32)?;
+        let decision = chunks.decisions.get(i).copied().flatten();
         for (position, &index) in chunk.iter().enumerate() {
-            write_span(out, &batch[index], position == 0, tags)?;
+            let root = (position == 0).then_some(decision);
+            write_span(out, &batch[index], root, tags)?;
         }
     }
     Ok(())
@@ -56,12 +59,16 @@ fn hex16(value: u64) -> [u8; 16] {
     out
 }
 
+/// `chunk_root` is `Some` for the first span of a chunk, with the sampling decision made
+/// here for its trace (`None` inside: upstream's stands).
 fn write_span(
     out: &mut Vec<u8>,
     span: &FinishedSpan,
-    chunk_root: bool,
+    chunk_root: Option<Option<Decision>>,
     tags: &Tags<'_>,
 ) -> Result<(), encode::ValueWriteError> {
+    let decision = chunk_root.flatten();
+    let chunk_root = chunk_root.is_some();
     let context = &span.context;
     let trace = context.trace.as_deref();
     // The span's own tags come last and win over the defaults: a default whose key the
@@ -85,8 +92,13 @@ fn write_span(
         }
         let decided_here = trace.is_none_or(|t| t.sampling_priority.is_none());
         propagated = trace.map(|t| t.tags.as_slice()).unwrap_or_default();
-        if decided_here && !propagated.iter().any(|(k, _)| k == "_dd.p.dm") {
-            defaults.push(("_dd.p.dm", "-0"));
+        match decision {
+            // A decision made here names its maker, replacing upstream's.
+            Some(decision) => defaults.push(("_dd.p.dm", decision.mechanism.decision_maker())),
+            None if decided_here && !propagated.iter().any(|(k, _)| k == "_dd.p.dm") => {
+                defaults.push(("_dd.p.dm", "-0"));
+            }
+            None => {}
         }
         if let Some(origin) = trace.and_then(|t| t.origin.as_deref()) {
             defaults.push(("_dd.origin", origin));
@@ -106,7 +118,7 @@ fn write_span(
     let propagated = propagated
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
-        .filter(|(key, _)| !own(key));
+        .filter(|(key, _)| !(own(key) || decision.is_some() && *key == "_dd.p.dm"));
     let own_tags = span
         .meta
         .iter()
@@ -123,15 +135,25 @@ fn write_span(
         .map(|(k, v)| (&**k, *v))
         .filter(|(key, _)| !(chunk_root && *key == "_sampling_priority_v1"));
     let priority = chunk_root.then(|| {
-        (
-            "_sampling_priority_v1",
-            f64::from(TraceMeta::priority(trace)),
-        )
+        let priority = decision.map_or(TraceMeta::priority(trace), |d| d.priority);
+        ("_sampling_priority_v1", f64::from(priority))
     });
+    let rates = decision
+        .map(|d| {
+            [
+                d.rule_rate.map(|r| ("_dd.rule_psr", r)),
+                d.agent_rate.map(|r| ("_dd.agent_psr", r)),
+                d.limit_rate.map(|r| ("_dd.limit_psr", r)),
+            ]
+        })
+        .into_iter()
+        .flatten()
+        .flatten();
     let top_level = (context.parent_id.is_zero() && !own_metric("_dd.top_level"))
         .then_some(("_dd.top_level", 1.0));
     let metrics_len = own_metrics.clone().count()
         + usize::from(priority.is_some())
+        + rates.clone().count()
         + usize::from(top_level.is_some());
 
     encode::write_map_len(out, 12)?;
@@ -163,7 +185,7 @@ fn write_span(
     }
     encode::write_str(out, "metrics")?;
     encode::write_map_len(out, metrics_len as u32)?;
-    for (key, value) in own_metrics.chain(priority).chain(top_level) {
+    for (key, value) in own_metrics.chain(priority).chain(rates).chain(top_level) {
         encode::write_str(out, key)?;
         encode::write_f64(out, value)?;
     }

@@ -35,8 +35,14 @@ impl Transport {
         }
     }
 
-    /// Sends `body`, an array of `traces` traces; the HTTP status, or why there was none.
-    pub(crate) fn put(&self, body: &[u8], traces: usize, timeout: Duration) -> Result<u16, String> {
+    /// Sends `body`, an array of `traces` traces; the HTTP status and the answer's body,
+    /// or why there was none.
+    pub(crate) fn put(
+        &self,
+        body: &[u8],
+        traces: usize,
+        timeout: Duration,
+    ) -> Result<(u16, Vec<u8>), String> {
         let count = traces.to_string();
         let headers = [
             ("Content-Type", "application/msgpack"),
@@ -54,13 +60,15 @@ impl Transport {
                 let response = request.send(body).map_err(|error| error.to_string())?;
                 let status = response.status().as_u16();
                 // Reading the answer to its end lets the connection be reused for the
-                // next batch: no new connection, no name resolution, per request.
-                let _ = response
+                // next batch: no new connection, no name resolution, per request. It
+                // carries the agent's sampling rates.
+                let answer = response
                     .into_body()
                     .with_config()
                     .limit(64 * 1024)
-                    .read_to_vec();
-                Ok(status)
+                    .read_to_vec()
+                    .unwrap_or_default();
+                Ok((status, answer))
             }
             Transport::Unix(path) => {
                 let deadline = deadline::after(Instant::now(), timeout);
@@ -104,7 +112,7 @@ fn put_unix(
     headers: &[(&str, &str)],
     body: &[u8],
     deadline: Instant,
-) -> Result<u16, String> {
+) -> Result<(u16, Vec<u8>), String> {
     use std::io::{ErrorKind, Read, Write};
 
     let timed_out = || format!("timed out talking to {}", path.display());
@@ -167,7 +175,14 @@ fn put_unix(
             Err(e) => return Err(e.to_string()),
         }
     }
-    status(&response).ok_or_else(|| format!("no HTTP response on {}", path.display()))
+    let status =
+        status(&response).ok_or_else(|| format!("no HTTP response on {}", path.display()))?;
+    let body = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|end| response[end + 4..].to_vec())
+        .unwrap_or_default();
+    Ok((status, body))
 }
 
 #[cfg(not(unix))]
@@ -176,7 +191,7 @@ fn put_unix(
     _: &[(&str, &str)],
     _: &[u8],
     _: Instant,
-) -> Result<u16, String> {
+) -> Result<(u16, Vec<u8>), String> {
     Err(format!(
         "unix sockets are not available here: {}",
         path.display()

@@ -14,6 +14,7 @@ use super::shared::{Message, Shared};
 use super::transport::Transport;
 use crate::config;
 use crate::export::FinishedSpan;
+use crate::sampling::Sampler;
 
 pub(crate) struct Worker {
     config: AgentConfig,
@@ -132,6 +133,7 @@ impl Worker {
         }
         let count = self.batch.len() as u64;
         self.chunks.group(&self.batch);
+        self.chunks.decide(&self.batch, &self.service, &self.env);
         let tags = Tags {
             service: &self.service,
             env: &self.env,
@@ -147,7 +149,7 @@ impl Worker {
         let outcome = loop {
             let outcome = self.transport.put(body, traces, timeout);
             let retry = match &outcome {
-                Ok(status) => matches!(status, 408 | 429 | 500..=599),
+                Ok((status, _)) => matches!(status, 408 | 429 | 500..=599),
                 Err(_) => true,
             };
             if !retry || attempt >= self.config.max_retries() || self.shared.is_stopped() {
@@ -158,14 +160,17 @@ impl Worker {
             backoff = (backoff * 2).min(Duration::from_secs(2));
         };
         match outcome {
-            Ok(200..=299) => {
+            Ok((200..=299, answer)) => {
                 self.shared.sent.fetch_add(count, Ordering::Relaxed);
+                if let Some(rates) = rate_by_service(&answer) {
+                    Sampler::global().set_agent_rates(rates);
+                }
             }
             other => {
                 self.shared.failed.fetch_add(count, Ordering::Relaxed);
                 let address = &self.shared.address;
                 self.shared.warn(|| match other {
-                    Ok(status) => format!(
+                    Ok((status, _)) => format!(
                         "spanlog: the Datadog Agent at {address} answered HTTP {status}; {count} spans were not recorded"
                     ),
                     Err(error) => format!(
@@ -174,5 +179,41 @@ impl Worker {
                 });
             }
         }
+    }
+}
+
+/// The agent's sampling rates in its answer: `{"rate_by_service": {"service:a,env:b":
+/// 0.5, ...}}`. `None` when the answer has none (an older agent, or not JSON).
+fn rate_by_service(answer: &[u8]) -> Option<Vec<(String, f64)>> {
+    let value: serde_json::Value = serde_json::from_slice(answer).ok()?;
+    let rates = value.get("rate_by_service")?.as_object()?;
+    Some(
+        rates
+            .iter()
+            .filter_map(|(key, rate)| Some((key.clone(), rate.as_f64()?)))
+            .filter(|(_, rate)| (0.0..=1.0).contains(rate))
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::rate_by_service;
+
+    #[test]
+    fn the_agents_rates_are_read_from_its_answer() {
+        let answer =
+            br#"{"rate_by_service": {"service:blog,env:prod": 0.5, "service:,env:": 1, "bad": 7}}"#;
+        let mut rates = rate_by_service(answer).unwrap();
+        rates.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            rates,
+            [
+                ("service:,env:".to_owned(), 1.0),
+                ("service:blog,env:prod".to_owned(), 0.5)
+            ]
+        );
+        assert_eq!(rate_by_service(b"OK"), None);
+        assert_eq!(rate_by_service(b"{}"), None);
     }
 }

@@ -37,6 +37,8 @@ pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
         },
     };
     Some(SpanContext {
+        remote: true,
+        parent_remote: false,
         trace_id: TraceId::from_parts(trace_high, trace_low),
         span_id: SpanId::from_u64(parent),
         parent_id: SpanId::ZERO,

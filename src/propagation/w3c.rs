@@ -27,6 +27,8 @@ pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
     let sampling_priority = reconcile(sampled, state.priority, state.origin.as_deref());
     let tags = state.tags;
     Some(SpanContext {
+        remote: true,
+        parent_remote: false,
         trace_id,
         span_id: parent,
         parent_id: SpanId::ZERO,

@@ -1,0 +1,210 @@
+use super::*;
+use crate::env::testing::read_with;
+use crate::id::SpanId;
+
+fn root<'a>(trace: u64, name: Option<&'a str>, resource: Option<&'a str>) -> RootInfo<'a> {
+    RootInfo {
+        trace_id: TraceId::from_parts(0, trace),
+        service: "blog",
+        env: "prod",
+        name,
+        resource,
+        tags: None,
+    }
+}
+
+/// A trace id kept at every rate above 0, and one dropped at every rate below 1.
+fn always_kept() -> u64 {
+    (1..)
+        .find(|&t| sampled(TraceId::from_parts(0, t), 1e-6))
+        .unwrap()
+}
+
+fn always_dropped() -> u64 {
+    (1..)
+        .find(|&t| !sampled(TraceId::from_parts(0, t), 0.999_999))
+        .unwrap()
+}
+
+#[test]
+fn the_first_matching_rule_decides() {
+    let sampler = Sampler::new()
+        .rule(SamplingRule::new(0.0).name("db.*"))
+        .rule(
+            SamplingRule::new(1.0)
+                .service("bl?g")
+                .resource("GET /posts/*"),
+        )
+        .rule(SamplingRule::new(0.0));
+    let id = always_kept();
+    let db = sampler.decide(&root(id, Some("db.query"), Some("SELECT")));
+    assert_eq!(
+        (db.priority, db.mechanism, db.rule_rate),
+        (-1, Mechanism::Rule, Some(0.0))
+    );
+    let posts = sampler.decide(&root(id, Some("web.request"), Some("GET /posts/{id}")));
+    assert_eq!((posts.priority, posts.rule_rate), (2, Some(1.0)));
+    assert_eq!(posts.limit_rate, Some(1.0));
+    let other = sampler.decide(&root(id, Some("web.request"), Some("GET /health")));
+    assert_eq!(other.priority, -1);
+}
+
+#[test]
+fn tags_must_all_match() {
+    let sampler = Sampler::new().rule(
+        SamplingRule::new(1.0)
+            .tag("http.method", "G*")
+            .tag("tier", "gold"),
+    );
+    let tags = |pairs: &[(&'static str, &'static str)]| -> Vec<(
+        std::borrow::Cow<'static, str>,
+        std::borrow::Cow<'static, str>,
+    )> { pairs.iter().map(|&(k, v)| (k.into(), v.into())).collect() };
+    let both = tags(&[("http.method", "GET"), ("tier", "gold")]);
+    let one = tags(&[("http.method", "GET")]);
+    let decide = |t: &[(
+        std::borrow::Cow<'static, str>,
+        std::borrow::Cow<'static, str>,
+    )]| {
+        sampler
+            .decide(&RootInfo {
+                tags: Some(t),
+                ..root(always_kept(), Some("n"), Some("r"))
+            })
+            .mechanism
+    };
+    assert_eq!(decide(&both), Mechanism::Rule);
+    assert_eq!(decide(&one), Mechanism::Default);
+}
+
+#[test]
+fn rules_on_unknown_fields_are_skipped_at_inject_time() {
+    let sampler = Sampler::new()
+        .rule(SamplingRule::new(0.0).resource("GET /health"))
+        .rule(SamplingRule::new(1.0).name("*"));
+    let decision = sampler.decide(&root(always_kept(), None, None));
+    assert_eq!((decision.priority, decision.rule_rate), (2, Some(1.0)));
+}
+
+#[test]
+fn the_rate_limiter_cuts_rule_kept_traces() {
+    let sampler = Sampler::new().rule(SamplingRule::new(1.0)).rate_limit(10.0);
+    let decisions: Vec<_> = (1..=100)
+        .map(|t| sampler.decide(&root(t, None, None)))
+        .collect();
+    let kept = decisions.iter().filter(|d| d.priority == 2).count();
+    assert_eq!(kept, 10);
+    assert!(
+        decisions
+            .iter()
+            .all(|d| d.priority == 2 || d.priority == -1)
+    );
+    let last = decisions.last().unwrap();
+    assert!((last.limit_rate.unwrap() - 0.1).abs() < 1e-9, "{last:?}");
+    // A rule's own limit wins over the sampler's.
+    let own = Sampler::new().rule(SamplingRule::new(1.0).max_per_second(3.0));
+    let kept = (1..=50)
+        .filter(|&t| own.decide(&root(t, None, None)).priority == 2)
+        .count();
+    assert_eq!(kept, 3);
+}
+
+#[test]
+fn agent_rates_apply_once_the_agent_answered() {
+    let sampler = Sampler::new();
+    let id = always_dropped();
+    assert_eq!(
+        sampler.decide(&root(id, None, None)),
+        Decision::new(1, Mechanism::Default)
+    );
+    sampler.set_agent_rates([
+        ("service:blog,env:prod".to_owned(), 0.5),
+        ("service:,env:".to_owned(), 0.0),
+    ]);
+    let ours = sampler.decide(&root(id, None, None));
+    assert_eq!(
+        (ours.mechanism, ours.agent_rate),
+        (Mechanism::AgentRate, Some(0.5))
+    );
+    let other = sampler.decide(&RootInfo {
+        service: "shop",
+        ..root(always_kept(), None, None)
+    });
+    assert_eq!((other.priority, other.agent_rate), (0, Some(0.0)));
+}
+
+#[test]
+fn manual_and_upstream_decisions() {
+    let local = SpanContext::new(TraceId::from_parts(0, 0xfeed_0001), SpanId::from_u64(1));
+    reject(&local);
+    let decision = decide_for_inject(&local).unwrap();
+    assert_eq!(
+        (decision.priority, decision.mechanism),
+        (-1, Mechanism::Manual)
+    );
+    keep(&local);
+    assert_eq!(decide_for_inject(&local).unwrap().priority, 2);
+    assert_eq!(
+        decide_for_export(&local, &root(0xfeed_0001, None, None), true)
+            .unwrap()
+            .priority,
+        2
+    );
+    // Gone once the root was sent.
+    assert_eq!(decisions::get(local.trace_id), None);
+
+    let mut upstream = SpanContext::new(TraceId::from_parts(0, 0xfeed_0002), SpanId::from_u64(2));
+    upstream.trace = Some(std::sync::Arc::new(crate::context::TraceMeta {
+        sampling_priority: Some(0),
+        ..Default::default()
+    }));
+    assert_eq!(decide_for_inject(&upstream), None, "kept as it came");
+}
+
+#[test]
+fn knuth_hash_edges() {
+    let id = TraceId::from_parts(0, 1);
+    assert!(sampled(id, 1.0));
+    assert!(!sampled(id, 0.0));
+    assert!(!sampled(id, f64::NAN));
+    assert!(sampled(TraceId::from_parts(0, 0), 0.0), "hash 0 <= 0");
+}
+
+#[test]
+fn rules_from_the_environment() {
+    let (sampler, warnings) = read_with(
+        &[
+            (
+                "DD_TRACE_SAMPLING_RULES",
+                r#"[{"service": "blog", "name": "web.*", "sample_rate": 0.5, "tags": {"tier": "gold"}, "max_per_second": 5}]"#,
+            ),
+            ("DD_TRACE_SAMPLE_RATE", "0.25"),
+            ("DD_TRACE_RATE_LIMIT", "7"),
+        ],
+        Sampler::read,
+    );
+    if cfg!(feature = "agent") {
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let rules: Vec<_> = sampler.rules().collect();
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[0].sample_rate(), 0.5);
+        assert_eq!(rules[0].max_per_second, Some(5.0));
+        assert_eq!(rules[1], &SamplingRule::new(0.25));
+    } else {
+        assert_eq!(sampler.rules().count(), 1);
+        assert!(warnings[0].contains("`agent` feature"), "{warnings:?}");
+    }
+
+    for (var, bad) in [
+        ("DD_TRACE_SAMPLING_RULES", "[{\"name\": \"x\"}]"),
+        ("DD_TRACE_SAMPLING_RULES", "{}"),
+        ("DD_TRACE_SAMPLING_RULES", "[{\"sample_rate\": 2}]"),
+        ("DD_TRACE_SAMPLE_RATE", "1.5"),
+        ("DD_TRACE_RATE_LIMIT", "lots"),
+    ] {
+        let (sampler, warnings) = read_with(&[(var, bad)], Sampler::read);
+        assert_eq!(warnings.len(), 1, "{var}={bad}: {warnings:?}");
+        assert!(warnings[0].contains(var), "{warnings:?}");
+        assert_eq!(sampler.rules().count(), 0);
+    }
+}
