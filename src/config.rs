@@ -18,6 +18,7 @@ use crate::global::AlreadySet;
 /// | `DD_LOGS_INJECTION` | add correlation fields to log lines | `true` |
 /// | `DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED` | generate 128-bit trace ids | `true` |
 /// | `DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED` | log 128-bit trace ids as 32 hex digits | `true` |
+/// | `DD_TAGS` | tags on every exported span: `key:value`, comma- or space-separated | none |
 ///
 /// Switches accept `true`/`1` and `false`/`0` (any case, surrounding blanks ignored); an
 /// empty variable counts as unset. Anything else prints one warning on standard error,
@@ -50,6 +51,7 @@ pub struct Config {
     logs_injection: bool,
     trace_id_128_generation: bool,
     trace_id_128_logging: bool,
+    tags: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -69,6 +71,7 @@ impl Config {
             logs_injection: true,
             trace_id_128_generation: true,
             trace_id_128_logging: true,
+            tags: Vec::new(),
         }
     }
 
@@ -92,6 +95,31 @@ impl Config {
             .with_trace_id_128_logging(
                 env.get_bool("DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED", true),
             )
+            .with_tags(
+                env.get("DD_TAGS")
+                    .map(|t| parse_tags(&t, env))
+                    .unwrap_or_default(),
+            )
+    }
+
+    /// Adds tags to every exported span (`DD_TAGS`); a span's own tag of the same key
+    /// wins. Log lines do not carry them.
+    #[must_use]
+    pub fn with_tags<K: Into<String>, V: Into<String>>(
+        mut self,
+        tags: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        for (key, value) in tags {
+            let key = key.into();
+            self.tags.retain(|(k, _)| *k != key);
+            self.tags.push((key, value.into()));
+        }
+        self
+    }
+
+    /// The tags every exported span gets.
+    pub fn tags(&self) -> &[(String, String)] {
+        &self.tags
     }
 
     /// Sets the service name (`dd.service`).
@@ -224,6 +252,25 @@ fn executable_name() -> String {
         .unwrap_or_default()
 }
 
+/// `DD_TAGS`: `key:value` pairs separated by commas or blanks; a pair with no `:` or
+/// an empty key is left out, with a warning.
+fn parse_tags(text: &str, env: &mut Env<'_>) -> Vec<(String, String)> {
+    let mut tags = Vec::new();
+    let mut bad = Vec::new();
+    for item in text.split([',', ' ', '\t']).filter(|i| !i.is_empty()) {
+        match item.split_once(':') {
+            Some((key, value)) if !key.is_empty() => tags.push((key.to_owned(), value.to_owned())),
+            _ => bad.push(item),
+        }
+    }
+    if !bad.is_empty() {
+        env.warn(format!(
+            "spanlog: ignoring {bad:?} in DD_TAGS: expected key:value pairs"
+        ));
+    }
+    tags
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +278,26 @@ mod tests {
 
     fn read(vars: &[(&str, &str)]) -> (Config, Vec<String>) {
         read_with(vars, Config::from_vars)
+    }
+
+    #[test]
+    fn global_tags_from_dd_tags() {
+        let (config, warnings) =
+            read(&[("DD_TAGS", "team:blog, region:eu-west-1 tier:gold,,oops")]);
+        assert_eq!(
+            config.tags(),
+            [
+                ("team".to_owned(), "blog".to_owned()),
+                ("region".to_owned(), "eu-west-1".to_owned()),
+                ("tier".to_owned(), "gold".to_owned()),
+            ]
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("oops"), "{warnings:?}");
+        let config = Config::new()
+            .with_tags([("a", "1")])
+            .with_tags([("a", "2")]);
+        assert_eq!(config.tags(), [("a".to_owned(), "2".to_owned())]);
     }
 
     #[test]

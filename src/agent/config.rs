@@ -15,6 +15,7 @@ pub struct AgentConfig {
     queue_capacity: usize,
     request_timeout: Duration,
     max_retries: u32,
+    enabled: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +62,7 @@ impl Default for AgentConfig {
             queue_capacity: 10_000,
             request_timeout: Duration::from_secs(2),
             max_retries: 3,
+            enabled: true,
         }
     }
 }
@@ -72,7 +74,8 @@ impl AgentConfig {
         AgentConfig::default()
     }
 
-    /// The address from `DD_TRACE_AGENT_URL` (`http://...` or `unix://...`), else
+    /// `DD_TRACE_ENABLED` (`false` turns export off), and the address from
+    /// `DD_TRACE_AGENT_URL` (`http://...` or `unix://...`), else
     /// `http://$DD_AGENT_HOST:$DD_TRACE_AGENT_PORT` when either is set (defaults
     /// `localhost` and `8126`; set-but-empty counts as unset), else
     /// `http://localhost:8126`. An invalid value prints one warning on standard error
@@ -82,6 +85,24 @@ impl AgentConfig {
     }
 
     pub(crate) fn from_vars(env: &mut Env<'_>) -> Self {
+        let enabled = env.get_bool("DD_TRACE_ENABLED", true);
+        Self::address_from_vars(env).with_enabled(enabled)
+    }
+
+    /// Turns export off (`DD_TRACE_ENABLED=false`): [`set_global`](super::set_global)
+    /// then installs nothing and starts no thread; spans keep their ids, log lines
+    /// their correlation fields, and nothing is sent.
+    pub fn with_enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Whether spans are sent at all.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn address_from_vars(env: &mut Env<'_>) -> Self {
         let config = AgentConfig::new();
         if let Some(url) = env.get("DD_TRACE_AGENT_URL") {
             return match config.clone().with_address(&url) {
@@ -242,6 +263,16 @@ mod tests {
 
     fn read(vars: &[(&str, &str)]) -> (AgentConfig, Vec<String>) {
         read_with(vars, AgentConfig::from_vars)
+    }
+
+    #[test]
+    fn dd_trace_enabled_turns_export_off() {
+        assert!(read(&[]).0.enabled());
+        assert!(!read(&[("DD_TRACE_ENABLED", "false")]).0.enabled());
+        assert!(!read(&[("DD_TRACE_ENABLED", "0")]).0.enabled());
+        let (config, warnings) = read(&[("DD_TRACE_ENABLED", "nope")]);
+        assert!(config.enabled());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
     }
 
     #[test]

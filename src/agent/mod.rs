@@ -87,6 +87,12 @@ impl fmt::Display for Stats {
 /// A handle on the installed agent exporter: its counters, flush and shutdown.
 #[derive(Clone)]
 pub struct Agent {
+    /// `None` when export is turned off (`DD_TRACE_ENABLED=false`).
+    running: Option<Running>,
+}
+
+#[derive(Clone)]
+struct Running {
     shared: Arc<Shared>,
     wake: SyncSender<Message>,
 }
@@ -94,7 +100,7 @@ pub struct Agent {
 impl fmt::Debug for Agent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Agent")
-            .field("address", &self.shared.address)
+            .field("address", &self.running.as_ref().map(|r| &r.shared.address))
             .field("stats", &self.stats())
             .finish()
     }
@@ -110,6 +116,9 @@ pub fn set_global(config: AgentConfig) -> Result<Agent, AlreadySet<AgentConfig>>
     if export::installed().is_some() {
         return Err(AlreadySet::new("exporter", config));
     }
+    if !config.enabled() {
+        return Ok(Agent { running: None });
+    }
     let (exporter, agent) = start(config.clone());
     match export::set_global(exporter) {
         Ok(()) => Ok(agent),
@@ -124,7 +133,9 @@ pub fn set_global(config: AgentConfig) -> Result<Agent, AlreadySet<AgentConfig>>
 impl Agent {
     /// The counters.
     pub fn stats(&self) -> Stats {
-        let s = &self.shared;
+        let Some(Running { shared: s, .. }) = &self.running else {
+            return Stats::default();
+        };
         Stats {
             sent: s.sent.load(Ordering::Relaxed),
             dropped: s.dropped.load(Ordering::Relaxed),
@@ -137,8 +148,11 @@ impl Agent {
     /// went out (accepted or given up on) in time. `false` at once when the exporter
     /// is shut down or its thread is gone.
     pub fn flush(&self, timeout: Duration) -> bool {
-        buffer::hand_over_local(&self.shared);
-        self.shared.flush(&self.wake, timeout)
+        let Some(Running { shared, wake }) = &self.running else {
+            return true; // export is off: nothing is ever queued
+        };
+        buffer::hand_over_local(shared);
+        shared.flush(wake, timeout)
     }
 
     /// Flushes, waiting at most `timeout`, then stops the background thread; spans
@@ -150,8 +164,10 @@ impl Agent {
     }
 
     fn stop(&self) {
-        self.shared.stopped.store(true, Ordering::SeqCst);
-        let _ = self.wake.try_send(Message::Wake);
+        if let Some(Running { shared, wake }) = &self.running {
+            shared.stopped.store(true, Ordering::SeqCst);
+            let _ = wake.try_send(Message::Wake);
+        }
     }
 }
 
@@ -195,8 +211,10 @@ fn start(config: AgentConfig) -> (AgentExporter, Agent) {
         ));
     }
     let agent = Agent {
-        shared: Arc::clone(&shared),
-        wake: queue.clone(),
+        running: Some(Running {
+            shared: Arc::clone(&shared),
+            wake: queue.clone(),
+        }),
     };
     (AgentExporter { queue, shared }, agent)
 }
@@ -273,7 +291,13 @@ mod tests {
     #[test]
     fn a_dead_thread_is_visible() {
         let (exporter, agent) = start(closed_port());
-        agent.wake.send(Message::Panic).unwrap();
+        agent
+            .running
+            .as_ref()
+            .unwrap()
+            .wake
+            .send(Message::Panic)
+            .unwrap();
         let started = std::time::Instant::now();
         while agent.stats().running && started.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(5));

@@ -13,6 +13,8 @@ pub(crate) struct Tags<'a> {
     pub(crate) service: &'a str,
     pub(crate) env: &'a str,
     pub(crate) version: &'a str,
+    /// `DD_TAGS`: on every span, unless the span sets the key itself.
+    pub(crate) global: &'a [(String, String)],
 }
 
 /// Writes an array of trace chunks, each an array of span maps (the agent's v0.4
@@ -114,7 +116,11 @@ fn write_span(
             defaults.push(("_dd.propagation_error", error));
         }
     }
-    let defaults = defaults.iter().filter(|(key, _)| !own(key));
+    let defaults = defaults
+        .iter()
+        .copied()
+        .chain(tags.global.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let defaults = defaults.filter(|(key, _)| !own(key));
     let propagated = propagated
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -179,7 +185,7 @@ fn write_span(
     encode::write_sint(out, i64::from(span.error))?;
     encode::write_str(out, "meta")?;
     encode::write_map_len(out, meta_len as u32)?;
-    for (key, value) in defaults.copied().chain(propagated).chain(own_tags) {
+    for (key, value) in defaults.chain(propagated).chain(own_tags) {
         encode::write_str(out, key)?;
         encode::write_str(out, value)?;
     }
@@ -267,6 +273,7 @@ mod tests {
             service: "blog",
             env: "prod",
             version: "1.2.3",
+            global: &[("team".to_owned(), "blog".to_owned())],
         };
         let batch = [root, child, remote];
         let mut chunks = Chunks::default();
@@ -338,6 +345,7 @@ mod tests {
         let m = meta(&first);
         assert_eq!(m["env"], "prod");
         assert_eq!(m["version"], "1.2.3");
+        assert_eq!(m["team"], "blog", "DD_TAGS on every span");
         assert_eq!(m["_dd.p.tid"], "6b04d2e800000000");
         assert_eq!(m["_dd.p.dm"], "-0");
         assert_eq!(m["http.method"], "GET");
@@ -350,6 +358,7 @@ mod tests {
         assert_eq!(second["parent_id"], V::U(10582933694091117294));
         assert!(!meta(&second).contains_key("_dd.p.tid"));
         assert_eq!(meta(&second)["env"], "prod");
+        assert_eq!(meta(&second)["team"], "blog");
         assert!(!metrics(&second).contains_key("_sampling_priority_v1"));
 
         // A continued trace: its own service, upstream's decision and origin.

@@ -23,6 +23,7 @@ pub(crate) struct Worker {
     service: String,
     env: String,
     version: String,
+    global_tags: Vec<(String, String)>,
     /// Spans waiting to be sent.
     batch: Vec<FinishedSpan>,
     /// The batch grouped by trace, and its encoding: reused from batch to batch.
@@ -48,6 +49,7 @@ impl Worker {
             service,
             env: global.env().to_owned(),
             version: global.version().to_owned(),
+            global_tags: global.tags().to_vec(),
         }
     }
 
@@ -138,6 +140,7 @@ impl Worker {
             service: &self.service,
             env: &self.env,
             version: &self.version,
+            global: &self.global_tags,
         };
         encode_traces(&mut self.body, &self.batch, &self.chunks, &tags);
         let traces = self.chunks.chunks.len();
