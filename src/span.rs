@@ -278,6 +278,33 @@ impl Span {
         }
     }
 
+    /// The trace's sampling decision, made now if it was not made yet, as the exporter
+    /// would make it with this span as the local root (its name, resource and tags), and
+    /// recorded for the rest of the trace; `None` when the decision came with the trace
+    /// from upstream (see [`SpanContext::sampling_priority`]). See [`crate::sampling`].
+    ///
+    /// ```
+    /// let span = spanlog::start_span("web.request").start();
+    /// let decision = span.sampling_decision().expect("a trace that started here");
+    /// assert_eq!(decision.priority, 1); // no rule, no Agent rate: kept
+    /// assert_eq!(decision.mechanism.decision_maker(), "-0");
+    /// ```
+    pub fn sampling_decision(&self) -> Option<crate::sampling::Decision> {
+        let config = config::global();
+        let extra = self.extra.as_deref();
+        let info = crate::sampling::RootInfo {
+            trace_id: self.context.trace_id,
+            service: extra
+                .and_then(|e| e.service.as_deref())
+                .unwrap_or(config.service()),
+            env: config.env(),
+            name: Some(&self.name),
+            resource: Some(self.resource()),
+            tags: Some(extra.map(|e| e.tags.as_slice()).unwrap_or_default()),
+        };
+        crate::sampling::decide_for_export(&self.context, &info, false)
+    }
+
     /// Whether the span is marked as failed.
     pub fn is_error(&self) -> bool {
         self.extra.as_ref().is_some_and(|extra| extra.error)

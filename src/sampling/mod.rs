@@ -206,7 +206,6 @@ pub(crate) fn decide_for_inject(context: &SpanContext) -> Option<Decision> {
 /// The decision for a trace being sent: one recorded, else the upstream one (`None`),
 /// else one made from `root`. With `root_sent`, the trace's record is dropped;
 /// without, a new decision is recorded for the rest of the trace.
-#[cfg_attr(not(feature = "agent"), allow(dead_code))]
 pub(crate) fn decide_for_export(
     context: &SpanContext,
     root: &RootInfo<'_>,

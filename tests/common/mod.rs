@@ -135,6 +135,11 @@ pub(crate) fn example(name: &str) -> Command {
         "DD_TRACE_AGENT_URL",
         "DD_AGENT_HOST",
         "DD_TRACE_AGENT_PORT",
+        "DD_TRACE_SAMPLE_RATE",
+        "DD_TRACE_SAMPLING_RULES",
+        "DD_TRACE_RATE_LIMIT",
+        "DD_TAGS",
+        "DD_TRACE_ENABLED",
     ] {
         command.env_remove(var);
     }
