@@ -21,6 +21,7 @@ fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("--stall") => return stalled_agent_child(),
         Some("--large") => return large_traces_child(),
+        Some("--sampling") => return sampling_child(),
         _ => {}
     }
     let mut passed = 0;
@@ -32,7 +33,8 @@ fn main() {
             checks_are_enforced(&url);
             logs_and_traces_are_connected(&url, &format!("DD_TRACE_AGENT_URL={url}"));
             large_traces_are_accepted(&url);
-            passed += 3;
+            sampled_and_unsampled_traces_arrive(&url);
+            passed += 4;
             #[cfg(feature = "tracing")]
             {
                 tracing_spans_reach_the_agent(&url);
@@ -393,4 +395,110 @@ fn stalled_agent_child() {
     );
     // Shutdown is bounded by its timeout even though the agent is stalled.
     agent.shutdown(Duration::from_millis(200));
+}
+
+/// Traces decided by `DD_TRACE_SAMPLE_RATE=0.5`, one rejected by hand and one whose
+/// ERROR line marked its span: all reach the agent, with their priorities, decision
+/// makers and rates. Runs in a child process (global exporter and sampler).
+fn sampled_and_unsampled_traces_arrive(agent: &str) {
+    let token = format!("spanlog-sampling-{}", std::process::id());
+    ureq::get(format!(
+        "{agent}/test/session/start?test_session_token={token}"
+    ))
+    .call()
+    .unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .arg("--sampling")
+        .env("SPANLOG_TEST_AGENT_URL", agent)
+        .env("DD_TRACE_SAMPLE_RATE", "0.5")
+        .env_remove("DD_TRACE_RATE_LIMIT")
+        .env_remove("DD_TRACE_SAMPLING_RULES")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let mut lines = stdout.lines();
+    let mut ids = |label: &str| -> Vec<u64> {
+        let line = lines.next().unwrap();
+        let rest = line.strip_prefix(label).unwrap_or_else(|| panic!("{label}: {line}"));
+        rest.split_whitespace().map(|s| s.parse().unwrap()).collect()
+    };
+    let (rated, rejected, failed) = (ids("rated:"), ids("rejected:"), ids("failed:"));
+
+    let traces = get_json(&format!(
+        "{agent}/test/session/traces?test_session_token={token}"
+    ));
+    let roots: HashMap<u64, &Value> = traces
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t.as_array().unwrap())
+        .filter(|s| s["parent_id"].as_u64().unwrap_or(0) == 0)
+        .map(|s| (s["trace_id"].as_u64().unwrap(), s))
+        .collect();
+    let root = |id: u64| {
+        *roots
+            .get(&id)
+            .unwrap_or_else(|| panic!("trace {id} did not reach the agent: {traces}"))
+    };
+    let (mut kept, mut dropped) = (0, 0);
+    for &id in &rated {
+        let span = root(id);
+        let expected = if spanlog::sampling::sampled(spanlog::TraceId::from_parts(0, id), 0.5) {
+            kept += 1;
+            2.0
+        } else {
+            dropped += 1;
+            -1.0
+        };
+        assert_eq!(span["metrics"]["_sampling_priority_v1"].as_f64(), Some(expected), "{span}");
+        assert_eq!(span["meta"]["_dd.p.dm"], "-3", "{span}");
+        assert_eq!(span["metrics"]["_dd.rule_psr"].as_f64(), Some(0.5), "{span}");
+        if expected > 0.0 {
+            assert_eq!(span["metrics"]["_dd.limit_psr"].as_f64(), Some(1.0), "{span}");
+        }
+    }
+    assert!(kept > 0 && dropped > 0, "kept {kept}, dropped {dropped}: both kinds arrive");
+    for &id in &rejected {
+        let span = root(id);
+        assert_eq!(span["metrics"]["_sampling_priority_v1"].as_f64(), Some(-1.0), "{span}");
+        assert_eq!(span["meta"]["_dd.p.dm"], "-4", "{span}");
+    }
+    for &id in &failed {
+        let span = root(id);
+        assert_eq!(span["error"].as_i64(), Some(1), "{span}");
+        assert_eq!(span["meta"]["error.message"], "payment declined", "{span}");
+    }
+}
+
+fn sampling_child() {
+    let url = std::env::var("SPANLOG_TEST_AGENT_URL").unwrap();
+    let agent = spanlog::agent::set_global(
+        spanlog::agent::AgentConfig::new().with_address(&url).unwrap(),
+    )
+    .unwrap();
+    let logger = spanlog::Builder::new()
+        .config(spanlog::Config::new())
+        .wrap(common::Capture::new());
+    let mut rated = Vec::new();
+    for _ in 0..40 {
+        let root = spanlog::start_span("sampled.request").entered();
+        let _child = spanlog::start_span("sampled.step").entered();
+        rated.push(root.trace_id().low());
+    }
+    let rejected = {
+        let root = spanlog::start_span("rejected.request").entered();
+        spanlog::sampling::reject(root.context());
+        root.trace_id().low()
+    };
+    let failed = {
+        let root = spanlog::start_span("failed.request").entered();
+        log::error!(logger: &logger, "payment declined");
+        root.trace_id().low()
+    };
+    assert!(agent.flush(Duration::from_secs(10)), "{}", agent.stats());
+    let list = |ids: &[u64]| ids.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
+    println!("rated: {}", list(&rated));
+    println!("rejected: {rejected}");
+    println!("failed: {failed}");
 }

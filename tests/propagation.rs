@@ -536,3 +536,65 @@ fn http_header_maps_carry_context_both_ways() {
             .ends_with(",congo=t61rcWkgMzE")
     );
 }
+
+fn value<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {key} in {pairs:?}"))
+}
+
+#[test]
+fn manual_keep_and_reject_travel_in_both_styles() {
+    let kept = start_span("web.request").root().start();
+    spanlog::sampling::keep(kept.context());
+    let out = injected(kept.context());
+    assert_eq!(value(&out, "x-datadog-sampling-priority"), "2");
+    assert!(value(&out, "x-datadog-tags").starts_with("_dd.p.dm=-4"), "{out:?}");
+    assert!(value(&out, "traceparent").ends_with("-01"), "{out:?}");
+    assert!(value(&out, "tracestate").contains(";s:2;t.dm:-4"), "{out:?}");
+
+    let rejected = start_span("web.request").root().start();
+    spanlog::sampling::reject(rejected.context());
+    let out = injected(rejected.context());
+    assert_eq!(value(&out, "x-datadog-sampling-priority"), "-1");
+    assert!(!value(&out, "x-datadog-tags").contains("_dd.p.dm"), "{out:?}");
+    assert!(value(&out, "traceparent").ends_with("-00"), "{out:?}");
+    assert!(value(&out, "tracestate").contains(";s:-1"), "{out:?}");
+    assert!(!value(&out, "tracestate").contains("t.dm"), "{out:?}");
+
+    // A child of the rejected span carries the trace's decision.
+    let child = start_span("db.query").child_of(rejected.context().clone()).start();
+    assert_eq!(
+        value(&injected(child.context()), "x-datadog-sampling-priority"),
+        "-1"
+    );
+}
+
+#[test]
+fn an_upstream_decision_is_kept_and_a_reject_sends_no_decision_maker() {
+    let incoming = headers(&[
+        ("x-datadog-trace-id", "777"),
+        ("x-datadog-parent-id", "888"),
+        ("x-datadog-sampling-priority", "0"),
+        ("x-datadog-tags", "_dd.p.dm=-1"),
+    ]);
+    let remote = Propagator::new().extract(&incoming).unwrap();
+    let span = start_span("web.request").child_of(remote).start();
+    let out = injected(span.context());
+    assert_eq!(value(&out, "x-datadog-sampling-priority"), "0");
+    assert!(
+        out.iter()
+            .all(|(k, v)| k != "x-datadog-tags" || !v.contains("_dd.p.dm")),
+        "{out:?}"
+    );
+    assert_eq!(span.sampling_decision(), None, "upstream decided");
+    // Without a decision upstream, this process decides: kept by default.
+    let undecided = headers(&[("x-datadog-trace-id", "779"), ("x-datadog-parent-id", "888")]);
+    let remote = Propagator::new().extract(&undecided).unwrap();
+    let span = start_span("web.request").child_of(remote).start();
+    let out = injected(span.context());
+    assert_eq!(value(&out, "x-datadog-sampling-priority"), "1");
+    assert!(value(&out, "x-datadog-tags").contains("_dd.p.dm=-0"), "{out:?}");
+}
