@@ -22,7 +22,9 @@ fn main() {
         Some(_) => sampler,
         None => sampler.rate_limit(-1.0),
     };
-    sampler.set_global().expect("the first sampler of the process");
+    sampler
+        .set_global()
+        .expect("the first sampler of the process");
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

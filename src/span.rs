@@ -291,8 +291,21 @@ impl Span {
     /// ```
     pub fn sampling_decision(&self) -> Option<crate::sampling::Decision> {
         let config = config::global();
+        crate::sampling::decide_for_export(&self.context, &self.root_info(config), false)
+    }
+
+    /// What `sampler` would decide for this span's trace with this span as its local
+    /// root, without recording it: to try rules, or to measure them.
+    pub fn sampling_decision_by(
+        &self,
+        sampler: &crate::sampling::Sampler,
+    ) -> crate::sampling::Decision {
+        sampler.decide(&self.root_info(config::global()))
+    }
+
+    fn root_info<'a>(&'a self, config: &'a crate::Config) -> crate::sampling::RootInfo<'a> {
         let extra = self.extra.as_deref();
-        let info = crate::sampling::RootInfo {
+        crate::sampling::RootInfo {
             trace_id: self.context.trace_id,
             service: extra
                 .and_then(|e| e.service.as_deref())
@@ -301,8 +314,7 @@ impl Span {
             name: Some(&self.name),
             resource: Some(self.resource()),
             tags: Some(extra.map(|e| e.tags.as_slice()).unwrap_or_default()),
-        };
-        crate::sampling::decide_for_export(&self.context, &info, false)
+        }
     }
 
     /// Whether the span is marked as failed.

@@ -416,12 +416,20 @@ fn sampled_and_unsampled_traces_arrive(agent: &str) {
         .output()
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut lines = stdout.lines();
     let mut ids = |label: &str| -> Vec<u64> {
         let line = lines.next().unwrap();
-        let rest = line.strip_prefix(label).unwrap_or_else(|| panic!("{label}: {line}"));
-        rest.split_whitespace().map(|s| s.parse().unwrap()).collect()
+        let rest = line
+            .strip_prefix(label)
+            .unwrap_or_else(|| panic!("{label}: {line}"));
+        rest.split_whitespace()
+            .map(|s| s.parse().unwrap())
+            .collect()
     };
     let (rated, rejected, failed) = (ids("rated:"), ids("rejected:"), ids("failed:"));
 
@@ -451,17 +459,36 @@ fn sampled_and_unsampled_traces_arrive(agent: &str) {
             dropped += 1;
             -1.0
         };
-        assert_eq!(span["metrics"]["_sampling_priority_v1"].as_f64(), Some(expected), "{span}");
+        assert_eq!(
+            span["metrics"]["_sampling_priority_v1"].as_f64(),
+            Some(expected),
+            "{span}"
+        );
         assert_eq!(span["meta"]["_dd.p.dm"], "-3", "{span}");
-        assert_eq!(span["metrics"]["_dd.rule_psr"].as_f64(), Some(0.5), "{span}");
+        assert_eq!(
+            span["metrics"]["_dd.rule_psr"].as_f64(),
+            Some(0.5),
+            "{span}"
+        );
         if expected > 0.0 {
-            assert_eq!(span["metrics"]["_dd.limit_psr"].as_f64(), Some(1.0), "{span}");
+            assert_eq!(
+                span["metrics"]["_dd.limit_psr"].as_f64(),
+                Some(1.0),
+                "{span}"
+            );
         }
     }
-    assert!(kept > 0 && dropped > 0, "kept {kept}, dropped {dropped}: both kinds arrive");
+    assert!(
+        kept > 0 && dropped > 0,
+        "kept {kept}, dropped {dropped}: both kinds arrive"
+    );
     for &id in &rejected {
         let span = root(id);
-        assert_eq!(span["metrics"]["_sampling_priority_v1"].as_f64(), Some(-1.0), "{span}");
+        assert_eq!(
+            span["metrics"]["_sampling_priority_v1"].as_f64(),
+            Some(-1.0),
+            "{span}"
+        );
         assert_eq!(span["meta"]["_dd.p.dm"], "-4", "{span}");
     }
     for &id in &failed {
@@ -474,7 +501,9 @@ fn sampled_and_unsampled_traces_arrive(agent: &str) {
 fn sampling_child() {
     let url = std::env::var("SPANLOG_TEST_AGENT_URL").unwrap();
     let agent = spanlog::agent::set_global(
-        spanlog::agent::AgentConfig::new().with_address(&url).unwrap(),
+        spanlog::agent::AgentConfig::new()
+            .with_address(&url)
+            .unwrap(),
     )
     .unwrap();
     let logger = spanlog::Builder::new()

@@ -551,21 +551,32 @@ fn manual_keep_and_reject_travel_in_both_styles() {
     spanlog::sampling::keep(kept.context());
     let out = injected(kept.context());
     assert_eq!(value(&out, "x-datadog-sampling-priority"), "2");
-    assert!(value(&out, "x-datadog-tags").starts_with("_dd.p.dm=-4"), "{out:?}");
+    assert!(
+        value(&out, "x-datadog-tags").starts_with("_dd.p.dm=-4"),
+        "{out:?}"
+    );
     assert!(value(&out, "traceparent").ends_with("-01"), "{out:?}");
-    assert!(value(&out, "tracestate").contains(";s:2;t.dm:-4"), "{out:?}");
+    assert!(
+        value(&out, "tracestate").contains(";s:2;t.dm:-4"),
+        "{out:?}"
+    );
 
     let rejected = start_span("web.request").root().start();
     spanlog::sampling::reject(rejected.context());
     let out = injected(rejected.context());
     assert_eq!(value(&out, "x-datadog-sampling-priority"), "-1");
-    assert!(!value(&out, "x-datadog-tags").contains("_dd.p.dm"), "{out:?}");
+    assert!(
+        !value(&out, "x-datadog-tags").contains("_dd.p.dm"),
+        "{out:?}"
+    );
     assert!(value(&out, "traceparent").ends_with("-00"), "{out:?}");
     assert!(value(&out, "tracestate").contains(";s:-1"), "{out:?}");
     assert!(!value(&out, "tracestate").contains("t.dm"), "{out:?}");
 
     // A child of the rejected span carries the trace's decision.
-    let child = start_span("db.query").child_of(rejected.context().clone()).start();
+    let child = start_span("db.query")
+        .child_of(rejected.context().clone())
+        .start();
     assert_eq!(
         value(&injected(child.context()), "x-datadog-sampling-priority"),
         "-1"
@@ -591,10 +602,16 @@ fn an_upstream_decision_is_kept_and_a_reject_sends_no_decision_maker() {
     );
     assert_eq!(span.sampling_decision(), None, "upstream decided");
     // Without a decision upstream, this process decides: kept by default.
-    let undecided = headers(&[("x-datadog-trace-id", "779"), ("x-datadog-parent-id", "888")]);
+    let undecided = headers(&[
+        ("x-datadog-trace-id", "779"),
+        ("x-datadog-parent-id", "888"),
+    ]);
     let remote = Propagator::new().extract(&undecided).unwrap();
     let span = start_span("web.request").child_of(remote).start();
     let out = injected(span.context());
     assert_eq!(value(&out, "x-datadog-sampling-priority"), "1");
-    assert!(value(&out, "x-datadog-tags").contains("_dd.p.dm=-0"), "{out:?}");
+    assert!(
+        value(&out, "x-datadog-tags").contains("_dd.p.dm=-0"),
+        "{out:?}"
+    );
 }

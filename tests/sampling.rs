@@ -13,7 +13,11 @@ fn run(vars: &[(&str, &str)]) -> (Vec<(u64, i32, String)>, String) {
         command.env(k, v);
     }
     let out = command.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let mut lines: Vec<&str> = stdout.lines().collect();
     let summary = lines.pop().unwrap().to_owned();
@@ -45,7 +49,11 @@ fn a_rate_decides_by_trace_id_as_ddtrace_does() {
     let rate = "0.37";
     let (decisions, summary) = run(&[("DD_TRACE_SAMPLE_RATE", rate)]);
     assert_eq!(decisions.len(), 10_000);
-    assert!(decisions.iter().all(|(_, p, dm)| (*p == 2 || *p == -1) && dm == "-3"));
+    assert!(
+        decisions
+            .iter()
+            .all(|(_, p, dm)| (*p == 2 || *p == -1) && dm == "-3")
+    );
     let kept = decisions.iter().filter(|(_, p, _)| *p == 2).count();
     assert_eq!(summary, format!("kept={kept} dropped={}", 10_000 - kept));
     assert!((3_400..4_000).contains(&kept), "{kept} of 10,000 at {rate}");
@@ -70,7 +78,10 @@ fn a_rate_decides_by_trace_id_as_ddtrace_does() {
         out = []\n\
         for line in sys.stdin:\n    s = Span(); s._trace_id_64bits = int(line); out.append('1' if sampler.sample(s) else '0')\n\
         print(''.join(out))";
-    let ids: String = decisions.iter().map(|(id, _, _)| format!("{id}\n")).collect();
+    let ids: String = decisions
+        .iter()
+        .map(|(id, _, _)| format!("{id}\n"))
+        .collect();
     let mut child = std::process::Command::new(python)
         .args(["-c", script, rate])
         .stdin(std::process::Stdio::piped())
@@ -78,13 +89,22 @@ fn a_rate_decides_by_trace_id_as_ddtrace_does() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(ids.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(ids.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let python_says = String::from_utf8(out.stdout).unwrap();
     let python_says = python_says.trim();
     assert_eq!(python_says.len(), 10_000);
     for ((id, priority, _), verdict) in decisions.iter().zip(python_says.chars()) {
-        assert_eq!(*priority == 2, verdict == '1', "trace {id}: ddtrace says {verdict}");
+        assert_eq!(
+            *priority == 2,
+            verdict == '1',
+            "trace {id}: ddtrace says {verdict}"
+        );
     }
 }

@@ -21,26 +21,29 @@ impl Glob {
         self.any
     }
 
-    /// Whether `value` matches; iterative, with one backtrack point (linear in practice).
+    /// Whether `value` matches; iterative, with one backtrack point (linear in practice),
+    /// and no allocation.
     pub(crate) fn matches(&self, value: &str) -> bool {
         if self.any {
             return true;
         }
-        let text: Vec<char> = value.chars().collect();
-        let (p, t) = (&self.pattern, &text);
+        let p = &self.pattern;
+        let next = |at: usize| value[at..].chars().next();
         let (mut pi, mut ti) = (0, 0);
         let mut star: Option<(usize, usize)> = None;
-        while ti < t.len() {
-            if pi < p.len() && (p[pi] == '?' || p[pi].eq_ignore_ascii_case(&t[ti])) {
+        while let Some(c) = next(ti) {
+            if pi < p.len() && (p[pi] == '?' || p[pi].eq_ignore_ascii_case(&c)) {
                 pi += 1;
-                ti += 1;
+                ti += c.len_utf8();
             } else if pi < p.len() && p[pi] == '*' {
                 star = Some((pi, ti));
                 pi += 1;
             } else if let Some((sp, st)) = star {
+                // Let the star take one more character and try again.
+                let taken = next(st).map_or(1, char::len_utf8);
                 pi = sp + 1;
-                ti = st + 1;
-                star = Some((sp, st + 1));
+                ti = st + taken;
+                star = Some((sp, ti));
             } else {
                 return false;
             }
@@ -69,6 +72,8 @@ mod tests {
             ("", "", true),
             ("", "x", false),
             ("**x", "abx", true),
+            ("é*ü", "éabcü", true),
+            ("?b", "éb", true),
         ];
         for (pattern, value, expected) in cases {
             assert_eq!(

@@ -51,9 +51,8 @@ mod decisions;
 mod glob;
 mod limiter;
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
 use once_cell::sync::OnceCell;
@@ -337,7 +336,8 @@ impl SamplingRule {
 pub struct Sampler {
     rules: Vec<(SamplingRule, Option<Mutex<Limiter>>)>,
     limiter: Box<Mutex<Limiter>>,
-    agent_rates: RwLock<Option<Arc<HashMap<String, f64>>>>,
+    /// `(service, env, rate)` from the Agent's last answer; `None` before it answered.
+    agent_rates: RwLock<Option<Vec<(String, String, f64)>>>,
 }
 
 impl fmt::Debug for Sampler {
@@ -438,9 +438,16 @@ impl Sampler {
     /// `service:blog,env:prod`, `service:,env:` for the default). The agent exporter
     /// calls it with each answer.
     pub fn set_agent_rates(&self, rates: impl IntoIterator<Item = (String, f64)>) {
-        let rates: HashMap<String, f64> = rates.into_iter().collect();
+        // Split once here, so that deciding looks keys up without building one.
+        let rates: Vec<(String, String, f64)> = rates
+            .into_iter()
+            .filter_map(|(key, rate)| {
+                let (service, env) = key.strip_prefix("service:")?.split_once(",env:")?;
+                Some((service.to_owned(), env.to_owned(), rate))
+            })
+            .collect();
         let mut slot = self.agent_rates.write().unwrap_or_else(|e| e.into_inner());
-        *slot = Some(Arc::new(rates));
+        *slot = Some(rates);
     }
 
     /// Makes this the sampler every trace is decided by.
@@ -480,14 +487,15 @@ impl Sampler {
                 ..Decision::new(if kept { 2 } else { -1 }, Mechanism::Rule)
             };
         }
-        let rates = self
-            .agent_rates
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(rates) = rates {
-            let key = format!("service:{},env:{}", root.service, root.env);
-            if let Some(&rate) = rates.get(&key).or_else(|| rates.get("service:,env:")) {
+        let rates = self.agent_rates.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(rates) = rates.as_deref() {
+            let rate_of = |service: &str, env: &str| {
+                rates
+                    .iter()
+                    .find(|(s, e, _)| s == service && e == env)
+                    .map(|&(_, _, rate)| rate)
+            };
+            if let Some(rate) = rate_of(root.service, root.env).or_else(|| rate_of("", "")) {
                 let kept = sampled(root.trace_id, rate);
                 return Decision {
                     agent_rate: Some(rate),
