@@ -42,7 +42,18 @@ fn main() {
         std::thread::spawn(move || drop(failed)).join().unwrap();
         let flagged = tracing::info_span!("flagged", error = true);
         drop(flagged);
+        // The current span from anywhere: a nested function marks the tracing span.
+        let nested = tracing::info_span!("nested.error");
+        nested.in_scope(|| {
+            let _ = spanlog::record_err(Err::<(), _>(std::io::Error::other("timeout")));
+            spanlog::with_current_span(|span| span.set_resource("GET /nested"));
+        });
+        drop(nested);
     });
+    let nested = collect.named("nested.error");
+    assert!(nested.error);
+    assert_eq!(nested.resource, "GET /nested");
+    assert_eq!(tag(&nested, "error.message"), Some("timeout"));
 
     let request = collect.named("web.request");
     assert_eq!(request.resource, "/posts");
