@@ -18,61 +18,21 @@
 //!   discards: fastrace's own share, nothing encoded or sent.
 
 mod common;
+#[path = "../tests/support/cpu_harness.rs"]
+mod cpu_harness;
 
 use std::hint::black_box;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const STACKS: [&str; 3] = ["spanlog_agent", "fastrace_datadog", "fastrace_collector"];
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    if let Some(stack) = args.first().filter(|a| STACKS.contains(&a.as_str())) {
-        let rate = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(200_000);
-        let seconds = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
-        return run(stack, rate, seconds);
-    }
-    let rate: u64 = args.first().and_then(|r| r.parse().ok()).unwrap_or(200_000);
-    let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3);
-    println!("| stack | spans | CPU per span (ns) | of which user (ns) | wall (s) |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
-    for stack in STACKS {
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args([stack, &rate.to_string(), &seconds.to_string()])
-            .output()
-            .expect("runs");
-        let text = String::from_utf8_lossy(&out.stdout);
-        match text.lines().find(|l| l.starts_with('|')) {
-            Some(row) if out.status.success() => println!("{row}"),
-            _ => println!(
-                "| `{stack}` | failed: {} |",
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-            ),
-        }
-    }
+    cpu_harness::main(&STACKS, run);
 }
 
-/// CPU time of the whole process so far: (user + system, user), in nanoseconds.
-fn cpu() -> (u64, u64) {
-    // SAFETY: getrusage writes into the struct we hand it.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let nanos = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
-    let user = nanos(usage.ru_utime);
-    (user + nanos(usage.ru_stime), user)
-}
+const SPANS_PER_TRACE: u64 = 10;
 
 fn run(stack: &str, rate: u64, seconds: u64) {
-    const SPANS_PER_TRACE: u64 = 10;
     let sink = common::sink();
     let mut agent = None;
     let mut make: Box<dyn FnMut()> = match stack {
@@ -105,35 +65,9 @@ fn run(stack: &str, rate: u64, seconds: u64) {
         }
         other => panic!("unknown stack {other}"),
     };
-    // Warm up outside the measurement: clocks calibrated, threads started, buffers grown.
-    for _ in 0..1_000 {
-        make();
-    }
-    flush(stack);
-    let traces_per_ms = (rate / SPANS_PER_TRACE / 1_000).max(1);
-    let (cpu_before, user_before) = cpu();
-    let started = Instant::now();
-    let mut traces = 0u64;
-    for tick in 1..=seconds * 1_000 {
-        for _ in 0..traces_per_ms {
-            make();
-        }
-        traces += traces_per_ms;
-        let next = started + Duration::from_millis(tick);
-        if let Some(wait) = next.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-    }
-    flush(stack);
-    let wall = started.elapsed();
-    let (cpu_after, user_after) = cpu();
-    let spans = traces * SPANS_PER_TRACE;
-    println!(
-        "| `{stack}` | {spans} | {} | {} | {:.2} |",
-        (cpu_after - cpu_before) / spans,
-        (user_after - user_before) / spans,
-        wall.as_secs_f64()
-    );
+    let spans = cpu_harness::paced(stack, SPANS_PER_TRACE, rate, seconds, &mut make, &|| {
+        flush(stack)
+    });
     if std::env::var_os("PER_THREAD").is_some() {
         per_thread(spans);
     }

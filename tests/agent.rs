@@ -8,6 +8,8 @@
 //! again for the scenario that needs a fresh process.
 
 mod common;
+#[path = "support/test_agent.rs"]
+mod test_agent;
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -106,16 +108,7 @@ fn tracing_spans_reach_the_agent(agent: &str) {
 }
 
 fn connected(agent: &str, address: &str, name: &str) {
-    let token = format!(
-        "spanlog-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    );
-    ureq::get(format!(
-        "{agent}/test/session/start?test_session_token={token}"
-    ))
-    .call()
-    .unwrap();
+    let token = test_agent::session(agent, name);
     let (var, value) = address.split_once('=').unwrap();
     let out = example(name)
         .env(var, value)
@@ -190,12 +183,7 @@ fn connected(agent: &str, address: &str, name: &str) {
 /// One trace of 10,000 spans and three small ones, all in one batch: encoded, accepted
 /// by the agent with its checks on, every span there, each chunk led by its root.
 fn large_traces_are_accepted(agent: &str) {
-    let token = format!("spanlog-large-{}", std::process::id());
-    ureq::get(format!(
-        "{agent}/test/session/start?test_session_token={token}"
-    ))
-    .call()
-    .unwrap();
+    let token = test_agent::session(agent, "large");
     let status = Command::new(std::env::current_exe().unwrap())
         .arg("--large")
         .env("SPANLOG_TEST_AGENT_URL", agent)
@@ -401,12 +389,7 @@ fn stalled_agent_child() {
 /// ERROR line marked its span: all reach the agent, with their priorities, decision
 /// makers and rates. Runs in a child process (global exporter and sampler).
 fn sampled_and_unsampled_traces_arrive(agent: &str) {
-    let token = format!("spanlog-sampling-{}", std::process::id());
-    ureq::get(format!(
-        "{agent}/test/session/start?test_session_token={token}"
-    ))
-    .call()
-    .unwrap();
+    let token = test_agent::session(agent, "sampling");
     let out = Command::new(std::env::current_exe().unwrap())
         .arg("--sampling")
         .env("SPANLOG_TEST_AGENT_URL", agent)

@@ -3,6 +3,8 @@
 //! rate, when `SPANLOG_DDTRACE_PYTHON` names a python that has it (`.ci/run` does).
 
 mod common;
+#[path = "support/test_agent.rs"]
+mod test_agent;
 
 use common::example;
 
@@ -63,12 +65,7 @@ fn a_rate_decides_by_trace_id_as_ddtrace_does() {
         assert_eq!(*priority == 2, expected, "{id}");
     }
 
-    let Ok(python) = std::env::var("SPANLOG_DDTRACE_PYTHON") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "SPANLOG_DDTRACE_PYTHON is not set under CI"
-        );
-        println!("(ddtrace check skipped: SPANLOG_DDTRACE_PYTHON is not set)");
+    let Some(python) = test_agent::ddtrace_python() else {
         return;
     };
     let script = "import sys\n\

@@ -2,11 +2,11 @@
 //! `#[path]` by the bench crates.
 
 /// Body bytes the sink received, all requests together.
-pub static RECEIVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub(crate) static RECEIVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A local HTTP server that answers every request with `200 {}` at once, after reading
 /// it whole: the cheapest agent there can be.
-pub fn sink() -> String {
+pub(crate) fn sink() -> String {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
     let address = format!("http://{}", listener.local_addr().unwrap());

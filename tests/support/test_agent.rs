@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// The agent's URL from `SPANLOG_TEST_AGENT_URL`; `None` (skip) when unset, which is a
 /// failure under `CI=true`.
-pub fn agent_url() -> Option<String> {
+pub(crate) fn agent_url() -> Option<String> {
     match std::env::var("SPANLOG_TEST_AGENT_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -23,9 +23,12 @@ pub fn agent_url() -> Option<String> {
     }
 }
 
-/// Starts a session named after `name` and the process; returns its token.
-pub fn session(agent: &str, name: &str) -> String {
-    let token = format!("spanlog-{name}-{}", std::process::id());
+/// Starts a session named after `name` and the process; returns its token, unique to
+/// each call.
+pub(crate) fn session(agent: &str, name: &str) -> String {
+    static SEQUENCE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let token = format!("spanlog-{name}-{}-{n}", std::process::id());
     ureq::get(format!(
         "{agent}/test/session/start?test_session_token={token}"
     ))
@@ -36,7 +39,7 @@ pub fn session(agent: &str, name: &str) -> String {
 
 /// Every span the agent received in the session, by (low 64 bits of the trace id, span
 /// id), once at least `expected` arrived (or after 10 s).
-pub fn spans(agent: &str, token: &str, expected: usize) -> HashMap<(u64, u64), Value> {
+pub(crate) fn spans(agent: &str, token: &str, expected: usize) -> HashMap<(u64, u64), Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let body = ureq::get(format!(
@@ -63,7 +66,7 @@ pub fn spans(agent: &str, token: &str, expected: usize) -> HashMap<(u64, u64), V
 }
 
 /// The quoted value of `key` in a log line (`key="value"`).
-pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
+pub(crate) fn field<'a>(line: &'a str, key: &str) -> &'a str {
     let start = line
         .find(&format!("{key}=\""))
         .unwrap_or_else(|| panic!("no {key} in {line}"))
@@ -75,11 +78,28 @@ pub fn field<'a>(line: &'a str, key: &str) -> &'a str {
 
 /// The path of example `name` beside this test binary:
 /// target/<profile>/deps/<test>-<hash> -> target/<profile>/examples/<name>.
-pub fn example_path(name: &str) -> std::path::PathBuf {
+pub(crate) fn example_path(name: &str) -> std::path::PathBuf {
     let mut path = std::env::current_exe().unwrap();
     path.pop();
     path.pop();
     path.push("examples");
     path.push(name);
     path
+}
+
+/// The python that has Datadog's `ddtrace` (`SPANLOG_DDTRACE_PYTHON`), the reference
+/// some checks compare with; `None` (skip) when unset, which is a failure under
+/// `CI=true`.
+pub(crate) fn ddtrace_python() -> Option<String> {
+    match std::env::var("SPANLOG_DDTRACE_PYTHON") {
+        Ok(python) if !python.is_empty() => Some(python),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "SPANLOG_DDTRACE_PYTHON is not set under CI: .ci/run installs ddtrace"
+            );
+            println!("(ddtrace check skipped: SPANLOG_DDTRACE_PYTHON is not set)");
+            None
+        }
+    }
 }

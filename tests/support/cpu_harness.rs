@@ -1,0 +1,101 @@
+//! Whole-process CPU per exported span at a paced rate, measured with `getrusage`, each
+//! stack in a process of its own: the harness the `cpu_per_span` benches share.
+//! Included with `#[path]`.
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The bench's `main`: with a stack name as first argument, runs that stack (`run(stack,
+/// rate, seconds)`) in this process; otherwise runs every stack in a child process and
+/// prints their rows as one table. Arguments: `[RATE SECONDS]`, defaults 200,000 spans a
+/// second for 3 s. Lines a child writes to standard error starting with `note:` follow
+/// its row.
+pub(crate) fn main(stacks: &[&str], run: fn(&str, u64, u64)) {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let number =
+        |i: usize, default: u64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    if let Some(stack) = args.first().filter(|a| stacks.contains(&a.as_str())) {
+        return run(stack, number(1, 200_000), number(2, 3));
+    }
+    let (rate, seconds) = (number(0, 200_000), number(1, 3));
+    println!("| stack | spans | CPU per span (ns) | of which user (ns) | wall (s) |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for stack in stacks {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([stack.to_string(), rate.to_string(), seconds.to_string()])
+            .output()
+            .expect("runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let errors = String::from_utf8_lossy(&out.stderr);
+        match text.lines().find(|l| l.starts_with('|')) {
+            Some(row) if out.status.success() => println!("{row}"),
+            _ => println!(
+                "| `{stack}` | failed: {} |",
+                errors.lines().last().unwrap_or("")
+            ),
+        }
+        for line in errors.lines().filter(|l| l.starts_with("note:")) {
+            println!("{line}");
+        }
+    }
+}
+
+/// CPU time of the whole process so far: (user + system, user), in nanoseconds.
+pub(crate) fn cpu() -> (u64, u64) {
+    // SAFETY: getrusage writes into the struct we hand it.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let nanos = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    let user = nanos(usage.ru_utime);
+    (user + nanos(usage.ru_stime), user)
+}
+
+/// Makes `spans_per_trace`-span traces with `make`, 1 ms worth at a time, at `rate`
+/// spans a second for `seconds`, after 1,000 traces of warm-up; `flush` before and
+/// after. Prints the stack's row and returns the number of spans measured.
+pub(crate) fn paced(
+    stack: &str,
+    spans_per_trace: u64,
+    rate: u64,
+    seconds: u64,
+    make: &mut dyn FnMut(),
+    flush: &dyn Fn(),
+) -> u64 {
+    // Warm up outside the measurement: clocks calibrated, threads started, buffers grown.
+    for _ in 0..1_000 {
+        make();
+    }
+    flush();
+    let traces_per_ms = (rate / spans_per_trace / 1_000).max(1);
+    let (cpu_before, user_before) = cpu();
+    let started = Instant::now();
+    let mut traces = 0u64;
+    for tick in 1..=seconds * 1_000 {
+        for _ in 0..traces_per_ms {
+            make();
+        }
+        traces += traces_per_ms;
+        let next = started + Duration::from_millis(tick);
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    flush();
+    let wall = started.elapsed();
+    let (cpu_after, user_after) = cpu();
+    let spans = traces * spans_per_trace;
+    println!(
+        "| `{stack}` | {spans} | {} | {} | {:.2} |",
+        (cpu_after - cpu_before) / spans,
+        (user_after - user_before) / spans,
+        wall.as_secs_f64()
+    );
+    spans
+}
