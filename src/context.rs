@@ -63,34 +63,6 @@ pub(crate) struct TraceMeta {
 }
 
 impl TraceMeta {
-    /// Shares the data: the common case, a sampling priority from -1 to 2 and nothing
-    /// else, is one process-wide value per priority (a reference count instead of an
-    /// allocation per extracted context). Writers go through `Arc::make_mut`, which
-    /// copies a shared value first.
-    pub(crate) fn into_shared(self) -> Arc<TraceMeta> {
-        static COMMON: once_cell::sync::Lazy<[Arc<TraceMeta>; 4]> =
-            once_cell::sync::Lazy::new(|| {
-                [-1, 0, 1, 2].map(|p| {
-                    Arc::new(TraceMeta {
-                        sampling_priority: Some(p),
-                        ..TraceMeta::default()
-                    })
-                })
-            });
-        match self.sampling_priority {
-            Some(p @ -1..=2)
-                if self
-                    == (TraceMeta {
-                        sampling_priority: Some(p),
-                        ..TraceMeta::default()
-                    }) =>
-            {
-                COMMON[(p + 1) as usize].clone()
-            }
-            _ => Arc::new(self),
-        }
-    }
-
     /// The effective priority: upstream's decision, or 1 decided here by default.
     pub(crate) fn priority(meta: Option<&TraceMeta>) -> i32 {
         meta.and_then(|m| m.sampling_priority).unwrap_or(1)
@@ -473,27 +445,6 @@ mod tests {
         assert_eq!(depth(), MAX_DEPTH);
         drop(guards);
         assert_eq!(depth(), 0);
-    }
-
-    #[test]
-    fn common_trace_data_is_shared_and_copied_on_write() {
-        let keep = |p| TraceMeta {
-            sampling_priority: Some(p),
-            ..TraceMeta::default()
-        };
-        let a = keep(1).into_shared();
-        let b = keep(1).into_shared();
-        assert!(Arc::ptr_eq(&a, &b));
-        assert!(!Arc::ptr_eq(&a, &keep(2).into_shared()));
-        let origin = TraceMeta {
-            origin: Some("rum".into()),
-            ..keep(1)
-        };
-        assert!(!Arc::ptr_eq(&a, &origin.clone().into_shared()));
-        assert_eq!(*origin.clone().into_shared(), origin);
-        let mut c = b.clone();
-        Arc::make_mut(&mut c).origin = Some("synthetics".into());
-        assert_eq!(a.origin, None, "the shared value is never written");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Datadog's `x-datadog-*` headers.
 
+use std::sync::Arc;
+
 use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
 use super::values::{MAX_TAGS_LEN, parse_decimal, parse_hex16, valid_origin, valid_tag};
@@ -42,17 +44,14 @@ pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
         trace_id: TraceId::from_parts(trace_high, trace_low),
         span_id: SpanId::from_u64(parent),
         parent_id: SpanId::ZERO,
-        trace: Some(
-            TraceMeta {
-                sampling_priority,
-                origin,
-                tags,
-                foreign_tracestate: Vec::new(),
-                last_parent_id: None,
-                propagation_error,
-            }
-            .into_shared(),
-        ),
+        trace: Some(Arc::new(TraceMeta {
+            sampling_priority,
+            origin,
+            tags,
+            foreign_tracestate: Vec::new(),
+            last_parent_id: None,
+            propagation_error,
+        })),
     })
 }
 

@@ -1,5 +1,7 @@
 //! W3C Trace Context: `traceparent` and `tracestate`, with Datadog's `dd` member.
 
+use std::sync::Arc;
+
 use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
 use super::values::{
@@ -32,17 +34,14 @@ pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
         trace_id,
         span_id: parent,
         parent_id: SpanId::ZERO,
-        trace: Some(
-            TraceMeta {
-                sampling_priority: Some(sampling_priority),
-                origin: state.origin,
-                tags,
-                foreign_tracestate: state.foreign,
-                last_parent_id: state.last_parent_id,
-                propagation_error: state.propagation_error,
-            }
-            .into_shared(),
-        ),
+        trace: Some(Arc::new(TraceMeta {
+            sampling_priority: Some(sampling_priority),
+            origin: state.origin,
+            tags,
+            foreign_tracestate: state.foreign,
+            last_parent_id: state.last_parent_id,
+            propagation_error: state.propagation_error,
+        })),
     })
 }
 
