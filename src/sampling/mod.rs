@@ -176,19 +176,12 @@ pub(crate) struct RootInfo<'a> {
     >,
 }
 
-/// The decision for `context`'s trace at inject time: one recorded (by hand, or at an
-/// earlier inject), else the upstream one (`None`: keep what came), else one made now
-/// from what is known, recorded for the rest of the trace.
+/// The decision for `context`'s trace at inject time: one made by hand, else the
+/// upstream one (`None`: keep what came), else one recorded at an earlier inject, else
+/// one made now from what is known, recorded for the rest of the trace.
 pub(crate) fn decide_for_inject(context: &SpanContext) -> Option<Decision> {
-    if let Some(decision) = decisions::get(context.trace_id) {
-        return Some(decision);
-    }
-    if context
-        .trace
-        .as_ref()
-        .is_some_and(|t| t.sampling_priority.is_some())
-    {
-        return None;
+    if let Some(decision) = recorded(context, decisions::get(context.trace_id)) {
+        return decision;
     }
     let config = config::global();
     let decision = Sampler::global().decide(&RootInfo {
@@ -202,27 +195,36 @@ pub(crate) fn decide_for_inject(context: &SpanContext) -> Option<Decision> {
     Some(decisions::insert_first(context.trace_id, decision))
 }
 
-/// The decision for a trace being sent: one recorded, else the upstream one (`None`),
-/// else one made from `root`. With `root_sent`, the trace's record is dropped;
-/// without, a new decision is recorded for the rest of the trace.
-pub(crate) fn decide_for_export(
-    context: &SpanContext,
-    root: &RootInfo<'_>,
-    root_sent: bool,
-) -> Option<Decision> {
-    let recorded = match root_sent {
-        true => decisions::remove(context.trace_id),
-        false => decisions::get(context.trace_id),
-    };
-    if recorded.is_some() {
-        return recorded;
+/// What stands before deciding anew, given the trace's recorded decision: a manual one,
+/// else upstream's (`Some(None)`), else a recorded one; `None` when nothing stands.
+fn recorded(context: &SpanContext, recorded: Option<Decision>) -> Option<Option<Decision>> {
+    if let Some(manual) = recorded.filter(|d| d.mechanism == Mechanism::Manual) {
+        return Some(Some(manual));
     }
     if context
         .trace
         .as_ref()
         .is_some_and(|t| t.sampling_priority.is_some())
     {
-        return None;
+        return Some(None);
+    }
+    recorded.map(Some)
+}
+
+/// The decision for a trace being sent: one made by hand, else the upstream one
+/// (`None`), else one recorded earlier, else one made from `root`. With `root_sent`, the trace's record is dropped;
+/// without, a new decision is recorded for the rest of the trace.
+pub(crate) fn decide_for_export(
+    context: &SpanContext,
+    root: &RootInfo<'_>,
+    root_sent: bool,
+) -> Option<Decision> {
+    let recorded_here = match root_sent {
+        true => decisions::remove(context.trace_id),
+        false => decisions::get(context.trace_id),
+    };
+    if let Some(decision) = recorded(context, recorded_here) {
+        return decision;
     }
     let decision = Sampler::global().decide(root);
     Some(match root_sent {

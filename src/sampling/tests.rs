@@ -159,6 +159,12 @@ fn manual_and_upstream_decisions() {
         ..Default::default()
     }));
     assert_eq!(decide_for_inject(&upstream), None, "kept as it came");
+    // A decision recorded for the same trace id does not override upstream's; a
+    // manual one does.
+    decisions::insert_first(upstream.trace_id, Decision::new(1, Mechanism::Default));
+    assert_eq!(decide_for_inject(&upstream), None);
+    keep(&upstream);
+    assert_eq!(decide_for_inject(&upstream).unwrap().priority, 2);
 }
 
 #[test]
