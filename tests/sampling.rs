@@ -3,8 +3,8 @@
 //! rate, when `SPANLOG_DDTRACE_PYTHON` names a python that has it (`.ci/run` does).
 
 mod common;
-#[path = "support/test_agent.rs"]
-mod test_agent;
+#[path = "support/reference.rs"]
+mod reference;
 
 use common::example;
 
@@ -65,7 +65,7 @@ fn a_rate_decides_by_trace_id_as_ddtrace_does() {
         assert_eq!(*priority == 2, expected, "{id}");
     }
 
-    let Some(python) = test_agent::ddtrace_python() else {
+    let Some(python) = reference::ddtrace_python() else {
         return;
     };
     let script = "import sys\n\

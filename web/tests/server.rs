@@ -15,6 +15,8 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+#[path = "../../tests/support/reference.rs"]
+mod reference;
 #[path = "../../tests/support/test_agent.rs"]
 mod test_agent;
 
@@ -492,7 +494,7 @@ async fn the_client_layer_injects_its_span(s: &Server) {
 }
 
 fn check_with_ddtrace(headers: &axum::http::HeaderMap, client: &FinishedSpan) {
-    let Some(python) = test_agent::ddtrace_python() else {
+    let Some(python) = reference::ddtrace_python() else {
         return;
     };
     let pairs: serde_json::Map<String, serde_json::Value> = headers
