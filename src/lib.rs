@@ -82,20 +82,21 @@
 //! the log lines point at traces that exist. With the `json` feature, `json::init()` writes
 //! JSON lines with the `dd.*` fields at the root, which Datadog joins without a pipeline.
 //!
+//! # Sampling and errors
+//!
+//! [`sampling`] decides which traces Datadog keeps, the way Datadog's tracers do
+//! (rules, rate limit, the Agent's rates, by hand), off the application's path.
+//! [`with_current_span`] and [`record_err`] let code that does not hold the span tag
+//! it or record an error on it; an ERROR line marks its span as failed.
+//!
 //! # Crate features
 //!
 //! - `env_logger` (default): `init()`, `try_init()` and `Builder::wrap_env_logger`.
 //! - `kv`: `Fields::KeyValues`, the correlation fields as `log` key-values for
 //!   structured loggers (enables `log/kv`).
-//! - `agent`: `agent::set_global()`, export of finished spans to a Datadog Agent.
-//!
-//! # Process-wide settings
-//!
-//! The configuration, the propagator and the exporter are each set once per process
-//! with a `set_global` ([`Config::set_global`], [`propagation::Propagator::set_global`],
-//! [`export::set_global`], `agent::set_global`), before first use; later calls fail
-//! with [`AlreadySet`], which hands the value back.
-//! - `http`: [`propagation`] carriers for `http::HeaderMap`.
+//! - `agent`: `agent::set_global()`, export of finished spans to a Datadog Agent, and
+//!   sampling rules from `DD_TRACE_SAMPLING_RULES`.
+//! - `http`: [`propagation`] carriers for `http::HeaderMap` and `http::Request`.
 //! - `json`: `json::init()`, JSON lines on standard output with the `dd.*` fields at
 //!   the root of each object, as Datadog expects (enables `kv`).
 //! - `opentelemetry`: lines logged inside an active OpenTelemetry span (dd-trace-rs's
@@ -104,6 +105,17 @@
 //! - `tracing`: `tracing::SpanlogLayer` mirrors `tracing` spans as spanlog spans, and
 //!   `tracing::CorrelatedWriter` puts the fields in `tracing_subscriber::fmt` lines;
 //!   `tracing::init()` sets both up.
+//! - `tower`: `tower::TraceLayer` and `tower::ClientLayer`, server and client
+//!   middleware for tower/hyper HTTP services (enables `http`).
+//! - `axum`: `tower`, plus axum's matched route as the resource.
+//!
+//! # Process-wide settings
+//!
+//! The configuration, the propagator, the sampler and the exporter are each set once
+//! per process with a `set_global` ([`Config::set_global`],
+//! [`propagation::Propagator::set_global`], [`sampling::Sampler::set_global`],
+//! [`export::set_global`], `agent::set_global`), before first use; later calls fail
+//! with [`AlreadySet`], which hands the value back.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Output goes through the one warning sink (`env::print_warning`), nowhere else.
