@@ -231,6 +231,22 @@ fn the_two_kinds_of_span_nest_in_each_other() {
             "spanlog inside tracing"
         );
         tracing::info!("deep");
+        // And a tracing span inside that spanlog span is its child: the innermost of
+        // either kind is the parent.
+        let innermost = tracing::info_span!("tracing.innermost");
+        let entered = innermost.enter();
+        let (_, _, parent) = ids();
+        assert_eq!(
+            parent,
+            inner.span_id().to_string(),
+            "tracing inside spanlog inside tracing"
+        );
+        drop(entered);
+        // An explicit parent wins over the innermost.
+        let explicit = tracing::info_span!(parent: &tracing_span, "tracing.explicit");
+        let entered = explicit.enter();
+        assert_eq!(ids().2, middle_id, "explicit parent");
+        drop(entered);
         drop(inner);
         drop(middle);
         assert_eq!(spanlog::current().unwrap().span_id(), outer.span_id());
@@ -291,6 +307,10 @@ fn a_per_layer_filter_hides_spans_from_the_mirror() {
             id,
             "hidden is not current"
         );
+        // A span whose explicit parent is hidden hangs under the nearest one shown.
+        let below = tracing::info_span!(parent: hidden.id(), "below").entered();
+        assert_eq!(spanlog::current().unwrap().parent_id(), id);
+        drop(below);
         drop(hidden);
         drop(shown);
     });

@@ -1,6 +1,9 @@
 //! [`SpanlogLayer`]: `tracing` spans mirrored as spanlog spans.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Field, Subscriber};
@@ -13,10 +16,12 @@ use crate::span_builder::start_span;
 
 /// A `tracing_subscriber` layer that mirrors every `tracing` span as a spanlog span.
 ///
-/// - **Ids and parents.** Each span gets Datadog ids when it is created; its parent is
-///   the enclosing `tracing` span (explicit or contextual), or else the spanlog span
-///   current on the thread, so either kind nests in the other. A span created with
-///   `parent: None` starts a new trace.
+/// - **Ids and parents.** Each span gets Datadog ids when it is created. Its parent is
+///   the explicit `parent:` span (or, when a per-layer filter hides that one from this
+///   layer, its nearest ancestor this layer sees); otherwise the innermost span entered
+///   on the thread, of either kind: a `tracing` span's mirror or a spanlog span, so
+///   either kind nests in the other. A span created with `parent: None` starts a new
+///   trace.
 /// - **Fields**, mapped as Datadog maps OpenTelemetry attributes: `resource.name` sets
 ///   the resource, `span.type` the type, `service.name` the service, `otel.name` the
 ///   operation name; `error = true`, `otel.status_code = "ERROR"` or an
@@ -47,9 +52,9 @@ use crate::span_builder::start_span;
 ///     assert_eq!(context.parent_id(), spanlog::SpanId::ZERO);
 /// });
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SpanlogLayer {
-    _private: (),
+    mirrors: Arc<Mirrors>,
 }
 
 impl SpanlogLayer {
@@ -59,8 +64,62 @@ impl SpanlogLayer {
     }
 }
 
-/// The spanlog span that mirrors a `tracing` span, in the span's extensions.
-struct Mirror(Span);
+const SHARDS: usize = 16;
+
+/// The spanlog span that mirrors each open `tracing` span, by the span's id. Kept by
+/// the layer itself rather than in the registry's extensions: no box per span, and
+/// entering a span looks up one small map instead of the registry and its extensions.
+/// Each layer has its own (ids are only unique within one subscriber).
+#[derive(Default)]
+struct Mirrors {
+    shards: [Mutex<HashMap<u64, Span, BuildHasherDefault<SpreadHasher>>>; SHARDS],
+}
+
+impl std::fmt::Debug for Mirrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mirrors").finish_non_exhaustive()
+    }
+}
+
+impl Mirrors {
+    fn shard(
+        &self,
+        id: &Id,
+    ) -> MutexGuard<'_, HashMap<u64, Span, BuildHasherDefault<SpreadHasher>>> {
+        // Registry ids are slab indices: consecutive, so spread them over the shards.
+        let key = id.into_u64();
+        self.shards[(key as usize) % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The context of the mirror of `id`, if there is one.
+    fn context(&self, id: &Id) -> Option<crate::context::SpanContext> {
+        self.shard(id)
+            .get(&id.into_u64())
+            .map(|m| m.context().clone())
+    }
+}
+
+/// Registry ids are small consecutive numbers: a multiply spreads them over the hash.
+#[derive(Default)]
+struct SpreadHasher(u64);
+
+impl std::hash::Hasher for SpreadHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0 ^ value).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
 
 thread_local! {
     /// The mirrors entered on this thread, innermost last, each with the guard that
@@ -73,38 +132,40 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
         let mut builder = start_span(attrs.metadata().name());
-        let parent = span.parent().and_then(|p| {
-            p.extensions()
-                .get::<Mirror>()
-                .map(|m| m.0.context().clone())
-        });
-        match parent {
-            Some(parent) => builder = builder.child_of(parent),
-            None if attrs.is_root() => builder = builder.root(),
-            // A contextual root: the spanlog span current on this thread, if any.
-            None => {}
+        if let Some(parent) = attrs.parent() {
+            // An explicit parent: its mirror; for a parent this layer does not see (a
+            // per-layer filter), the nearest ancestor it sees; else a new trace.
+            let mirrored = self.mirrors.context(parent).or_else(|| {
+                let ancestor = ctx.span(id)?.parent()?;
+                self.mirrors.context(&ancestor.id())
+            });
+            builder = match mirrored {
+                Some(parent) => builder.child_of(parent),
+                None => builder.root(),
+            };
+        } else if attrs.is_root() {
+            builder = builder.root();
         }
+        // A contextual parent: the innermost span entered on this thread, of either
+        // kind: the top of spanlog's stack, where entering a tracing span puts its
+        // mirror (the builder's default; no registry lookup).
         let mut mirror = builder.start();
         attrs.record(&mut Fields(&mut mirror));
-        span.extensions_mut().insert(Mirror(mirror));
+        self.mirrors.shard(id).insert(id.into_u64(), mirror);
     }
 
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
-        if let Some(Mirror(mirror)) = span.extensions_mut().get_mut::<Mirror>() {
+    fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
+        if let Some(mirror) = self.mirrors.shard(id).get_mut(&id.into_u64()) {
             values.record(&mut Fields(mirror));
         }
     }
 
-    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else { return };
-        let extensions = span.extensions();
-        let Some(Mirror(mirror)) = extensions.get::<Mirror>() else {
+    fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
+        let Some(context) = self.mirrors.context(id) else {
             return;
         };
-        let guard = mirror.context().enter();
+        let guard = context.enter();
         let _ = ENTERED.try_with(|entered| {
             if let Ok(mut entered) = entered.try_borrow_mut() {
                 entered.push((id.clone(), guard));
@@ -124,10 +185,9 @@ where
         });
     }
 
-    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(&id) else { return };
-        let mirror = span.extensions_mut().remove::<Mirror>();
-        // Finishing hands the span to the exporter.
+    fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
+        // Out of the map first, then finished (handed to the exporter) outside the lock.
+        let mirror = self.mirrors.shard(&id).remove(&id.into_u64());
         drop(mirror);
     }
 }
