@@ -378,3 +378,36 @@ fn instrumented_tasks_keep_their_own_trace_on_every_worker() {
     let traces: std::collections::HashSet<_> = trace_of_task.values().collect();
     assert_eq!(traces.len(), 1_000, "one trace per task");
 }
+
+/// A value whose `Debug` makes a tracing span of its own, recorded on a span later:
+/// the layer must not hold its lock while formatting (a deadlock with the old code).
+#[test]
+fn recording_a_value_that_makes_spans_does_not_deadlock() {
+    struct Noisy;
+    impl std::fmt::Debug for Noisy {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            // Sixteen at once: one of them lands in the recorded span's shard.
+            let _inner: Vec<_> = (0..16)
+                .map(|_| tracing::info_span!("made.while.formatting"))
+                .collect();
+            f.write_str("noisy")
+        }
+    }
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let subscriber = tracing_subscriber::registry().with(SpanlogLayer::new());
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..4 {
+                let span = tracing::info_span!("recording", value = tracing::field::Empty);
+                span.record("value", tracing::field::debug(Noisy));
+            }
+        });
+        let _ = done.send(());
+    });
+    assert!(
+        finished
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .is_ok(),
+        "recording deadlocked"
+    );
+}

@@ -156,8 +156,12 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
+        // The values are formatted before the map is locked: a `Debug` impl may itself
+        // make tracing spans, which would need the lock.
+        let mut recorded = Recorded(Vec::new());
+        values.record(&mut recorded);
         if let Some(mirror) = self.mirrors.shard(id).get_mut(&id.into_u64()) {
-            values.record(&mut Fields(mirror));
+            recorded.replay(&mut Fields(mirror));
         }
     }
 
@@ -196,6 +200,14 @@ where
 struct Fields<'a>(&'a mut Span);
 
 impl Fields<'_> {
+    fn error(&mut self, field: &Field, message: String) {
+        self.0.set_error(true);
+        if field.name() != "error" {
+            self.0.set_tag(field.name(), message.clone());
+        }
+        self.0.set_tag("error.message", message);
+    }
+
     fn text(&mut self, field: &Field, value: String) {
         let span = &mut *self.0;
         match field.name() {
@@ -229,11 +241,7 @@ impl tracing_core::field::Visit for Fields<'_> {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0.set_error(true);
-        self.0.set_tag("error.message", value.to_string());
-        if field.name() != "error" {
-            self.0.set_tag(field.name(), value.to_string());
-        }
+        self.error(field, value.to_string());
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -253,5 +261,65 @@ impl tracing_core::field::Visit for Fields<'_> {
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.0.set_metric(field.name(), value);
+    }
+}
+
+/// Field values captured to be applied later.
+struct Recorded(Vec<(Field, Value)>);
+
+enum Value {
+    Text(String),
+    Error(String),
+    Bool(bool),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+}
+
+impl Recorded {
+    fn replay(self, fields: &mut Fields<'_>) {
+        use tracing_core::field::Visit;
+        for (field, value) in self.0 {
+            match value {
+                Value::Text(text) => fields.text(&field, text),
+                Value::Error(message) => fields.error(&field, message),
+                Value::Bool(b) => fields.record_bool(&field, b),
+                Value::I64(n) => fields.record_i64(&field, n),
+                Value::U64(n) => fields.record_u64(&field, n),
+                Value::F64(n) => fields.record_f64(&field, n),
+            }
+        }
+    }
+}
+
+impl tracing_core::field::Visit for Recorded {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.push((field.clone(), Value::Text(value.to_owned())));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .push((field.clone(), Value::Text(format!("{value:?}"))));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.0
+            .push((field.clone(), Value::Error(value.to_string())));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.push((field.clone(), Value::Bool(value)));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.push((field.clone(), Value::I64(value)));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.push((field.clone(), Value::U64(value)));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.push((field.clone(), Value::F64(value)));
     }
 }
