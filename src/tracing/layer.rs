@@ -152,7 +152,10 @@ where
         // mirror (the builder's default; no registry lookup).
         let mut mirror = builder.start();
         attrs.record(&mut Fields(&mut mirror));
-        self.mirrors.shard(id).insert(id.into_u64(), mirror);
+        // A mirror left under a reused id (a close this layer never saw) finishes outside
+        // the lock.
+        let stale = self.mirrors.shard(id).insert(id.into_u64(), mirror);
+        drop(stale);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
