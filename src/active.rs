@@ -38,7 +38,7 @@ pub fn current() -> Option<SpanContext> {
 pub(crate) fn is_idle() -> bool {
     #[cfg(feature = "opentelemetry")]
     if context::is_idle() {
-        return otel::active().is_none();
+        return !otel::has_active();
     }
     context::is_idle()
 }

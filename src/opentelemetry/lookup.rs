@@ -76,6 +76,14 @@ pub(crate) fn active() -> Option<OtelIds> {
     })
 }
 
+/// Whether a valid OpenTelemetry span is active on this thread (the check of
+/// [`active`] without reading its ids).
+#[inline]
+pub(crate) fn has_active() -> bool {
+    SENTINEL.try_with(|_| ()).is_ok()
+        && Context::map_current(|cx| cx.has_active_span() && cx.span().span_context().is_valid())
+}
+
 /// Copies the log text of `ids` into `out`, formatting it on the first line logged in
 /// that span on this thread.
 #[inline]

@@ -71,7 +71,7 @@ use ::opentelemetry::trace::{
 use ::opentelemetry::{Context, global};
 
 pub use self::tracer::{CorrelatedSpan, CorrelatedTracer, CorrelatedTracerProvider};
-pub(crate) use lookup::{active, copy_ids_text, is_inside};
+pub(crate) use lookup::{active, copy_ids_text, has_active, is_inside};
 
 use crate::context::{self, SpanContext};
 use crate::id::SpanId;
