@@ -1,11 +1,9 @@
 //! Changes to a span made by code that does not hold it (`with_current_span`, an error
 //! log line): kept by span id until the span finishes, on whichever thread.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::id::IdBuildHasher;
+use crate::sharded::Sharded;
 
 /// A tag key or value: borrowed when static, owned otherwise.
 pub(crate) type Text = std::borrow::Cow<'static, str>;
@@ -19,29 +17,21 @@ pub(crate) enum Annotation {
     Error(bool),
 }
 
-const SHARDS: usize = 16;
-
 /// Most spans one shard holds changes for. Changes to a context with no local span to
 /// finish (a remote context entered by hand) are never taken; past this bound the
 /// oldest shard contents are dropped rather than grow.
 const MAX_PER_SHARD: usize = 4096;
 
-type Shard = Mutex<HashMap<u64, Vec<Annotation>, IdBuildHasher>>;
-
-static TABLE: [Shard; SHARDS] =
-    [const { Mutex::new(HashMap::with_hasher(IdBuildHasher::new())) }; SHARDS];
+/// Changes by span id (random: it picks the shard as it is).
+static TABLE: Sharded<u64, Vec<Annotation>> = Sharded::new();
 
 /// How many spans have changes waiting: finishing a span looks at the table only when
 /// this is not zero.
 static PENDING: AtomicUsize = AtomicUsize::new(0);
 
-fn shard(span_id: u64) -> &'static Shard {
-    &TABLE[(span_id as usize) % SHARDS]
-}
-
 /// Records a change to the span `span_id`.
 pub(crate) fn add(span_id: u64, annotation: Annotation) {
-    let mut map = shard(span_id).lock().unwrap_or_else(|e| e.into_inner());
+    let mut map = TABLE.lock(span_id);
     if map.len() >= MAX_PER_SHARD && !map.contains_key(&span_id) {
         let dropped = map.len();
         map.clear();
@@ -66,10 +56,7 @@ pub(crate) fn take(span_id: u64) -> Option<Vec<Annotation>> {
 
 #[cold]
 fn take_slow(span_id: u64) -> Option<Vec<Annotation>> {
-    let list = shard(span_id)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&span_id)?;
+    let list = TABLE.lock(span_id).remove(&span_id)?;
     PENDING.fetch_sub(1, Ordering::Relaxed);
     Some(list)
 }

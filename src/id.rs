@@ -255,8 +255,29 @@ impl std::hash::Hasher for IdHasher {
     }
 }
 
-/// Builds [`IdHasher`]s.
-pub(crate) type IdBuildHasher = std::hash::BuildHasherDefault<IdHasher>;
+/// Hashes keys that are not random already (small consecutive numbers, such as
+/// `tracing` span ids, or pairs of ids): one rotate, xor and multiply per word.
+#[cfg(any(feature = "agent", feature = "tracing"))]
+#[derive(Default)]
+pub(crate) struct SpreadHasher(u64);
+
+#[cfg(any(feature = "agent", feature = "tracing"))]
+impl std::hash::Hasher for SpreadHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -122,7 +122,7 @@
 #![warn(clippy::print_stderr, clippy::print_stdout)]
 
 // The modules form a ladder, each importing only those below it: env, global, rng,
-// clock, id, config, ids_text, context, annotations, current_span, propagation,
+// clock, id, sharded, config, ids_text, context, annotations, current_span, propagation,
 // opentelemetry, active, correlation, logger, export, span, span_builder, instrument,
 // agent, json, tracing, tower.
 mod active;
@@ -148,6 +148,7 @@ pub mod opentelemetry;
 pub mod propagation;
 mod rng;
 pub mod sampling;
+mod sharded;
 mod span;
 mod span_builder;
 #[cfg(feature = "tower")]

@@ -390,19 +390,13 @@ fn stalled_agent_child() {
 /// makers and rates. Runs in a child process (global exporter and sampler).
 fn sampled_and_unsampled_traces_arrive(agent: &str) {
     let token = test_agent::session(agent, "sampling");
-    let out = Command::new(std::env::current_exe().unwrap())
-        .arg("--sampling")
-        .env("SPANLOG_TEST_AGENT_URL", agent)
-        .env("DD_TRACE_SAMPLE_RATE", "0.5")
-        .env_remove("DD_TRACE_RATE_LIMIT")
-        .env_remove("DD_TRACE_SAMPLING_RULES")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = test_agent::child_stdout(
+        Command::new(std::env::current_exe().unwrap())
+            .arg("--sampling")
+            .env("SPANLOG_TEST_AGENT_URL", agent)
+            .env("DD_TRACE_SAMPLE_RATE", "0.5")
+            .env_remove("DD_TRACE_RATE_LIMIT")
+            .env_remove("DD_TRACE_SAMPLING_RULES"),
     );
     let mut lines = stdout.lines();
     let mut ids = |label: &str| -> Vec<u64> {

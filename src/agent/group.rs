@@ -2,33 +2,13 @@
 //! batch: no per-batch allocation once warm, no SipHash.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 use crate::export::FinishedSpan;
+use crate::id::SpreadHasher;
 use crate::sampling::{self, Decision, RootInfo};
 
-/// A hasher for keys that are already random (trace and span ids): one multiply.
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(u64::from(byte));
-        }
-    }
-
-    #[inline]
-    fn write_u64(&mut self, value: u64) {
-        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-type IdBuild = BuildHasherDefault<IdHasher>;
+type IdBuild = BuildHasherDefault<SpreadHasher>;
 
 /// One trace chunk: `len` spans from `start` in [`Chunks::order`], its root first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

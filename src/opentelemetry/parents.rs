@@ -4,36 +4,21 @@
 //! `dd.parent_id` needs it: the wrapper records it here when the span starts and takes
 //! it out when the span is dropped; the log path reads it once per span and thread.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-use crate::id::IdBuildHasher;
-
-/// Shards, so that threads starting spans at once rarely meet on one lock.
-const SHARDS: usize = 16;
+use crate::sharded::Sharded;
 
 /// Most spans one shard remembers. Spans that are never dropped (leaked) cannot grow
 /// the table past `SHARDS × MAX_PER_SHARD` entries; past it, new spans log parent `0`.
 const MAX_PER_SHARD: usize = 1 << 16;
 
-type Shard = Mutex<HashMap<u64, u64, IdBuildHasher>>;
-
-static TABLE: [Shard; SHARDS] =
-    [const { Mutex::new(HashMap::with_hasher(IdBuildHasher::new())) }; SHARDS];
-
-fn shard(span_id: u64) -> &'static Shard {
-    // Span ids are random: their low bits spread evenly.
-    &TABLE[(span_id as usize) % SHARDS]
-}
+/// Parents by span id (random: it picks the shard as it is).
+static TABLE: Sharded<u64, u64> = Sharded::new();
 
 /// Remembers `parent_id` as the parent of `span_id`. Roots (parent zero) need no entry.
 pub(super) fn record(span_id: u64, parent_id: u64) {
     if span_id == 0 || parent_id == 0 {
         return;
     }
-    // A poisoned shard is still a valid map: a panic elsewhere cannot corrupt a
-    // `HashMap<u64, u64>` insert or remove.
-    let mut map = shard(span_id).lock().unwrap_or_else(|e| e.into_inner());
+    let mut map = TABLE.lock(span_id);
     if map.len() < MAX_PER_SHARD {
         map.insert(span_id, parent_id);
     }
@@ -41,20 +26,12 @@ pub(super) fn record(span_id: u64, parent_id: u64) {
 
 /// Forgets `span_id`: its span was dropped.
 pub(super) fn forget(span_id: u64) {
-    shard(span_id)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&span_id);
+    TABLE.lock(span_id).remove(&span_id);
 }
 
 /// The recorded parent of `span_id`, or zero.
 pub(super) fn parent_of(span_id: u64) -> u64 {
-    shard(span_id)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&span_id)
-        .copied()
-        .unwrap_or(0)
+    TABLE.lock(span_id).get(&span_id).copied().unwrap_or(0)
 }
 
 #[cfg(test)]

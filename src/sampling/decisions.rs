@@ -2,33 +2,26 @@
 //! the first inject, by hand, or for a part of the trace sent ahead of its root. The
 //! exporter takes a trace's entry when it sends the local root.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::MutexGuard;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Decision;
-use crate::id::{IdBuildHasher, TraceId};
-
-const SHARDS: usize = 16;
+use crate::id::{IdHasher, TraceId};
+use crate::sharded::{Shard, Sharded};
 
 /// Most traces one shard remembers; past it the shard starts over (a trace whose
 /// entry is lost is decided again, the same way unless a rate limiter said no).
 const MAX_PER_SHARD: usize = 4096;
 
-type Shard = Mutex<HashMap<u128, Decision, IdBuildHasher>>;
-
-static TABLE: [Shard; SHARDS] =
-    [const { Mutex::new(HashMap::with_hasher(IdBuildHasher::new())) }; SHARDS];
+/// Decisions by trace id.
+static TABLE: Sharded<u128, Decision> = Sharded::new();
 
 /// Traces with an entry: looking one up costs one relaxed load when there are none.
 static COUNT: AtomicUsize = AtomicUsize::new(0);
 
-fn shard(trace: TraceId) -> &'static Shard {
-    &TABLE[(trace.low() as usize) % SHARDS]
-}
-
-fn lock(trace: TraceId) -> std::sync::MutexGuard<'static, HashMap<u128, Decision, IdBuildHasher>> {
-    shard(trace).lock().unwrap_or_else(|e| e.into_inner())
+fn lock(trace: TraceId) -> MutexGuard<'static, Shard<u128, Decision, IdHasher>> {
+    // The low half of a trace id is random: it picks the shard as it is.
+    TABLE.lock(trace.low())
 }
 
 /// The decision recorded for `trace`, if any.
@@ -75,7 +68,7 @@ pub(crate) fn remove(trace: TraceId) -> Option<Decision> {
     removed
 }
 
-fn make_room(map: &mut HashMap<u128, Decision, IdBuildHasher>) {
+fn make_room(map: &mut Shard<u128, Decision, IdHasher>) {
     if map.len() >= MAX_PER_SHARD {
         COUNT.fetch_sub(map.len(), Ordering::Relaxed);
         map.clear();

@@ -1,9 +1,7 @@
 //! [`SpanlogLayer`]: `tracing` spans mirrored as spanlog spans.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Field, Subscriber};
@@ -11,6 +9,8 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::context::ContextGuard;
+use crate::id::SpreadHasher;
+use crate::sharded::{Shard, Sharded};
 use crate::span::Span;
 use crate::span_builder::start_span;
 
@@ -64,16 +64,13 @@ impl SpanlogLayer {
     }
 }
 
-const SHARDS: usize = 16;
-
 /// The spanlog span that mirrors each open `tracing` span, by the span's id. Kept by
 /// the layer itself rather than in the registry's extensions: no box per span, and
 /// entering a span looks up one small map instead of the registry and its extensions.
-/// Each layer has its own (ids are only unique within one subscriber).
+/// Each layer has its own (ids are only unique within one subscriber). Registry ids are
+/// small consecutive numbers: [`SpreadHasher`] spreads them within a shard.
 #[derive(Default)]
-struct Mirrors {
-    shards: [Mutex<HashMap<u64, Span, BuildHasherDefault<SpreadHasher>>>; SHARDS],
-}
+struct Mirrors(Sharded<u64, Span, SpreadHasher>);
 
 impl std::fmt::Debug for Mirrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,15 +79,8 @@ impl std::fmt::Debug for Mirrors {
 }
 
 impl Mirrors {
-    fn shard(
-        &self,
-        id: &Id,
-    ) -> MutexGuard<'_, HashMap<u64, Span, BuildHasherDefault<SpreadHasher>>> {
-        // Registry ids are slab indices: consecutive, so spread them over the shards.
-        let key = id.into_u64();
-        self.shards[(key as usize) % SHARDS]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+    fn shard(&self, id: &Id) -> MutexGuard<'_, Shard<u64, Span, SpreadHasher>> {
+        self.0.lock(id.into_u64())
     }
 
     /// The context of the mirror of `id`, if there is one.
@@ -98,26 +88,6 @@ impl Mirrors {
         self.shard(id)
             .get(&id.into_u64())
             .map(|m| m.context().clone())
-    }
-}
-
-/// Registry ids are small consecutive numbers: a multiply spreads them over the hash.
-#[derive(Default)]
-struct SpreadHasher(u64);
-
-impl std::hash::Hasher for SpreadHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = (self.0 ^ value).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 

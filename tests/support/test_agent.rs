@@ -86,3 +86,16 @@ pub(crate) fn example_path(name: &str) -> std::path::PathBuf {
     path.push(name);
     path
 }
+
+/// Runs `command` (this test binary in a child process, say), asserts it succeeded, and
+/// returns what it printed on standard output.
+pub(crate) fn child_stdout(command: &mut std::process::Command) -> String {
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
