@@ -295,9 +295,15 @@ fn spans_entered_twice_closed_elsewhere_never_entered_or_disabled_leave_nothing(
 #[test]
 fn a_per_layer_filter_hides_spans_from_the_mirror() {
     use tracing_subscriber::Layer as _;
-    let subscriber = tracing_subscriber::registry().with(SpanlogLayer::new().with_filter(
-        tracing_subscriber::filter::filter_fn(|meta| meta.name() != "hidden"),
-    ));
+    // A second layer that sees everything keeps `hidden` enabled (with an id) in the
+    // subscriber: only spanlog's layer is filtered.
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            SpanlogLayer::new().with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                meta.name() != "hidden"
+            })),
+        )
+        .with(tracing_subscriber::fmt::layer().with_writer(io::sink));
     tracing::subscriber::with_default(subscriber, || {
         let shown = tracing::info_span!("shown").entered();
         let id = spanlog::current().unwrap().span_id();
@@ -308,6 +314,7 @@ fn a_per_layer_filter_hides_spans_from_the_mirror() {
             "hidden is not current"
         );
         // A span whose explicit parent is hidden hangs under the nearest one shown.
+        assert!(hidden.id().is_some(), "enabled in the subscriber");
         let below = tracing::info_span!(parent: hidden.id(), "below").entered();
         assert_eq!(spanlog::current().unwrap().parent_id(), id);
         drop(below);
