@@ -7,9 +7,13 @@
 //! `user-agent` and a `host` header.
 //!
 //! - `no_layer`: the service alone (the floor): build the request, call, drain the body.
-//! - `spanlog`: `spanlog::tower::TraceLayer` with a no-op exporter installed (export
-//!   on, nothing shipped): extraction of the caller's context, the span with its HTTP
-//!   tags and resource, current during the call, finished when the body ends.
+//! - `spanlog_no_export`: `spanlog::tower::TraceLayer` before any exporter is
+//!   installed: extraction of the caller's context, the span with its HTTP tags and
+//!   resource, current during the call, finished when the body ends; no clock read and
+//!   nothing handed over at the end (what `tower_http` over a bare registry compares
+//!   with: it exports nothing either). It runs first: an exporter cannot be removed.
+//! - `spanlog`: the same with a no-op exporter installed (export on, nothing shipped):
+//!   two clock readings and the finished span built and handed over.
 //! - `tower_http`: tower-http's `TraceLayer::new_for_http()` with a tracing registry as
 //!   the thread's subscriber (its default span and `on_request`/`on_response` events,
 //!   recorded by the registry; no export step, no propagation).
@@ -82,13 +86,15 @@ where
 }
 
 fn http_server(c: &mut Criterion) {
-    common::noop_exporter();
     let mut group = c.benchmark_group("http_server");
 
     let mut bare = Ok200;
     group.bench_function("no_layer", |b| b.iter(|| serve(&mut bare)));
 
     let mut spanlog = spanlog::tower::TraceLayer::new().layer(Ok200);
+    group.bench_function("spanlog_no_export", |b| b.iter(|| serve(&mut spanlog)));
+
+    common::noop_exporter();
     group.bench_function("spanlog", |b| b.iter(|| serve(&mut spanlog)));
 
     let mut tower_http = tower_http::trace::TraceLayer::new_for_http().layer(Ok200);

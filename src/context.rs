@@ -41,13 +41,15 @@ pub struct SpanContext {
     pub(crate) remote: bool,
     /// The parent is such a remote span: this span is its process's local root.
     pub(crate) parent_remote: bool,
+    /// The sampling priority decided upstream, when `has_upstream_priority`: kept
+    /// inline, so that a context that carries nothing else needs no trace data.
+    pub(crate) upstream_priority: i32,
+    pub(crate) has_upstream_priority: bool,
 }
 
 /// Trace-wide data that children inherit and propagation carries between services.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct TraceMeta {
-    /// The sampling decision (`x-datadog-sampling-priority`, `s:` in `tracestate`).
-    pub(crate) sampling_priority: Option<i32>,
     /// Where the trace started (`x-datadog-origin`), e.g. `synthetics` or `rum`.
     pub(crate) origin: Option<String>,
     /// Propagated `_dd.p.*` tags other than `_dd.p.tid`, in arrival order.
@@ -63,9 +65,15 @@ pub(crate) struct TraceMeta {
 }
 
 impl TraceMeta {
-    /// The effective priority: upstream's decision, or 1 decided here by default.
-    pub(crate) fn priority(meta: Option<&TraceMeta>) -> i32 {
-        meta.and_then(|m| m.sampling_priority).unwrap_or(1)
+    /// The data to share between the contexts of a trace; `None` when there is none
+    /// (the common case: no allocation).
+    pub(crate) fn shared(self) -> Option<Arc<TraceMeta>> {
+        let empty = self.origin.is_none()
+            && self.tags.is_empty()
+            && self.foreign_tracestate.is_empty()
+            && self.last_parent_id.is_none()
+            && self.propagation_error.is_none();
+        (!empty).then(|| Arc::new(self))
     }
 }
 
@@ -80,7 +88,21 @@ impl SpanContext {
             trace: None,
             remote: false,
             parent_remote: false,
+            upstream_priority: 0,
+            has_upstream_priority: false,
         }
+    }
+
+    /// The sampling priority decided upstream, if any.
+    #[inline]
+    pub(crate) fn upstream_priority(&self) -> Option<i32> {
+        self.has_upstream_priority.then_some(self.upstream_priority)
+    }
+
+    #[inline]
+    pub(crate) fn set_upstream_priority(&mut self, priority: Option<i32>) {
+        self.upstream_priority = priority.unwrap_or(0);
+        self.has_upstream_priority = priority.is_some();
     }
 
     /// The trace id.
@@ -103,7 +125,7 @@ impl SpanContext {
     /// The trace's sampling priority: the one decided upstream, or 1 (kept by the
     /// default mechanism) for a trace that started here or arrived without a decision.
     pub fn sampling_priority(&self) -> i32 {
-        TraceMeta::priority(self.trace.as_deref())
+        self.upstream_priority().unwrap_or(1)
     }
 
     /// Whether this span is the first of its trace in this process: a root, or the

@@ -114,6 +114,8 @@ impl SpanBuilder {
                 trace: parent.trace,
                 remote: false,
                 parent_remote: parent.remote,
+                upstream_priority: parent.upstream_priority,
+                has_upstream_priority: parent.has_upstream_priority,
             },
             None => {
                 let (trace_id, span_id) =

@@ -4,7 +4,6 @@ use arrayvec::ArrayVec;
 use rmp::encode;
 
 use super::group::Chunks;
-use crate::context::TraceMeta;
 use crate::export::FinishedSpan;
 use crate::sampling::Decision;
 
@@ -92,7 +91,7 @@ fn write_span(
         if high != 0 {
             defaults.push(("_dd.p.tid", std::str::from_utf8(&tid).unwrap_or_default()));
         }
-        let decided_here = trace.is_none_or(|t| t.sampling_priority.is_none());
+        let decided_here = context.upstream_priority().is_none();
         propagated = trace.map(|t| t.tags.as_slice()).unwrap_or_default();
         match decision {
             // A decision made here names its maker, replacing upstream's.
@@ -141,7 +140,7 @@ fn write_span(
         .map(|(k, v)| (&**k, *v))
         .filter(|(key, _)| !(chunk_root && *key == "_sampling_priority_v1"));
     let priority = chunk_root.then(|| {
-        let priority = decision.map_or(TraceMeta::priority(trace), |d| d.priority);
+        let priority = decision.map_or(context.sampling_priority(), |d| d.priority);
         ("_sampling_priority_v1", f64::from(priority))
     });
     let rates = decision
@@ -201,6 +200,7 @@ fn write_span(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::TraceMeta;
     use crate::id::TraceId;
     use rmp::decode;
     use std::collections::BTreeMap;
@@ -261,8 +261,8 @@ mod tests {
         let mut remote = span(TraceId::from_parts(0, 99), 8, 5);
         remote.service = Some("db".into());
         remote.span_type = None;
+        remote.context.set_upstream_priority(Some(2));
         remote.context.trace = Some(Arc::new(TraceMeta {
-            sampling_priority: Some(2),
             origin: Some("rum".into()),
             tags: vec![("_dd.p.dm".into(), "-4".into())],
             foreign_tracestate: vec![],

@@ -84,29 +84,51 @@ impl Injector for Vec<(String, String)> {
     }
 }
 
-/// The header names propagation reads, parsed once: looking a `HeaderMap` up by a
-/// `HeaderName` skips parsing the name on every request.
+/// The header names propagation reads.
+#[cfg(feature = "http")]
+const KNOWN: [&str; 7] = [
+    "x-datadog-trace-id",
+    "x-datadog-parent-id",
+    "x-datadog-sampling-priority",
+    "x-datadog-origin",
+    "x-datadog-tags",
+    "traceparent",
+    "tracestate",
+];
+
+/// `name`'s place in [`KNOWN`], if it is there: the length decides which name to compare.
+#[cfg(feature = "http")]
+#[inline]
+fn known_index(name: &str) -> Option<usize> {
+    let index = match name.len() {
+        18 => 0,
+        19 => 1,
+        27 => 2,
+        16 => 3,
+        14 => 4,
+        11 => 5,
+        10 => 6,
+        _ => return None,
+    };
+    (KNOWN[index] == name).then_some(index)
+}
+
+/// The names in [`KNOWN`], parsed once: looking a `HeaderMap` up by a `HeaderName`
+/// skips parsing the name on every request.
 #[cfg(feature = "http")]
 fn known_header(name: &str) -> Option<&'static http::HeaderName> {
     use http::HeaderName;
     // Statics: made once, at compile time.
-    static TRACE_ID: HeaderName = HeaderName::from_static("x-datadog-trace-id");
-    static PARENT_ID: HeaderName = HeaderName::from_static("x-datadog-parent-id");
-    static PRIORITY: HeaderName = HeaderName::from_static("x-datadog-sampling-priority");
-    static ORIGIN: HeaderName = HeaderName::from_static("x-datadog-origin");
-    static TAGS: HeaderName = HeaderName::from_static("x-datadog-tags");
-    static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
-    static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
-    Some(match name {
-        "x-datadog-trace-id" => &TRACE_ID,
-        "x-datadog-parent-id" => &PARENT_ID,
-        "x-datadog-sampling-priority" => &PRIORITY,
-        "x-datadog-origin" => &ORIGIN,
-        "x-datadog-tags" => &TAGS,
-        "traceparent" => &TRACEPARENT,
-        "tracestate" => &TRACESTATE,
-        _ => return None,
-    })
+    static NAMES: [HeaderName; 7] = [
+        HeaderName::from_static(KNOWN[0]),
+        HeaderName::from_static(KNOWN[1]),
+        HeaderName::from_static(KNOWN[2]),
+        HeaderName::from_static(KNOWN[3]),
+        HeaderName::from_static(KNOWN[4]),
+        HeaderName::from_static(KNOWN[5]),
+        HeaderName::from_static(KNOWN[6]),
+    ];
+    known_index(name).map(|i| &NAMES[i])
 }
 
 #[cfg(feature = "http")]
@@ -116,18 +138,96 @@ impl Extractor for http::HeaderMap {
             Some(known) => self.get_all(known),
             None => self.get_all(name),
         };
-        let mut values = values.iter().filter_map(|v| v.to_str().ok());
-        let first = values.next()?;
-        match values.next() {
-            None => Some(Cow::Borrowed(first)),
-            Some(second) => {
-                let mut joined = format!("{first},{second}");
-                for value in values {
-                    joined.push(',');
-                    joined.push_str(value);
-                }
-                Some(Cow::Owned(joined))
+        join(values.iter())
+    }
+}
+
+/// The values' text joined with `,`, borrowed when there is one; values that are not
+/// visible ASCII are skipped.
+#[cfg(feature = "http")]
+fn join<'a>(values: impl Iterator<Item = &'a http::HeaderValue>) -> Option<Cow<'a, str>> {
+    let mut values = values.filter_map(|v| v.to_str().ok());
+    let first = values.next()?;
+    match values.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let mut joined = format!("{first},{second}");
+            for value in values {
+                joined.push(',');
+                joined.push_str(value);
             }
+            Some(Cow::Owned(joined))
+        }
+    }
+}
+
+/// A `HeaderMap`'s propagation headers, and the `host` and `user-agent` a server span
+/// tags, found in one pass over it. A server reads five of them or more for every
+/// request; a hashed look-up per name costs more than walking the dozen headers a
+/// request usually has (each compared by length first).
+#[cfg(feature = "http")]
+pub(crate) struct HeaderIndex<'a> {
+    headers: &'a http::HeaderMap,
+    values: [Option<&'a http::HeaderValue>; 7],
+    /// One bit per name that came more than once: those values are joined by the map.
+    repeated: u8,
+    host: Option<&'a http::HeaderValue>,
+    user_agent: Option<&'a http::HeaderValue>,
+}
+
+#[cfg(feature = "http")]
+impl<'a> HeaderIndex<'a> {
+    /// Past this many values, looking each name up is the cheaper way.
+    const MAX_SCAN: usize = 32;
+
+    pub(crate) fn new(headers: &'a http::HeaderMap) -> Self {
+        use http::header::{HOST, USER_AGENT};
+        let mut index = HeaderIndex {
+            headers,
+            values: [None; 7],
+            repeated: 0,
+            host: None,
+            user_agent: None,
+        };
+        if headers.len() > Self::MAX_SCAN {
+            index.repeated = u8::MAX;
+            index.host = headers.get(HOST);
+            index.user_agent = headers.get(USER_AGENT);
+            return index;
+        }
+        for (name, value) in headers {
+            // Standard names compare as one number.
+            if *name == HOST {
+                index.host = index.host.or(Some(value));
+            } else if *name == USER_AGENT {
+                index.user_agent = index.user_agent.or(Some(value));
+            } else if let Some(i) = known_index(name.as_str()) {
+                match index.values[i] {
+                    None => index.values[i] = Some(value),
+                    Some(_) => index.repeated |= 1 << i,
+                }
+            }
+        }
+        index
+    }
+
+    /// The first `host` header, as `HeaderMap::get` gives it.
+    pub(crate) fn host(&self) -> Option<&'a http::HeaderValue> {
+        self.host
+    }
+
+    /// The first `user-agent` header, as `HeaderMap::get` gives it.
+    pub(crate) fn user_agent(&self) -> Option<&'a http::HeaderValue> {
+        self.user_agent
+    }
+}
+
+#[cfg(feature = "http")]
+impl Extractor for HeaderIndex<'_> {
+    fn get(&self, name: &str) -> Option<Cow<'_, str>> {
+        match known_index(name) {
+            Some(i) if self.repeated & (1 << i) == 0 => join(self.values[i].into_iter()),
+            _ => Extractor::get(self.headers, name),
         }
     }
 }
@@ -182,6 +282,53 @@ mod tests {
             headers,
             map(&[("x-datadog-trace-id", "4"), ("other", "kept")])
         );
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn a_header_index_reads_what_the_map_reads() {
+        let mut headers = http::HeaderMap::new();
+        let mut add = |name: &'static str, value: &'static str| {
+            headers.append(name, http::HeaderValue::from_static(value));
+        };
+        add(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        );
+        add("tracestate", "dd=s:1");
+        add("user-agent", "curl");
+        add("tracestate", "other=1");
+        add("x-datadog-origin", "rum");
+        add("x-datadog-tag", "not one of ours");
+        let names = KNOWN
+            .iter()
+            .copied()
+            .chain(["x-datadog-tag", "user-agent", "nope"]);
+        let index = HeaderIndex::new(&headers);
+        for name in names.clone() {
+            assert_eq!(index.get(name), Extractor::get(&headers, name), "{name}");
+        }
+        assert_eq!(index.get("tracestate").unwrap(), "dd=s:1,other=1");
+        assert_eq!(index.repeated, 1 << 6);
+        assert_eq!(index.user_agent(), headers.get("user-agent"));
+        assert_eq!(index.host(), None);
+
+        // A map too large to walk is looked up name by name, with the same answers.
+        for i in 0..40 {
+            headers.append(
+                http::HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).unwrap(),
+                http::HeaderValue::from_static("x"),
+            );
+        }
+        headers.append("host", http::HeaderValue::from_static("a.example"));
+        headers.append("host", http::HeaderValue::from_static("b.example"));
+        let index = HeaderIndex::new(&headers);
+        assert_eq!(index.values, [None; 7]);
+        assert_eq!(index.user_agent(), headers.get("user-agent"));
+        assert_eq!(index.host().unwrap(), "a.example");
+        for name in names {
+            assert_eq!(index.get(name), Extractor::get(&headers, name), "{name}");
+        }
     }
 
     #[test]

@@ -1,7 +1,5 @@
 //! Datadog's `x-datadog-*` headers.
 
-use std::sync::Arc;
-
 use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
 use super::values::{MAX_TAGS_LEN, parse_decimal, parse_hex16, valid_origin, valid_tag};
@@ -38,21 +36,23 @@ pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
             Err(Malformed) => (0, Vec::new(), Some("decoding_error")),
         },
     };
-    Some(SpanContext {
+    let mut context = SpanContext {
         remote: true,
-        parent_remote: false,
-        trace_id: TraceId::from_parts(trace_high, trace_low),
-        span_id: SpanId::from_u64(parent),
-        parent_id: SpanId::ZERO,
-        trace: Some(Arc::new(TraceMeta {
-            sampling_priority,
+        trace: TraceMeta {
             origin,
             tags,
             foreign_tracestate: Vec::new(),
             last_parent_id: None,
             propagation_error,
-        })),
-    })
+        }
+        .shared(),
+        ..SpanContext::new(
+            TraceId::from_parts(trace_high, trace_low),
+            SpanId::from_u64(parent),
+        )
+    };
+    context.set_upstream_priority(sampling_priority);
+    Some(context)
 }
 
 /// A tag list that breaks the header's syntax.

@@ -54,6 +54,8 @@ mod style;
 mod values;
 mod w3c;
 
+#[cfg(feature = "http")]
+pub(crate) use self::carrier::HeaderIndex;
 pub use self::carrier::{Extractor, Injector};
 pub use self::propagator::{Propagator, global};
 pub use self::style::{ExtractedContext, PropagationStyle};

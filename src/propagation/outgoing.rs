@@ -20,7 +20,7 @@ impl<'a> Trace<'a> {
         let decision = sampling::decide_for_inject(context);
         Trace {
             context,
-            sampling_priority: decision.map_or(TraceMeta::priority(meta), |d| d.priority),
+            sampling_priority: decision.map_or(context.sampling_priority(), |d| d.priority),
             origin: meta.and_then(|m| m.origin.as_deref()),
             local_decision_maker: decision.map(|d| d.mechanism.decision_maker()),
             meta,

@@ -112,16 +112,23 @@ impl Propagator {
                 let same = w3c.trace_id.low() == context.trace_id.low()
                     && (context.trace_id.high() == 0
                         || w3c.trace_id.high() == context.trace_id.high());
-                if let (true, Some(w3c_meta), Some(meta)) =
-                    (same, w3c.trace.as_deref(), context.trace.as_mut())
-                {
+                let w3c_meta = w3c.trace.as_deref();
+                let foreign = w3c_meta
+                    .map(|m| &m.foreign_tracestate)
+                    .filter(|members| !members.is_empty());
+                let last_parent = (w3c.span_id != context.span_id).then(|| {
+                    w3c_meta
+                        .and_then(|m| m.last_parent_id)
+                        .unwrap_or(context.span_id.to_u64())
+                });
+                if same && (foreign.is_some() || last_parent.is_some()) {
+                    let meta = context.trace.get_or_insert_with(Default::default);
                     let meta = std::sync::Arc::make_mut(meta);
-                    if !w3c_meta.foreign_tracestate.is_empty() {
-                        meta.foreign_tracestate = w3c_meta.foreign_tracestate.clone();
+                    if let Some(members) = foreign {
+                        meta.foreign_tracestate = members.clone();
                     }
-                    if w3c.span_id != context.span_id {
-                        let datadog_parent = context.span_id.to_u64();
-                        meta.last_parent_id = w3c_meta.last_parent_id.or(Some(datadog_parent));
+                    if let Some(last_parent) = last_parent {
+                        meta.last_parent_id = Some(last_parent);
                         context.span_id = w3c.span_id;
                     }
                 }
@@ -374,6 +381,12 @@ mod tests {
             ("traceparent", TP),
         ]);
         assert_eq!(same.span_id, SpanId::from_u64(0xb7ad6b7169203331));
-        assert_eq!(meta(&same).last_parent_id, None);
+        // Nothing beyond the ids and the decision: no trace data at all.
+        assert_eq!(same.trace, None);
+        assert_eq!(
+            same.upstream_priority(),
+            None,
+            "no x-datadog-sampling-priority"
+        );
     }
 }

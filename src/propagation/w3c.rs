@@ -1,7 +1,5 @@
 //! W3C Trace Context: `traceparent` and `tracestate`, with Datadog's `dd` member.
 
-use std::sync::Arc;
-
 use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
 use super::values::{
@@ -27,22 +25,21 @@ pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
         Some(header) => parse_tracestate(&header)?,
     };
     let sampling_priority = reconcile(sampled, state.priority, state.origin.as_deref());
-    let tags = state.tags;
-    Some(SpanContext {
+    let mut context = SpanContext {
         remote: true,
-        parent_remote: false,
-        trace_id,
         span_id: parent,
-        parent_id: SpanId::ZERO,
-        trace: Some(Arc::new(TraceMeta {
-            sampling_priority: Some(sampling_priority),
+        trace: TraceMeta {
             origin: state.origin,
-            tags,
+            tags: state.tags,
             foreign_tracestate: state.foreign,
             last_parent_id: state.last_parent_id,
             propagation_error: state.propagation_error,
-        })),
-    })
+        }
+        .shared(),
+        ..SpanContext::new(trace_id, parent)
+    };
+    context.set_upstream_priority(Some(sampling_priority));
+    Some(context)
 }
 
 /// `version-traceid-parentid-flags`, all lower-case hex.

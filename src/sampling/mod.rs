@@ -201,11 +201,7 @@ fn recorded(context: &SpanContext, recorded: Option<Decision>) -> Option<Option<
     if let Some(manual) = recorded.filter(|d| d.mechanism == Mechanism::Manual) {
         return Some(Some(manual));
     }
-    if context
-        .trace
-        .as_ref()
-        .is_some_and(|t| t.sampling_priority.is_some())
-    {
+    if context.has_upstream_priority {
         return Some(None);
     }
     recorded.map(Some)

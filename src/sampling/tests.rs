@@ -154,10 +154,7 @@ fn manual_and_upstream_decisions() {
     assert_eq!(decisions::get(local.trace_id), None);
 
     let mut upstream = SpanContext::new(TraceId::from_parts(0, 0xfeed_0002), SpanId::from_u64(2));
-    upstream.trace = Some(std::sync::Arc::new(crate::context::TraceMeta {
-        sampling_priority: Some(0),
-        ..Default::default()
-    }));
+    upstream.set_upstream_priority(Some(0));
     assert_eq!(decide_for_inject(&upstream), None, "kept as it came");
     // A decision recorded for the same trace id does not override upstream's; a
     // manual one does.

@@ -10,8 +10,8 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::request::{self, record_status};
-use super::{Settings, StatusCodes};
+use super::request;
+use super::{ResponseSettings, Settings, StatusCodes};
 use crate::context::DropScope;
 use crate::propagation;
 use crate::span::Span;
@@ -113,7 +113,7 @@ where
             inner,
             scope: DropScope::default(),
             span: Some(span),
-            settings: self.settings.clone(),
+            settings: self.settings.for_response(),
         }
     }
 }
@@ -125,7 +125,7 @@ pin_project_lite::pin_project! {
         inner: F,
         scope: DropScope,
         span: Option<Span>,
-        settings: Arc<Settings>,
+        settings: ResponseSettings,
     }
 
     impl<F> PinnedDrop for ClientFuture<F> {
@@ -161,14 +161,7 @@ where
         };
         if let Some(mut span) = this.span.take() {
             match &result {
-                Ok(response) => {
-                    let status = response.status();
-                    let is_error = this.settings.error_statuses.contains(status.as_u16());
-                    record_status(&mut span, status, is_error);
-                    this.settings
-                        .header_tags
-                        .apply(response.headers(), "response", &mut span);
-                }
+                Ok(response) => this.settings.record(&mut span, response),
                 Err(error) => {
                     span.set_error(true);
                     span.set_tag("error.message", error.to_string());

@@ -38,6 +38,7 @@
 //!   a server or client span as an error ([`StatusCodes`]).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 mod client;
 mod header_tags;
@@ -88,6 +89,39 @@ impl Settings {
             span_name: Cow::Borrowed("http.request"),
             error_statuses,
             header_tags,
+        }
+    }
+}
+
+impl Settings {
+    /// What a request's future needs once its response is in.
+    fn for_response(self: &Arc<Self>) -> ResponseSettings {
+        ResponseSettings {
+            error_statuses: self.error_statuses,
+            tagged: (!self.header_tags.is_empty()).then(|| self.clone()),
+        }
+    }
+}
+
+/// What a request's future needs of its layer's settings: the error statuses, copied,
+/// and the settings themselves only when they tag response headers. A request touches
+/// no reference count shared with every other request otherwise.
+#[derive(Clone, Debug)]
+struct ResponseSettings {
+    error_statuses: StatusCodes,
+    tagged: Option<Arc<Settings>>,
+}
+
+impl ResponseSettings {
+    /// Tags the status (an error for the configured codes) and the response headers.
+    fn record<B>(&self, span: &mut crate::span::Span, response: &http::Response<B>) {
+        let status = response.status();
+        let is_error = self.error_statuses.contains(status.as_u16());
+        request::record_status(span, status, is_error);
+        if let Some(settings) = &self.tagged {
+            settings
+                .header_tags
+                .apply(response.headers(), "response", span);
         }
     }
 }

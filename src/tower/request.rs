@@ -2,20 +2,26 @@
 
 use std::borrow::Cow;
 
-use http::{HeaderMap, Method, Request, StatusCode};
+use http::{Method, Request, StatusCode};
 
 use crate::span::Span;
 
 /// `scheme://host/path` without the query string (which may carry secrets), or just
 /// the path when the request names no host.
 pub(super) fn url<B>(request: &Request<B>) -> String {
+    url_with_host(request, request.headers().get(http::header::HOST))
+}
+
+/// [`url`], given the request's `host` header.
+pub(super) fn url_with_host<B>(
+    request: &Request<B>,
+    host_header: Option<&http::HeaderValue>,
+) -> String {
     let uri = request.uri();
-    let host = uri.authority().map(|a| a.as_str()).or_else(|| {
-        request
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-    });
+    let host = uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| host_header.and_then(|h| h.to_str().ok()));
     match host {
         Some(host) => concat(&[uri.scheme_str().unwrap_or("http"), "://", host, uri.path()]),
         None => uri.path().to_owned(),
@@ -102,26 +108,30 @@ pub(super) fn method_and_path(method: &str, path: &str) -> String {
 
 fn push_quantized(out: &mut String, path: &str) {
     let start = out.len();
-    for (i, segment) in path.split('/').enumerate() {
-        if i > 0 {
-            out.push('/');
-        }
-        if segment.bytes().any(|b| b.is_ascii_digit()) {
-            out.push('?');
+    // One pass: each segment is copied, or written `?`, when its `/` (or the end) comes.
+    let mut push_segment = |segment: &str, has_digit: bool| match has_digit {
+        true => out.push('?'),
+        false => out.push_str(segment),
+    };
+    let (mut segment_start, mut has_digit) = (0, false);
+    for (i, byte) in path.bytes().enumerate() {
+        if byte == b'/' {
+            push_segment(&path[segment_start..i], has_digit);
+            push_segment("/", false);
+            (segment_start, has_digit) = (i + 1, false);
         } else {
-            out.push_str(segment);
+            has_digit |= byte.is_ascii_digit();
         }
     }
+    push_segment(&path[segment_start..], has_digit);
     if out.len() == start {
         out.push('/');
     }
 }
 
 /// The user agent, if the request has a readable one.
-pub(super) fn user_agent(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
+pub(super) fn user_agent(header: Option<&http::HeaderValue>) -> Option<&str> {
+    header.and_then(|v| v.to_str().ok())
 }
 
 /// Tags the status and, when `is_error`, marks the span failed with Go's message
@@ -152,6 +162,10 @@ mod tests {
         assert_eq!(quantize("/"), "/");
         assert_eq!(quantize(""), "/");
         assert_eq!(quantize("/health"), "/health");
+        assert_eq!(quantize("/posts/42/"), "/posts/?/");
+        assert_eq!(quantize("//v2//x"), "//?//x");
+        assert_eq!(quantize("posts/7"), "posts/?");
+        assert_eq!(quantize("/caf\u{e9}/1a"), "/caf\u{e9}/?");
     }
 
     #[test]

@@ -11,8 +11,8 @@ use http_body::{Body, Frame, SizeHint};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::request::{self, record_status};
-use super::{Settings, StatusCodes};
+use super::request;
+use super::{ResponseSettings, Settings, StatusCodes};
 use crate::context::DropScope;
 use crate::propagation;
 use crate::span::Span;
@@ -102,7 +102,8 @@ impl Settings {
         let builder = start_span(self.span_name.clone())
             .span_type("web")
             .resource(resource);
-        let builder = match propagation::extract(request.headers()) {
+        let headers = propagation::HeaderIndex::new(request.headers());
+        let builder = match propagation::extract(&headers) {
             Some(remote) => builder.child_of(remote),
             None => builder.root(),
         };
@@ -111,11 +112,11 @@ impl Settings {
         span.push_new_tag("span.kind", "server");
         span.push_new_tag("component", "tower");
         span.push_new_tag("http.method", method);
-        span.push_new_tag("http.url", request::url(request));
+        span.push_new_tag("http.url", request::url_with_host(request, headers.host()));
         if let Some(route) = route {
             span.push_new_tag("http.route", route);
         }
-        if let Some(agent) = request::user_agent(request.headers()) {
+        if let Some(agent) = request::user_agent(headers.user_agent()) {
             span.push_new_tag("http.useragent", agent.to_owned());
         }
         self.header_tags
@@ -157,7 +158,7 @@ where
             inner,
             scope: DropScope::default(),
             span: Some(span),
-            settings: self.settings.clone(),
+            settings: self.settings.for_response(),
         }
     }
 }
@@ -171,7 +172,7 @@ pin_project_lite::pin_project! {
         inner: F,
         scope: DropScope,
         span: Option<Span>,
-        settings: Arc<Settings>,
+        settings: ResponseSettings,
     }
 
     impl<F> PinnedDrop for ResponseFuture<F> {
@@ -214,12 +215,7 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 if let Some(span) = span.as_mut() {
-                    let status = response.status();
-                    let is_error = this.settings.error_statuses.contains(status.as_u16());
-                    record_status(span, status, is_error);
-                    this.settings
-                        .header_tags
-                        .apply(response.headers(), "response", span);
+                    this.settings.record(span, &response);
                 }
                 let (parts, body) = response.into_parts();
                 Ok(Response::from_parts(

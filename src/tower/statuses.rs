@@ -13,29 +13,50 @@ use std::fmt;
 /// assert!(!codes.contains(500));
 /// assert!(StatusCodes::parse("5xx").is_err());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct StatusCodes {
-    ranges: Vec<(u16, u16)>,
+    /// One bit per code from 100 to 611 (codes above 599 are never set): copied into
+    /// each request's future instead of shared behind a reference count.
+    bits: [u64; 8],
 }
+
+const FIRST: u16 = 100;
 
 impl StatusCodes {
     /// 500–599: the server errors, Datadog's default for server spans.
     pub fn server_errors() -> Self {
-        StatusCodes {
-            ranges: vec![(500, 599)],
-        }
+        StatusCodes::none().with_range(500, 599)
     }
 
     /// 400–499: the client errors, Datadog's default for client spans.
     pub fn client_errors() -> Self {
-        StatusCodes {
-            ranges: vec![(400, 499)],
-        }
+        StatusCodes::none().with_range(400, 499)
     }
 
     /// No code at all: no span is marked as an error for its status.
     pub fn none() -> Self {
-        StatusCodes { ranges: Vec::new() }
+        StatusCodes { bits: [0; 8] }
+    }
+
+    /// Adds `low..=high`, both between 100 and 599.
+    fn with_range(mut self, low: u16, high: u16) -> Self {
+        for code in low..=high {
+            let bit = usize::from(code - FIRST);
+            self.bits[bit / 64] |= 1 << (bit % 64);
+        }
+        self
+    }
+
+    /// The codes in the set, as inclusive ranges in order.
+    fn ranges(&self) -> Vec<(u16, u16)> {
+        let mut ranges: Vec<(u16, u16)> = Vec::new();
+        for code in (100..600).filter(|&c| self.contains(c)) {
+            match ranges.last_mut() {
+                Some((_, high)) if *high + 1 == code => *high = code,
+                _ => ranges.push((code, code)),
+            }
+        }
+        ranges
     }
 
     /// Parses comma-separated codes and inclusive ranges (`500-599`), each between 100
@@ -56,7 +77,8 @@ impl StatusCodes {
                 .filter(|c| (100..=599).contains(c))
                 .ok_or_else(|| invalid("expected codes from 100 to 599, or ranges like 500-599"))
         };
-        let mut ranges = Vec::new();
+        let mut codes = StatusCodes::none();
+        let mut any = false;
         for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
             let range = match item.split_once('-') {
                 Some((low, high)) => (code(low)?, code(high)?),
@@ -68,19 +90,39 @@ impl StatusCodes {
             if range.0 > range.1 {
                 return Err(invalid("a range must go from low to high"));
             }
-            ranges.push(range);
+            codes = codes.with_range(range.0, range.1);
+            any = true;
         }
-        if ranges.is_empty() {
+        if !any {
             return Err(invalid("no status code given"));
         }
-        Ok(StatusCodes { ranges })
+        Ok(codes)
     }
 
     /// Whether `code` is in the set.
+    #[inline]
     pub fn contains(&self, code: u16) -> bool {
-        self.ranges
-            .iter()
-            .any(|&(low, high)| (low..=high).contains(&code))
+        let Some(bit) = code.checked_sub(FIRST).map(usize::from) else {
+            return false;
+        };
+        self.bits
+            .get(bit / 64)
+            .is_some_and(|word| word & (1 << (bit % 64)) != 0)
+    }
+}
+
+/// The ranges, as they would be written: `StatusCodes("429, 500-599")`.
+impl fmt::Debug for StatusCodes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ranges: Vec<String> = self
+            .ranges()
+            .into_iter()
+            .map(|(low, high)| match low == high {
+                true => low.to_string(),
+                false => format!("{low}-{high}"),
+            })
+            .collect();
+        write!(f, "StatusCodes({:?})", ranges.join(","))
     }
 }
 
@@ -120,6 +162,17 @@ mod tests {
         assert!(!StatusCodes::server_errors().contains(499));
         assert!(StatusCodes::client_errors().contains(404));
         assert!(!StatusCodes::none().contains(500));
+        for outside in [0, 99, 600, 611, 612, u16::MAX] {
+            assert!(
+                !StatusCodes::parse("100-599").unwrap().contains(outside),
+                "{outside}"
+            );
+        }
+        assert!(StatusCodes::parse("100").unwrap().contains(100));
+        assert_eq!(
+            format!("{:?}", StatusCodes::parse("503, 429,500-502 ,100").unwrap()),
+            r#"StatusCodes("100,429,500-503")"#
+        );
     }
 
     #[test]
