@@ -165,7 +165,7 @@ fn join<'a>(values: impl Iterator<Item = &'a http::HeaderValue>) -> Option<Cow<'
 /// tags, found in one pass over it. A server reads five of them or more for every
 /// request; a hashed look-up per name costs more than walking the dozen headers a
 /// request usually has (each compared by length first).
-#[cfg(feature = "http")]
+#[cfg(feature = "tower")]
 pub(crate) struct HeaderIndex<'a> {
     headers: &'a http::HeaderMap,
     values: [Option<&'a http::HeaderValue>; 7],
@@ -175,7 +175,7 @@ pub(crate) struct HeaderIndex<'a> {
     user_agent: Option<&'a http::HeaderValue>,
 }
 
-#[cfg(feature = "http")]
+#[cfg(feature = "tower")]
 impl<'a> HeaderIndex<'a> {
     /// Past this many values, looking each name up is the cheaper way.
     const MAX_SCAN: usize = 32;
@@ -222,7 +222,7 @@ impl<'a> HeaderIndex<'a> {
     }
 }
 
-#[cfg(feature = "http")]
+#[cfg(feature = "tower")]
 impl Extractor for HeaderIndex<'_> {
     fn get(&self, name: &str) -> Option<Cow<'_, str>> {
         match known_index(name) {
@@ -284,7 +284,7 @@ mod tests {
         );
     }
 
-    #[cfg(feature = "http")]
+    #[cfg(feature = "tower")]
     #[test]
     fn a_header_index_reads_what_the_map_reads() {
         let mut headers = http::HeaderMap::new();

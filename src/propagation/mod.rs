@@ -54,7 +54,7 @@ mod style;
 mod values;
 mod w3c;
 
-#[cfg(feature = "http")]
+#[cfg(feature = "tower")]
 pub(crate) use self::carrier::HeaderIndex;
 pub use self::carrier::{Extractor, Injector};
 pub use self::propagator::{Propagator, global};
