@@ -100,7 +100,13 @@ pub(crate) fn hand_over_local(shared: &Arc<Shared>) {
 /// full or the exporter stopped. Never blocks.
 fn send(shared: &Shared, queue: &SyncSender<Message>, spans: Vec<FinishedSpan>) {
     let count = spans.len() as u64;
-    if shared.is_stopped() || shared.enqueue(spans, queue).is_err() {
+    if shared.is_stopped() {
+        return shared.count_dropped(count);
+    }
+    if let Err(mut spans) = shared.enqueue(spans, queue) {
         shared.count_dropped(count);
+        // Kept for this thread's next batch: dropping under load allocates nothing.
+        spans.clear();
+        shared.recycle(spans);
     }
 }
