@@ -52,7 +52,7 @@ impl IdsText {
         let span_len = span.len() as u8;
         text.push_str(PARENT_KEY);
         text.push_str(digits.format(parent_id.to_u64()));
-        text.push('"');
+        text.push_str("\"");
         IdsText {
             text,
             trace_len,
@@ -66,16 +66,16 @@ impl IdsText {
     /// formatted; the rest is copied.
     pub(crate) fn child_of(parent: &IdsText, span_id: SpanId) -> Self {
         let mut text = ArrayString::new();
-        text.push_str(TRACE_KEY);
-        text.push_str(parent.trace());
-        text.push_str(SPAN_KEY);
+        // The parent's text up to its span id is this span's too: one copy.
+        let shared = TRACE_KEY.len() + usize::from(parent.trace_len) + SPAN_KEY.len();
+        text.push_str(parent.text.get(..shared).unwrap_or_default());
         let mut digits = itoa::Buffer::new();
         let span = digits.format(span_id.to_u64());
         text.push_str(span);
         let span_len = span.len() as u8;
         text.push_str(PARENT_KEY);
         text.push_str(parent.span());
-        text.push('"');
+        text.push_str("\"");
         IdsText {
             text,
             trace_len: parent.trace_len,
