@@ -91,9 +91,7 @@ impl Settings {
             header_tags,
         }
     }
-}
 
-impl Settings {
     /// What a request's future needs once its response is in.
     fn for_response(self: &Arc<Self>) -> ResponseSettings {
         ResponseSettings {
