@@ -48,14 +48,24 @@ impl Chunks {
         self.index.clear();
         self.ids.clear();
         self.chunk_of.clear();
+        // Spans of a trace mostly come one after another (a thread's batch): the last
+        // span's chunk is checked before the map.
+        let mut last: Option<((u64, u64), usize)> = None;
         for span in batch {
             let trace = span.context.trace_id();
             let key = (trace.high(), trace.low());
-            let next = self.chunks.len();
-            let chunk = *self.index.entry(key).or_insert(next);
-            if chunk == next {
-                self.chunks.push(Chunk { start: 0, len: 0 });
-            }
+            let chunk = match last {
+                Some((last_key, chunk)) if last_key == key => chunk,
+                _ => {
+                    let next = self.chunks.len();
+                    let chunk = *self.index.entry(key).or_insert(next);
+                    if chunk == next {
+                        self.chunks.push(Chunk { start: 0, len: 0 });
+                    }
+                    chunk
+                }
+            };
+            last = Some((key, chunk));
             self.chunks[chunk].len += 1;
             self.chunk_of.push(chunk);
             self.ids
