@@ -90,7 +90,25 @@ pub fn flush(timeout: Duration) -> bool {
     installed().is_none_or(|exporter| exporter.flush(timeout))
 }
 
-static EXPORTER: OnceCell<Box<dyn Exporter>> = OnceCell::new();
+/// The installed exporter: any, or the built-in agent exporter, which spans hand their
+/// data to without a `FinishedSpan` moving through a `dyn` call on the way.
+pub(crate) enum Installed {
+    Any(Box<dyn Exporter>),
+    #[cfg(feature = "agent")]
+    Agent(crate::agent::AgentExporter),
+}
+
+impl Installed {
+    pub(crate) fn as_dyn(&self) -> &dyn Exporter {
+        match self {
+            Installed::Any(exporter) => &**exporter,
+            #[cfg(feature = "agent")]
+            Installed::Agent(agent) => agent,
+        }
+    }
+}
+
+static EXPORTER: OnceCell<Installed> = OnceCell::new();
 
 /// Installs the process-wide exporter. Spans that finish before this, or while none is
 /// installed, are not recorded anywhere (their ids still appear in log lines).
@@ -99,19 +117,39 @@ static EXPORTER: OnceCell<Box<dyn Exporter>> = OnceCell::new();
 ///
 /// Fails, handing the exporter back, when one is already installed.
 pub fn set_global<E: Exporter>(exporter: E) -> Result<(), AlreadySet<E>> {
-    // Spans read the fast clock from now on: calibrate it here, not in the first span.
-    crate::clock::warm_up();
     let mut slot = Some(exporter);
-    EXPORTER.get_or_init(|| Box::new(slot.take().expect("taken once")));
+    install(|| Installed::Any(Box::new(slot.take().expect("taken once"))));
     match slot {
         None => Ok(()),
         Some(exporter) => Err(AlreadySet::new("exporter", exporter)),
     }
 }
 
+/// Installs the agent exporter; hands it back when an exporter is already installed.
+#[cfg(feature = "agent")]
+pub(crate) fn set_agent(
+    agent: crate::agent::AgentExporter,
+) -> Result<(), crate::agent::AgentExporter> {
+    let mut slot = Some(agent);
+    install(|| Installed::Agent(slot.take().expect("taken once")));
+    slot.map_or(Ok(()), Err)
+}
+
+fn install(make: impl FnOnce() -> Installed) {
+    // Spans read the fast clock from now on: calibrate it here, not in the first span.
+    crate::clock::warm_up();
+    EXPORTER.get_or_init(make);
+}
+
 #[inline]
 pub(crate) fn installed() -> Option<&'static dyn Exporter> {
-    EXPORTER.get().map(|boxed| &**boxed)
+    EXPORTER.get().map(Installed::as_dyn)
+}
+
+/// The installed exporter, as what it is.
+#[inline]
+pub(crate) fn installed_kind() -> Option<&'static Installed> {
+    EXPORTER.get()
 }
 
 #[cfg(all(test, feature = "agent"))]

@@ -325,10 +325,25 @@ impl Span {
     /// Finishes the span now; the same as dropping it.
     pub fn finish(self) {}
 
-    /// Hands the span to the exporter; runs once, from `drop`. Out of line, so that
-    /// dropping a span when no exporter is installed stays small enough to inline.
+    /// Hands the span to the agent exporter; runs once, from `drop`. Out of line (as
+    /// [`Span::export_to`]), so that dropping a span when no exporter is installed stays
+    /// small enough to inline. The span is built where the agent's buffer keeps it, not
+    /// moved through a `dyn` call.
+    #[cfg(feature = "agent")]
     #[inline(never)]
-    fn export(&mut self, exporter: &dyn export::Exporter) {
+    fn export_to_agent(&mut self, agent: &crate::agent::AgentExporter) {
+        agent.export_with(|| self.finished());
+    }
+
+    /// Hands the span to any other exporter, through the `Exporter` trait.
+    #[inline(never)]
+    fn export_to(&mut self, exporter: &dyn export::Exporter) {
+        exporter.export(self.finished());
+    }
+
+    /// The span as exporters take it, its data moved out (the span is being dropped).
+    #[inline]
+    fn finished(&mut self) -> FinishedSpan {
         // A span started before the exporter was installed has no start time: it is
         // reported as starting and ending now.
         let start = match self.start {
@@ -344,7 +359,7 @@ impl Span {
             tags,
             metrics,
         } = self.extra.take().map(|extra| *extra).unwrap_or_default();
-        exporter.export(FinishedSpan {
+        FinishedSpan {
             // The span is being dropped: its trace data moves, no reference count.
             context: SpanContext {
                 trace: self.context.trace.take(),
@@ -359,7 +374,7 @@ impl Span {
             error,
             meta: tags,
             metrics,
-        });
+        }
     }
 }
 
@@ -370,8 +385,11 @@ impl Drop for Span {
         if let Some(changes) = annotations::take(self.context.span_id.to_u64()) {
             self.apply(changes);
         }
-        if let Some(exporter) = export::installed() {
-            self.export(exporter);
+        match export::installed_kind() {
+            None => {}
+            #[cfg(feature = "agent")]
+            Some(export::Installed::Agent(agent)) => self.export_to_agent(agent),
+            Some(export::Installed::Any(exporter)) => self.export_to(&**exporter),
         }
     }
 }

@@ -32,9 +32,10 @@ impl Local {
         }
     }
 
-    fn push(&self, span: FinishedSpan) {
+    #[inline]
+    fn push_with(&self, make: impl FnOnce() -> FinishedSpan) {
         let mut spans = self.buffer.lock();
-        spans.push(span);
+        spans.push(make());
         if spans.len() >= THREAD_BATCH {
             let full = std::mem::replace(&mut *spans, self.shared.empty_batch());
             drop(spans);
@@ -60,9 +61,15 @@ impl Drop for Local {
     }
 }
 
-/// Takes one finished span for the exporter that `shared` and `queue` belong to.
-pub(crate) fn export(shared: &Arc<Shared>, queue: &SyncSender<Message>, span: FinishedSpan) {
-    let mut span = Some(span);
+/// Takes the finished span `make` builds for the exporter that `shared` and `queue`
+/// belong to. It is built in the buffer (the closure runs at the push), not moved there.
+#[inline]
+pub(crate) fn export_with(
+    shared: &Arc<Shared>,
+    queue: &SyncSender<Message>,
+    make: impl FnOnce() -> FinishedSpan,
+) {
+    let mut make = Some(make);
     let _ = LOCAL.try_with(|cell| {
         let Ok(mut local) = cell.try_borrow_mut() else {
             return;
@@ -74,13 +81,13 @@ pub(crate) fn export(shared: &Arc<Shared>, queue: &SyncSender<Message>, span: Fi
             // Replacing an earlier exporter's buffer hands its spans over first.
             *local = Some(Local::new(shared, queue));
         }
-        if let (Some(local), Some(span)) = (local.as_ref(), span.take()) {
-            local.push(span);
+        if let (Some(local), Some(make)) = (local.as_ref(), make.take()) {
+            local.push_with(make);
         }
     });
     // This thread's locals are gone (or busy, in a re-entrant call): send it alone.
-    if let Some(span) = span {
-        send(shared, queue, vec![span]);
+    if let Some(make) = make {
+        send(shared, queue, vec![make()]);
     }
 }
 
