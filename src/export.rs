@@ -99,7 +99,7 @@ pub(crate) enum Installed {
 }
 
 impl Installed {
-    pub(crate) fn as_dyn(&self) -> &dyn Exporter {
+    fn as_dyn(&self) -> &dyn Exporter {
         match self {
             Installed::Any(exporter) => &**exporter,
             #[cfg(feature = "agent")]

@@ -171,8 +171,8 @@ impl Agent {
     }
 }
 
-/// The installed exporter: a bounded queue in front of the background thread.
-/// The agent exporter as installed: the hand-off to this thread's buffer.
+/// The installed exporter: each thread's buffer, and the bounded queue in front of the
+/// background thread.
 pub(crate) struct AgentExporter {
     queue: SyncSender<Message>,
     shared: Arc<Shared>,
