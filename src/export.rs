@@ -90,12 +90,24 @@ pub fn flush(timeout: Duration) -> bool {
     installed().is_none_or(|exporter| exporter.flush(timeout))
 }
 
-/// The installed exporter: any, or the built-in agent exporter, which spans hand their
-/// data to without a `FinishedSpan` moving through a `dyn` call on the way.
+/// An exporter that keeps finished spans in a buffer of its own (the agent exporter): a
+/// finishing span is built straight into it, not moved through [`Exporter::export`]'s
+/// `dyn` call and the layers behind it.
+#[cfg(feature = "agent")]
+pub(crate) trait Buffered: Send + Sync + 'static {
+    /// Runs `push` with the buffer the span goes in, at most once (not when the
+    /// exporter has stopped and counts the span as dropped).
+    fn export_into(&self, push: &mut dyn FnMut(&mut Vec<FinishedSpan>));
+
+    /// The same exporter, for everything else (flushing).
+    fn as_exporter(&self) -> &dyn Exporter;
+}
+
+/// The installed exporter: any, or one that buffers spans itself.
 pub(crate) enum Installed {
     Any(Box<dyn Exporter>),
     #[cfg(feature = "agent")]
-    Agent(crate::agent::AgentExporter),
+    Buffered(Box<dyn Buffered>),
 }
 
 impl Installed {
@@ -103,7 +115,7 @@ impl Installed {
         match self {
             Installed::Any(exporter) => &**exporter,
             #[cfg(feature = "agent")]
-            Installed::Agent(agent) => agent,
+            Installed::Buffered(exporter) => exporter.as_exporter(),
         }
     }
 }
@@ -125,13 +137,12 @@ pub fn set_global<E: Exporter>(exporter: E) -> Result<(), AlreadySet<E>> {
     }
 }
 
-/// Installs the agent exporter; hands it back when an exporter is already installed.
+/// Installs an exporter that buffers spans itself; hands it back when an exporter is
+/// already installed.
 #[cfg(feature = "agent")]
-pub(crate) fn set_agent(
-    agent: crate::agent::AgentExporter,
-) -> Result<(), crate::agent::AgentExporter> {
-    let mut slot = Some(agent);
-    install(|| Installed::Agent(slot.take().expect("taken once")));
+pub(crate) fn set_buffered<E: Buffered>(exporter: E) -> Result<(), E> {
+    let mut slot = Some(exporter);
+    install(|| Installed::Buffered(Box::new(slot.take().expect("taken once"))));
     slot.map_or(Ok(()), Err)
 }
 

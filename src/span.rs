@@ -325,14 +325,14 @@ impl Span {
     /// Finishes the span now; the same as dropping it.
     pub fn finish(self) {}
 
-    /// Hands the span to the agent exporter; runs once, from `drop`. Out of line (as
-    /// [`Span::export_to`]), so that dropping a span when no exporter is installed stays
-    /// small enough to inline. The span is built where the agent's buffer keeps it, not
-    /// moved through a `dyn` call.
+    /// Hands the span to an exporter that buffers spans itself (the agent exporter);
+    /// runs once, from `drop`. Out of line (as [`Span::export_to`]), so that dropping a
+    /// span when no exporter is installed stays small enough to inline. The span is
+    /// built where the buffer keeps it, not moved through a `dyn` call.
     #[cfg(feature = "agent")]
     #[inline(never)]
-    fn export_to_agent(&mut self, agent: &crate::agent::AgentExporter) {
-        agent.export_with(|| self.finished());
+    fn export_into(&mut self, exporter: &dyn export::Buffered) {
+        exporter.export_into(&mut |buffer| buffer.push(self.finished()));
     }
 
     /// Hands the span to any other exporter, through the `Exporter` trait.
@@ -388,7 +388,7 @@ impl Drop for Span {
         match export::installed_kind() {
             None => {}
             #[cfg(feature = "agent")]
-            Some(export::Installed::Agent(agent)) => self.export_to_agent(agent),
+            Some(export::Installed::Buffered(exporter)) => self.export_into(&**exporter),
             Some(export::Installed::Any(exporter)) => self.export_to(&**exporter),
         }
     }

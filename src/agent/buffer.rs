@@ -33,9 +33,9 @@ impl Local {
     }
 
     #[inline]
-    fn push_with(&self, make: impl FnOnce() -> FinishedSpan) {
+    fn push_with(&self, push: &mut dyn FnMut(&mut Vec<FinishedSpan>)) {
         let mut spans = self.buffer.lock();
-        spans.push(make());
+        push(&mut spans);
         if spans.len() >= THREAD_BATCH {
             let full = std::mem::replace(&mut *spans, self.shared.empty_batch());
             drop(spans);
@@ -61,15 +61,15 @@ impl Drop for Local {
     }
 }
 
-/// Takes the finished span `make` builds for the exporter that `shared` and `queue`
-/// belong to. It is built in the buffer (the closure runs at the push), not moved there.
+/// Runs `push` once, with this thread's buffer for the exporter that `shared` and
+/// `queue` belong to: the span is built in the buffer, not moved there.
 #[inline]
-pub(crate) fn export_with(
+pub(crate) fn export_into(
     shared: &Arc<Shared>,
     queue: &SyncSender<Message>,
-    make: impl FnOnce() -> FinishedSpan,
+    push: &mut dyn FnMut(&mut Vec<FinishedSpan>),
 ) {
-    let mut make = Some(make);
+    let mut pushed = false;
     let _ = LOCAL.try_with(|cell| {
         let Ok(mut local) = cell.try_borrow_mut() else {
             return;
@@ -81,13 +81,16 @@ pub(crate) fn export_with(
             // Replacing an earlier exporter's buffer hands its spans over first.
             *local = Some(Local::new(shared, queue));
         }
-        if let (Some(local), Some(make)) = (local.as_ref(), make.take()) {
-            local.push_with(make);
+        if let Some(local) = local.as_ref() {
+            local.push_with(push);
+            pushed = true;
         }
     });
     // This thread's locals are gone (or busy, in a re-entrant call): send it alone.
-    if let Some(make) = make {
-        send(shared, queue, vec![make()]);
+    if !pushed {
+        let mut alone = Vec::with_capacity(1);
+        push(&mut alone);
+        send(shared, queue, alone);
     }
 }
 

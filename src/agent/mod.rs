@@ -120,7 +120,7 @@ pub fn set_global(config: AgentConfig) -> Result<Agent, AlreadySet<AgentConfig>>
         return Ok(Agent { running: None });
     }
     let (exporter, agent) = start(config.clone());
-    match export::set_agent(exporter) {
+    match export::set_buffered(exporter) {
         Ok(()) => Ok(agent),
         // Another thread installed one in between.
         Err(_) => {
@@ -178,23 +178,28 @@ pub(crate) struct AgentExporter {
     shared: Arc<Shared>,
 }
 
-impl AgentExporter {
-    /// Takes the span `make` builds, built in this thread's buffer: a span finishing
-    /// hands its data over this way, without a `FinishedSpan` moving through the
+impl export::Buffered for AgentExporter {
+    /// `push` puts the span in this thread's buffer: a span finishing hands its data
+    /// over this way, built in place, without a `FinishedSpan` moving through the
     /// `Exporter` trait's `dyn` call (a few cache lines copied at each step).
     #[inline]
-    pub(crate) fn export_with(&self, make: impl FnOnce() -> FinishedSpan) {
+    fn export_into(&self, push: &mut dyn FnMut(&mut Vec<FinishedSpan>)) {
         if self.shared.stopped.load(Ordering::Relaxed) {
             return self.shared.count_dropped(1);
         }
-        buffer::export_with(&self.shared, &self.queue, make);
+        buffer::export_into(&self.shared, &self.queue, push);
+    }
+
+    fn as_exporter(&self) -> &dyn Exporter {
+        self
     }
 }
 
 impl Exporter for AgentExporter {
     #[inline]
     fn export(&self, span: FinishedSpan) {
-        self.export_with(|| span);
+        let mut span = Some(span);
+        export::Buffered::export_into(self, &mut |buffer| buffer.extend(span.take()));
     }
 
     fn flush(&self, timeout: Duration) -> bool {
