@@ -7,11 +7,17 @@
 //!
 //! Every stack makes 10-span traces (a root and nine children, each entered and
 //! finished), 1 ms worth at a time, at RATE spans per second (default 200,000) for
-//! SECONDS (default 3), then flushes. The sink is an HTTP server in the same process
-//! that reads each request and answers `200 {}` at once; its CPU counts too, the same
-//! for every stack that sends.
+//! SECONDS (default 3), then flushes. The sink is an HTTP server in a process of its
+//! own (this executable, started again), as the Datadog Agent is: it reads each
+//! request and answers `200 {}` at once, and what it spends receiving is not counted.
+//! What sending costs the measured process (the exporter's encoding, its system calls,
+//! the kernel's share of loopback TCP on the sending side) is.
 //!
-//! - `spanlog_agent`: spanlog's agent exporter (batches, msgpack, ureq) to the sink.
+//! - `spanlog_agent`: spanlog's agent exporter (batches, msgpack, ureq) to the sink,
+//!   v0.4 payloads (the default).
+//! - `spanlog_agent_v05`: the same with v0.5 payloads (`DD_TRACE_API_VERSION=v0.5`, what
+//!   Datadog's Python tracer sends by default): a string table, about a quarter of the
+//!   bytes.
 //! - `spanlog_agent_uds`: the same to the same sink on a Unix domain socket (how the
 //!   Datadog Agent is reached in containers, `unix:///var/run/datadog/apm.socket`):
 //!   what the kernel charges for loopback TCP is most of what the exporter thread
@@ -28,31 +34,38 @@ mod cpu_harness;
 use std::hint::black_box;
 use std::time::Duration;
 
-const STACKS: [&str; 4] = [
+const STACKS: [&str; 5] = [
     "spanlog_agent",
+    "spanlog_agent_v05",
     "spanlog_agent_uds",
     "fastrace_datadog",
     "fastrace_collector",
 ];
 
 fn main() {
+    if common::serve_if_sink_process() {
+        return;
+    }
     cpu_harness::main(&STACKS, run);
 }
 
 const SPANS_PER_TRACE: u64 = 10;
 
 fn run(stack: &str, rate: u64, seconds: u64) {
-    let sink = match stack {
-        "spanlog_agent_uds" => common::sink_uds(),
-        _ => common::sink(),
-    };
+    let sink_process = common::SinkProcess::start(stack == "spanlog_agent_uds");
+    let sink = sink_process.address.clone();
     let mut agent = None;
     let mut make: Box<dyn FnMut()> = match stack {
-        "spanlog_agent" | "spanlog_agent_uds" => {
+        "spanlog_agent" | "spanlog_agent_v05" | "spanlog_agent_uds" => {
+            let version = match stack {
+                "spanlog_agent_v05" => spanlog::agent::ApiVersion::V05,
+                _ => spanlog::agent::ApiVersion::V04,
+            };
             let config = spanlog::agent::AgentConfig::new()
                 .with_address(&sink)
                 .unwrap()
-                .with_queue_capacity(1_000_000);
+                .with_queue_capacity(1_000_000)
+                .with_api_version(version);
             agent = Some(spanlog::agent::set_global(config).expect("the first exporter"));
             Box::new(|| common::spanlog_trace(SPANS_PER_TRACE))
         }
@@ -77,16 +90,15 @@ fn run(stack: &str, rate: u64, seconds: u64) {
         }
         other => panic!("unknown stack {other}"),
     };
-    let spans = cpu_harness::paced(stack, SPANS_PER_TRACE, rate, seconds, &mut make, &|| {
+    cpu_harness::paced(stack, SPANS_PER_TRACE, rate, seconds, &mut make, &|| {
         flush(stack)
     });
-    if std::env::var_os("PER_THREAD").is_some() {
-        per_thread(spans);
-    }
     if let Some(agent) = agent {
         let stats = agent.stats();
         assert_eq!((stats.dropped, stats.failed), (0, 0), "{stats}");
         eprintln!("{stats}");
+        let bytes = sink_process.finish() / stats.sent.max(1);
+        eprintln!("note: request body bytes per span: {bytes}");
     }
 }
 
@@ -96,30 +108,5 @@ fn flush(stack: &str) {
         assert!(spanlog::export::flush(Duration::from_secs(60)));
     } else {
         fastrace::flush();
-    }
-}
-
-/// CPU per span of each thread, from /proc (clock ticks: coarse, for a breakdown only).
-fn per_thread(spans: u64) {
-    let tick_ns = 1_000_000_000 / 100;
-    for task in std::fs::read_dir("/proc/self/task")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        let Some((name, rest)) = stat.split_once(") ") else {
-            continue;
-        };
-        let name = name.split_once(" (").map_or(name, |(_, n)| n);
-        // After the name: state, ppid, ..., then utime and stime (fields 14 and 15).
-        let fields: Vec<&str> = rest.split(' ').collect();
-        let field = |i: usize| -> u64 { fields.get(i).and_then(|f| f.parse().ok()).unwrap_or(0) };
-        let (utime, stime) = (field(11), field(12));
-        eprintln!(
-            "{name:>20}: user {} ns/span, system {} ns/span",
-            utime * tick_ns / spans,
-            stime * tick_ns / spans
-        );
     }
 }

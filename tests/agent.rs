@@ -34,9 +34,10 @@ fn main() {
         Some(url) => {
             checks_are_enforced(&url);
             logs_and_traces_are_connected(&url, &format!("DD_TRACE_AGENT_URL={url}"));
-            large_traces_are_accepted(&url);
+            large_traces_are_accepted(&url, "v0.4");
             sampled_and_unsampled_traces_arrive(&url);
-            passed += 4;
+            v05_payloads_are_accepted(&url);
+            passed += 5;
             #[cfg(feature = "tracing")]
             {
                 tracing_spans_reach_the_agent(&url);
@@ -107,11 +108,51 @@ fn tracing_spans_reach_the_agent(agent: &str) {
     connected(agent, &format!("DD_TRACE_AGENT_URL={agent}"), "tracing_app");
 }
 
+/// The example and the large traces again with `DD_TRACE_API_VERSION=v0.5`: the same
+/// checks pass, and every request went to the v0.5 endpoint.
+fn v05_payloads_are_accepted(agent: &str) {
+    let token = connected_with(
+        agent,
+        &format!("DD_TRACE_AGENT_URL={agent}"),
+        "web_request",
+        "v0.5",
+    );
+    assert_v05_only(agent, &token);
+    let token = large_traces_are_accepted(agent, "v0.5");
+    assert_v05_only(agent, &token);
+}
+
+/// Every trace request of the session went to `/v0.5/traces`, and there was one.
+fn assert_v05_only(agent: &str, token: &str) {
+    let requests = get_json(&format!(
+        "{agent}/test/session/requests?test_session_token={token}"
+    ));
+    let urls: Vec<&str> = requests
+        .as_array()
+        .expect("an array of requests")
+        .iter()
+        .filter_map(|r| r["url"].as_str())
+        .filter(|url| url.contains("/traces"))
+        .collect();
+    assert!(!urls.is_empty(), "{requests}");
+    assert!(
+        urls.iter().all(|url| url.ends_with("/v0.5/traces")),
+        "{urls:?}"
+    );
+}
+
 fn connected(agent: &str, address: &str, name: &str) {
-    let token = test_agent::session(agent, name);
+    connected_with(agent, address, name, "v0.4");
+}
+
+/// Runs example `name` sending to `address` with `DD_TRACE_API_VERSION=api_version`,
+/// checks what the agent received against its log lines; the test session's token.
+fn connected_with(agent: &str, address: &str, name: &str, api_version: &str) -> String {
+    let token = test_agent::session(agent, &format!("{name}-{api_version}"));
     let (var, value) = address.split_once('=').unwrap();
     let out = example(name)
         .env(var, value)
+        .env("DD_TRACE_API_VERSION", api_version)
         .env("DD_SERVICE", "spanlog-e2e")
         .env("DD_ENV", "ci")
         .env("DD_VERSION", "0.1.0")
@@ -177,16 +218,18 @@ fn connected(agent: &str, address: &str, name: &str) {
             );
         }
     }
-    println!("{name}: logs and traces are connected through {address}");
+    println!("{name}: logs and traces are connected through {address} ({api_version})");
+    token
 }
 
 /// One trace of 10,000 spans and three small ones, all in one batch: encoded, accepted
 /// by the agent with its checks on, every span there, each chunk led by its root.
-fn large_traces_are_accepted(agent: &str) {
-    let token = test_agent::session(agent, "large");
+fn large_traces_are_accepted(agent: &str, api_version: &str) -> String {
+    let token = test_agent::session(agent, &format!("large-{api_version}"));
     let status = Command::new(std::env::current_exe().unwrap())
         .arg("--large")
         .env("SPANLOG_TEST_AGENT_URL", agent)
+        .env("DD_TRACE_API_VERSION", api_version)
         .status()
         .unwrap();
     assert!(status.success(), "the large-traces child failed");
@@ -227,7 +270,8 @@ fn large_traces_are_accepted(agent: &str) {
             );
         }
     }
-    println!("a 10,000-span trace and three small ones are accepted in one batch");
+    println!("a 10,000-span trace and three small ones are accepted in one batch ({api_version})");
+    token
 }
 
 fn large_traces_child() {
@@ -238,7 +282,13 @@ fn large_traces_child() {
             .unwrap()
             .with_batch_size(50_000)
             .with_queue_capacity(50_000)
-            .with_flush_interval(Duration::from_secs(60)),
+            .with_flush_interval(Duration::from_secs(60))
+            .with_api_version(
+                std::env::var("DD_TRACE_API_VERSION")
+                    .unwrap()
+                    .parse()
+                    .unwrap(),
+            ),
     )
     .unwrap();
     {

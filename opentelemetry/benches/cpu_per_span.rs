@@ -1,7 +1,8 @@
 //! Whole-process CPU per exported span with Datadog's Rust SDK, dd-trace-rs, beside
 //! spanlog's agent exporter: the same harness as `benches/cpu_per_span.rs` (10-span
-//! traces at a paced rate, `getrusage` over the whole process, a local sink that
-//! answers `200 {}` at once), each stack in a process of its own.
+//! traces at a paced rate, `getrusage` over the whole process, a local sink in a
+//! process of its own that answers `200 {}` at once), each stack in a process of its
+//! own.
 //!
 //! `cargo bench -p spanlog-opentelemetry-examples --bench cpu_per_span [-- RATE SECONDS]`
 //!
@@ -24,11 +25,15 @@ const STACKS: [&str; 2] = ["spanlog_agent", "dd_trace_rs"];
 const SPANS_PER_TRACE: u64 = 10;
 
 fn main() {
+    if sink::serve_if_sink_process() {
+        return;
+    }
     cpu_harness::main(&STACKS, run);
 }
 
 fn run(stack: &str, rate: u64, seconds: u64) {
-    let sink = sink::sink();
+    let sink_process = sink::SinkProcess::start(false);
+    let sink = sink_process.address.clone();
     let mut make: Box<dyn FnMut()>;
     let flush: Box<dyn Fn()>;
     match stack {
@@ -75,7 +80,7 @@ fn run(stack: &str, rate: u64, seconds: u64) {
     let spans = cpu_harness::paced(stack, SPANS_PER_TRACE, rate, seconds, &mut make, &flush);
     // Give the last request time to land, then report what reached the sink.
     std::thread::sleep(Duration::from_millis(500));
-    let received = sink::RECEIVED.load(std::sync::atomic::Ordering::Relaxed);
+    let received = sink_process.finish();
     eprintln!(
         "note: `{stack}` sent {} bytes to the sink ({} per span)",
         received,

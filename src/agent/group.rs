@@ -26,7 +26,8 @@ pub(crate) struct Chunks {
     pub(crate) chunks: Vec<Chunk>,
     /// The chunk of each trace (by its full 128-bit id), while grouping.
     index: HashMap<(u64, u64), usize, IdBuild>,
-    /// Every span of the batch, by trace and id, to find roots.
+    /// Every span of the batch, by trace and id, to find the roots of chunks without
+    /// their local root.
     ids: HashSet<(u64, u64), IdBuild>,
     /// The chunk of each span of the batch, while grouping.
     chunk_of: Vec<usize>,
@@ -39,9 +40,10 @@ pub(crate) struct Chunks {
 
 impl Chunks {
     /// Groups `batch`: spans of one trace together, in the order they finished, except
-    /// that each chunk's root (the first span whose parent is not in the chunk) goes
-    /// first: it carries the trace-level tags, and the agent reads the sampling
-    /// priority from it. Chunks come in the order their first span finished.
+    /// that each chunk's root goes first (the trace's first span in this process when
+    /// the chunk holds it, else the first span whose parent is not in the chunk): it
+    /// carries the trace-level tags, and the agent reads the sampling priority from it.
+    /// Chunks come in the order their first span finished.
     pub(crate) fn group(&mut self, batch: &[FinishedSpan]) {
         self.order.clear();
         self.chunks.clear();
@@ -68,8 +70,6 @@ impl Chunks {
             last = Some((key, chunk));
             self.chunks[chunk].len += 1;
             self.chunk_of.push(chunk);
-            self.ids
-                .insert((trace.low(), span.context.span_id().to_u64()));
         }
         // Counting sort by chunk, stable: each chunk's spans in the order they finished.
         let mut start = 0;
@@ -84,14 +84,29 @@ impl Chunks {
             self.order[self.fill[chunk]] = i;
             self.fill[chunk] += 1;
         }
-        // Each chunk's root to the front, the others keeping their order.
-        for chunk in &self.chunks {
-            let spans = &mut self.order[chunk.start..chunk.start + chunk.len];
-            let root = spans.iter().position(|&i| {
-                let c = &batch[i].context;
-                !self
-                    .ids
-                    .contains(&(c.trace_id().low(), c.parent_id().to_u64()))
+        // Each chunk's root to the front, the others keeping their order: its local
+        // root when it holds one (the usual case: no look-up), else the first span whose
+        // parent is not in the chunk (a chunk sent ahead of its root; the batch's ids
+        // are then collected, once).
+        let Chunks {
+            order, chunks, ids, ..
+        } = self;
+        let mut ids_collected = false;
+        for chunk in chunks.iter() {
+            let spans = &mut order[chunk.start..chunk.start + chunk.len];
+            let local_root = spans.iter().position(|&i| batch[i].context.is_local_root());
+            let root = local_root.or_else(|| {
+                if !ids_collected {
+                    ids.extend(batch.iter().map(|span| {
+                        let c = &span.context;
+                        (c.trace_id().low(), c.span_id().to_u64())
+                    }));
+                    ids_collected = true;
+                }
+                spans.iter().position(|&i| {
+                    let c = &batch[i].context;
+                    !ids.contains(&(c.trace_id().low(), c.parent_id().to_u64()))
+                })
             });
             if let Some(root) = root {
                 spans[..=root].rotate_right(1);
@@ -164,6 +179,10 @@ mod tests {
         // A child finished before its parent: the parent leads the chunk.
         let batch = [finished(1, 3, 1), finished(1, 4, 3), span(1, 1)];
         assert_eq!(ids(&batch), [vec![1, 3, 4]]);
+        // A span whose parent left in an earlier batch, then the trace's local root: the
+        // local root leads.
+        let batch = [finished(1, 5, 4), span(1, 1)];
+        assert_eq!(ids(&batch), [vec![1, 5]]);
         // The same span id in two traces does not make a parent.
         let batch = [finished(7, 5, 0), finished(8, 6, 5), finished(8, 7, 6)];
         assert_eq!(ids(&batch), [vec![5], vec![6, 7]]);

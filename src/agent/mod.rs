@@ -48,7 +48,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, SyncSender};
 use std::time::Duration;
 
-pub use self::config::{AgentConfig, InvalidAddress};
+pub use self::config::{AgentConfig, ApiVersion, InvalidAddress, InvalidApiVersion};
 use self::shared::{Message, Shared};
 use self::worker::Worker;
 use crate::export::{self, Exporter, FinishedSpan};
@@ -302,6 +302,126 @@ mod tests {
         );
         drop(done);
         idle.join().unwrap();
+    }
+
+    /// An agent without the v0.5 endpoint (it answers 404 there, 200 on v0.4): the
+    /// exporter resends the batch as v0.4 and stays on v0.4. Returns the address and
+    /// each request's path and span count, as they arrive.
+    fn agent_without_v05() -> (String, mpsc::Receiver<(String, u32)>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let (tell, requests) = mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let tell = tell.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream);
+                    loop {
+                        let (mut line, mut path, mut length) = (String::new(), None, 0);
+                        loop {
+                            line.clear();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            let lower = line.to_ascii_lowercase();
+                            if let Some(value) = lower.strip_prefix("content-length:") {
+                                length = value.trim().parse().unwrap();
+                            }
+                            if path.is_none() {
+                                path = line.split(' ').nth(1).map(str::to_owned);
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        reader.read_exact(&mut body).unwrap();
+                        let path = path.unwrap();
+                        // Spans in a v0.4 payload: the chunks' lengths.
+                        let spans = if path == "/v0.4/traces" {
+                            let buf = &mut &body[..];
+                            let chunks = rmp::decode::read_array_len(buf).unwrap();
+                            let mut spans = 0;
+                            for _ in 0..chunks {
+                                let n = rmp::decode::read_array_len(buf).unwrap();
+                                spans += n;
+                                for _ in 0..n {
+                                    skip_span(buf);
+                                }
+                            }
+                            spans
+                        } else {
+                            0
+                        };
+                        let answer: &[u8] = if path == "/v0.5/traces" {
+                            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+                        } else {
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+                        };
+                        let _ = tell.send((path, spans));
+                        if reader.get_mut().write_all(answer).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (address, requests)
+    }
+
+    /// Skips one v0.4 span map (string keys; strings, integers, floats, maps).
+    fn skip_span(buf: &mut &[u8]) {
+        fn skip(buf: &mut &[u8]) {
+            use rmp::Marker::*;
+            match rmp::Marker::from_u8(buf[0]) {
+                FixMap(_) | Map16 | Map32 => {
+                    for _ in 0..2 * rmp::decode::read_map_len(buf).unwrap() {
+                        skip(buf);
+                    }
+                }
+                FixStr(_) | Str8 | Str16 | Str32 => {
+                    let len = rmp::decode::read_str_len(buf).unwrap() as usize;
+                    *buf = &buf[len..];
+                }
+                F64 => drop(rmp::decode::read_f64(buf).unwrap()),
+                _ => drop(rmp::decode::read_int::<i128, _>(buf).unwrap()),
+            }
+        }
+        skip(buf);
+    }
+
+    #[test]
+    fn an_agent_without_v05_gets_v04_and_loses_nothing() {
+        let (address, requests) = agent_without_v05();
+        let config = AgentConfig::new()
+            .with_address(&address)
+            .unwrap()
+            .with_api_version(ApiVersion::V05);
+        let (exporter, agent) = start(config);
+        for id in 1..=3 {
+            exporter.export(finished(1, id, 0));
+        }
+        assert!(exporter.flush(Duration::from_secs(10)));
+        exporter.export(finished(2, 4, 0));
+        assert!(exporter.flush(Duration::from_secs(10)));
+        let stats = agent.stats();
+        assert_eq!(
+            (stats.sent, stats.failed, stats.dropped),
+            (4, 0, 0),
+            "{stats}"
+        );
+        let seen: Vec<(String, u32)> = requests.try_iter().collect();
+        let seen: Vec<(&str, u32)> = seen.iter().map(|(p, n)| (p.as_str(), *n)).collect();
+        assert_eq!(
+            seen,
+            [
+                ("/v0.5/traces", 0),
+                ("/v0.4/traces", 3),
+                ("/v0.4/traces", 1)
+            ]
+        );
+        agent.shutdown(Duration::from_secs(1));
     }
 
     #[test]

@@ -1,13 +1,20 @@
-//! The Datadog Agent's v0.4 trace payload, in MessagePack.
+//! The Datadog Agent's v0.4 and v0.5 trace payloads, in MessagePack.
 //!
-//! Written by hand into a reused `Vec`: the payload uses a handful of forms (strings,
+//! Written by hand into a reused `Vec`: the payloads use a handful of forms (strings,
 //! unsigned and signed integers, doubles, map and array headers), each here a length
-//! check and a copy, and the keys are written pre-encoded. `rmp`'s writers go through
-//! `io::Write` for every marker and value, a function call each: 1,333 instructions
-//! per span with them, 883 here. The tests decode the payload with `rmp`.
+//! check and a copy, and v0.4's keys are written pre-encoded. `rmp`'s writers go
+//! through `io::Write` for every marker and value, a function call each: 1,333
+//! instructions per span with them, 883 here. The tests decode the payloads with `rmp`.
+//!
+//! v0.4 is an array of trace chunks, each an array of span maps. v0.5 is a pair: a
+//! table of every string of the payload, each once, then the chunks, each span an array
+//! of 12 values in a fixed order, its strings given by their place in the table. Both
+//! are written by one function, [`write_span`], through [`Format`], with v0.4's fields
+//! in v0.5's order.
 
 use arrayvec::ArrayVec;
 
+use super::config::ApiVersion;
 use super::group::Chunks;
 use crate::export::FinishedSpan;
 use crate::sampling::Decision;
@@ -21,28 +28,264 @@ pub(crate) struct Tags<'a> {
     pub(crate) global: &'a [(String, String)],
 }
 
-/// Writes an array of trace chunks, each an array of span maps (the agent's v0.4
-/// format), into `out`, which is cleared first and reused from batch to batch. The
-/// first span of a chunk carries the trace-level data: `_dd.p.tid`, propagated tags,
-/// origin, and the sampling priority. Everything is written from borrowed data: no
-/// allocation per span.
+/// Encodes batches in one of the agent's formats, its buffers reused from batch to
+/// batch.
+#[derive(Default)]
+pub(crate) struct Encoder {
+    /// v0.5's string table.
+    strings: StringTable,
+    /// v0.5's chunks, written before the table is complete.
+    chunks: Vec<u8>,
+}
+
+impl Encoder {
+    /// Writes the chunks of `batch` in `version`'s format into `out`, which is cleared
+    /// first. The first span of a chunk carries the trace-level data: `_dd.p.tid`,
+    /// propagated tags, origin, and the sampling priority. Everything is written from
+    /// borrowed data: no allocation per span once the buffers have grown.
+    pub(crate) fn encode(
+        &mut self,
+        version: ApiVersion,
+        out: &mut Vec<u8>,
+        batch: &[FinishedSpan],
+        chunks: &Chunks,
+        tags: &Tags<'_>,
+    ) {
+        out.clear();
+        match version {
+            ApiVersion::V04 => write_chunks(&mut Writer(out), &mut V04, batch, chunks, tags),
+            ApiVersion::V05 => {
+                self.strings.clear();
+                self.chunks.clear();
+                let format = &mut V05(&mut self.strings);
+                write_chunks(&mut Writer(&mut self.chunks), format, batch, chunks, tags);
+                let mut out = Writer(out);
+                out.array_len(2);
+                out.array_len(self.strings.len());
+                out.bytes(&self.strings.encoded);
+                out.bytes(&self.chunks);
+            }
+        }
+    }
+}
+
+/// Encodes `batch` as a v0.4 payload into `out`: see [`Encoder::encode`].
+#[cfg(test)]
 pub(crate) fn encode_traces(
     out: &mut Vec<u8>,
     batch: &[FinishedSpan],
     chunks: &Chunks,
     tags: &Tags<'_>,
 ) {
-    out.clear();
-    let out = &mut Writer(out);
+    Encoder::default().encode(ApiVersion::V04, out, batch, chunks, tags);
+}
+
+/// The array of chunks, each an array of spans.
+fn write_chunks<F: Format>(
+    out: &mut Writer<'_>,
+    format: &mut F,
+    batch: &[FinishedSpan],
+    chunks: &Chunks,
+    tags: &Tags<'_>,
+) {
     out.array_len(chunks.chunks.len());
     for (i, chunk) in chunks.iter().enumerate() {
         out.array_len(chunk.len());
         let decision = chunks.decisions.get(i).copied().flatten();
         for (position, &index) in chunk.iter().enumerate() {
             let root = (position == 0).then_some(decision);
-            write_span(out, &batch[index], root, tags);
+            write_span(out, format, &batch[index], root, tags);
         }
     }
+}
+
+/// How a payload lays out a span and writes its strings.
+trait Format {
+    /// A span's header: 12 fields.
+    fn span(&mut self, out: &mut Writer<'_>);
+    /// A field's name, pre-encoded.
+    fn key(&mut self, out: &mut Writer<'_>, encoded: &'static [u8]);
+    /// A string value, or a map's key, that stays where it is, unchanged, while the
+    /// payload is written: borrowed from the batch, the exporter, or the program.
+    fn str(&mut self, out: &mut Writer<'_>, s: &str);
+    /// A string made for this call (its memory may hold another string next time).
+    fn str_copy(&mut self, out: &mut Writer<'_>, s: &str) {
+        self.str(out, s);
+    }
+}
+
+/// v0.4: a span is a map; field names and strings are written where they are used.
+struct V04;
+
+impl Format for V04 {
+    #[inline(always)]
+    fn span(&mut self, out: &mut Writer<'_>) {
+        out.map_len(12);
+    }
+
+    #[inline(always)]
+    fn key(&mut self, out: &mut Writer<'_>, encoded: &'static [u8]) {
+        out.bytes(encoded);
+    }
+
+    #[inline(always)]
+    fn str(&mut self, out: &mut Writer<'_>, s: &str) {
+        out.str(s);
+    }
+}
+
+/// v0.5: a span is an array whose positions name the fields; a string is its place in
+/// the payload's table.
+struct V05<'t>(&'t mut StringTable);
+
+impl Format for V05<'_> {
+    #[inline(always)]
+    fn span(&mut self, out: &mut Writer<'_>) {
+        out.array_len(12);
+    }
+
+    #[inline(always)]
+    fn key(&mut self, _: &mut Writer<'_>, _: &'static [u8]) {}
+
+    #[inline(always)]
+    fn str(&mut self, out: &mut Writer<'_>, s: &str) {
+        out.uint(u64::from(self.0.index_stable(s)));
+    }
+
+    fn str_copy(&mut self, out: &mut Writer<'_>, s: &str) {
+        out.uint(u64::from(self.0.index(s)));
+    }
+}
+
+/// v0.5's table: each distinct string of a payload once, MessagePack-encoded, the
+/// empty string first; looked up by a hash of its bytes (open addressing, linear
+/// probing, at most half full), no allocation once grown. In front of it, strings
+/// looked up by where they are: most of a payload's strings are the same few names
+/// and tags (`&'static str`s, the exporter's service), found again by address without
+/// hashing or comparing their bytes.
+#[derive(Default)]
+struct StringTable {
+    /// Recently seen strings by address: (address, length, place); only for strings
+    /// that stay put while the payload is written ([`StringTable::index_stable`]).
+    /// Emptied with the table.
+    recent: Vec<(usize, usize, u32)>,
+    /// The strings in the order they were added, each encoded as a MessagePack string.
+    encoded: Vec<u8>,
+    /// Where each string's bytes (after its header) are in `encoded`, and how long.
+    places: Vec<(u32, u32)>,
+    /// By hash: 0 for a free slot, else the string's place in `places` plus one, beside
+    /// the hash's upper half (most mismatches rejected without comparing bytes).
+    slots: Vec<(u32, u32)>,
+}
+
+impl StringTable {
+    /// Empties the table for the next payload; `""` is string 0.
+    fn clear(&mut self) {
+        self.encoded.clear();
+        self.places.clear();
+        self.slots.fill((0, 0));
+        self.recent.clear();
+        self.recent.resize(RECENT, (0, 0, 0));
+        self.index("");
+    }
+
+    /// [`StringTable::index`] for a string whose memory holds it, unchanged, until the
+    /// table is next cleared: the same address and length are the same string.
+    #[inline]
+    fn index_stable(&mut self, s: &str) -> u32 {
+        let address = s.as_ptr() as usize;
+        let slot = (address.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) % RECENT;
+        match self.recent.get(slot) {
+            Some(&(seen, len, place)) if seen == address && len == s.len() => place,
+            _ => {
+                let place = self.index(s);
+                if let Some(entry) = self.recent.get_mut(slot) {
+                    *entry = (address, s.len(), place);
+                }
+                place
+            }
+        }
+    }
+
+    /// How many strings the table holds.
+    fn len(&self) -> usize {
+        self.places.len()
+    }
+
+    /// The place of `s` in the table, added at the end if it is new.
+    #[inline]
+    fn index(&mut self, s: &str) -> u32 {
+        // Strings and payloads are far below 4 GiB; a longer one is cut, as in v0.4.
+        let bytes = &s.as_bytes()[..s.len().min(u32::MAX as usize)];
+        if (self.places.len() + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let hash = hash(bytes);
+        let check = (hash >> 32) as u32;
+        let mask = self.slots.len() - 1;
+        let mut slot = hash as usize & mask;
+        loop {
+            match self.slots[slot] {
+                (0, _) => break,
+                (place, seen) if seen == check && self.bytes(place - 1) == bytes => {
+                    return place - 1;
+                }
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+        let place = self.places.len() as u32;
+        Writer(&mut self.encoded).str_head(bytes.len());
+        self.places
+            .push((self.encoded.len() as u32, bytes.len() as u32));
+        self.encoded.extend_from_slice(bytes);
+        self.slots[slot] = (place + 1, check);
+        place
+    }
+
+    fn bytes(&self, place: u32) -> &[u8] {
+        let (start, len) = self.places[place as usize];
+        &self.encoded[start as usize..(start + len) as usize]
+    }
+
+    /// Doubles the slots (64 at first) and puts every string back.
+    #[cold]
+    fn grow(&mut self) {
+        let len = (self.slots.len() * 2).max(64);
+        self.slots = vec![(0, 0); len];
+        let mask = len - 1;
+        for place in 0..self.places.len() as u32 {
+            let hash = hash(self.bytes(place));
+            let mut slot = hash as usize & mask;
+            while self.slots[slot].0 != 0 {
+                slot = (slot + 1) & mask;
+            }
+            self.slots[slot] = (place + 1, (hash >> 32) as u32);
+        }
+    }
+}
+
+/// How many strings [`StringTable::index_stable`] remembers by address.
+const RECENT: usize = 256;
+
+/// A fast hash of a short string, eight bytes at a time (the multiply-rotate step of
+/// `rustc`'s FxHash), finished with a multiply so that the low bits, which pick the
+/// slot, depend on every byte.
+#[inline]
+fn hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut hash = bytes.len() as u64;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        hash = (hash.rotate_left(5) ^ word).wrapping_mul(K);
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        hash = (hash.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(K);
+    }
+    (hash ^ (hash >> 29)).wrapping_mul(K)
 }
 
 /// MessagePack into a `Vec`, each value in its most compact form. Writing into a `Vec`
@@ -62,24 +305,24 @@ impl Writer<'_> {
         self.bytes(&len.to_be_bytes()[8 - width..]);
     }
 
-    /// A key whose encoding is known at compile time: one copy.
-    #[inline(always)]
-    fn key(&mut self, encoded: &'static [u8]) {
-        self.bytes(encoded);
-    }
-
     #[inline(always)]
     fn str(&mut self, s: &str) {
         // No string here comes near 4 GiB; one that did would be cut short.
         let bytes = &s.as_bytes()[..s.len().min(u32::MAX as usize)];
-        let len = bytes.len() as u64;
+        self.str_head(bytes.len());
+        self.bytes(bytes);
+    }
+
+    /// A string's header, for `len` bytes (at most `u32::MAX`).
+    #[inline(always)]
+    fn str_head(&mut self, len: usize) {
+        let len = len as u64;
         match len {
             0..32 => self.0.push(0xa0 | len as u8),
             32..256 => self.head(0xd9, len, 1),
             256..65_536 => self.head(0xda, len, 2),
             _ => self.head(0xdb, len, 4),
         }
-        self.bytes(bytes);
     }
 
     #[inline(always)]
@@ -144,8 +387,10 @@ fn hex16(value: u64) -> [u8; 16] {
 
 /// `chunk_root` is `Some` for the first span of a chunk, with the sampling decision made
 /// here for its trace (`None` inside: upstream's stands).
-fn write_span(
+#[inline]
+fn write_span<F: Format>(
     out: &mut Writer<'_>,
+    format: &mut F,
     span: &FinishedSpan,
     chunk_root: Option<Option<Decision>>,
     tags: &Tags<'_>,
@@ -157,8 +402,9 @@ fn write_span(
     // The span's own tags come last and win over the defaults: a default whose key the
     // span sets is left out.
     let own = |key: &str| span.meta.iter().any(|(k, _)| k == key);
-    let (tid, parent);
     let mut defaults: ArrayVec<(&str, &str), 8> = ArrayVec::new();
+    // Trace-level ids as hex text, made here: written as copies (see `Format`).
+    let mut hex: ArrayVec<(&str, [u8; 16]), 2> = ArrayVec::new();
     let mut propagated: &[(String, String)] = &[];
     if !tags.env.is_empty() {
         defaults.push(("env", tags.env));
@@ -169,9 +415,8 @@ fn write_span(
     defaults.push(("language", "rust"));
     if chunk_root {
         let high = context.trace_id.high();
-        tid = hex16(high);
         if high != 0 {
-            defaults.push(("_dd.p.tid", std::str::from_utf8(&tid).unwrap_or_default()));
+            hex.push(("_dd.p.tid", hex16(high)));
         }
         let decided_here = context.upstream_priority().is_none();
         propagated = trace.map(|t| t.tags.as_slice()).unwrap_or_default();
@@ -186,17 +431,14 @@ fn write_span(
         if let Some(origin) = trace.and_then(|t| t.origin.as_deref()) {
             defaults.push(("_dd.origin", origin));
         }
-        parent = trace.and_then(|t| t.last_parent_id).map(hex16);
-        if let Some(parent) = &parent {
-            defaults.push((
-                "_dd.parent_id",
-                std::str::from_utf8(parent).unwrap_or_default(),
-            ));
+        if let Some(parent) = trace.and_then(|t| t.last_parent_id) {
+            hex.push(("_dd.parent_id", hex16(parent)));
         }
         if let Some(error) = trace.and_then(|t| t.propagation_error) {
             defaults.push(("_dd.propagation_error", error));
         }
     }
+    let hex = hex.iter().filter(|(key, _)| !own(key));
     let defaults = defaults
         .iter()
         .copied()
@@ -211,7 +453,10 @@ fn write_span(
         .iter()
         .map(|(k, v)| (&**k, &**v))
         .filter(|(key, _)| !key.is_empty());
-    let meta_len = defaults.clone().count() + propagated.clone().count() + own_tags.clone().count();
+    let meta_len = defaults.clone().count()
+        + hex.clone().count()
+        + propagated.clone().count()
+        + own_tags.clone().count();
 
     // Metrics: the span's own, then the chunk root's sampling priority (which replaces
     // one the span set) and `_dd.top_level` on root spans (unless the span set it).
@@ -240,39 +485,44 @@ fn write_span(
     }
     let metrics_len = own_metrics.clone().count() + added.len();
 
-    out.map_len(12);
-    out.key(b"\xa8trace_id");
+    // v0.5's order; v0.4's map the same.
+    format.span(out);
+    format.key(out, b"\xa7service");
+    format.str(out, span.service.as_deref().unwrap_or(tags.service));
+    format.key(out, b"\xa4name");
+    format.str(out, &span.name);
+    format.key(out, b"\xa8resource");
+    format.str(out, &span.resource);
+    format.key(out, b"\xa8trace_id");
     out.uint(context.trace_id.low());
-    out.key(b"\xa7span_id");
+    format.key(out, b"\xa7span_id");
     out.uint(context.span_id.to_u64());
-    out.key(b"\xa9parent_id");
+    format.key(out, b"\xa9parent_id");
     out.uint(context.parent_id.to_u64());
-    out.key(b"\xa4name");
-    out.str(&span.name);
-    out.key(b"\xa8resource");
-    out.str(&span.resource);
-    out.key(b"\xa7service");
-    out.str(span.service.as_deref().unwrap_or(tags.service));
-    out.key(b"\xa4type");
-    out.str(span.span_type.as_deref().unwrap_or(""));
-    out.key(b"\xa5start");
+    format.key(out, b"\xa5start");
     out.int(span.start_unix_nanos);
-    out.key(b"\xa8duration");
+    format.key(out, b"\xa8duration");
     out.int(span.duration_nanos);
-    out.key(b"\xa5error");
+    format.key(out, b"\xa5error");
     out.int(i64::from(span.error));
-    out.key(b"\xa4meta");
+    format.key(out, b"\xa4meta");
     out.map_len(meta_len);
     for (key, value) in defaults.chain(propagated).chain(own_tags) {
-        out.str(key);
-        out.str(value);
+        format.str(out, key);
+        format.str(out, value);
     }
-    out.key(b"\xa7metrics");
+    for (key, value) in hex {
+        format.str(out, key);
+        format.str_copy(out, std::str::from_utf8(value).unwrap_or_default());
+    }
+    format.key(out, b"\xa7metrics");
     out.map_len(metrics_len);
     for (key, value) in own_metrics.chain(added) {
-        out.str(key);
+        format.str(out, key);
         out.f64(value);
     }
+    format.key(out, b"\xa4type");
+    format.str(out, span.span_type.as_deref().unwrap_or(""));
 }
 
 #[cfg(test)]
@@ -406,6 +656,165 @@ mod tests {
         span
     }
 
+    type Spans = Vec<Vec<BTreeMap<String, V>>>;
+
+    /// A v0.4 payload: chunks of span maps.
+    fn decode_v04(body: &[u8]) -> Spans {
+        let buf = &mut &body[..];
+        let chunks = (0..decode::read_array_len(buf).unwrap())
+            .map(|_| {
+                (0..decode::read_array_len(buf).unwrap())
+                    .map(|_| match value(buf) {
+                        V::Map(span) => span,
+                        other => panic!("a span is a map: {other:?}"),
+                    })
+                    .collect()
+            })
+            .collect();
+        assert!(buf.is_empty(), "nothing trailing");
+        chunks
+    }
+
+    /// A v0.5 payload, decoded as the agent does (by position, strings from the table),
+    /// into v0.4's maps.
+    fn decode_v05(body: &[u8]) -> Spans {
+        let buf = &mut &body[..];
+        assert_eq!(decode::read_array_len(buf).unwrap(), 2);
+        let table: Vec<String> = (0..decode::read_array_len(buf).unwrap())
+            .map(|_| string(buf))
+            .collect();
+        assert_eq!(table[0], "", "the empty string first");
+        let unique: std::collections::HashSet<&String> = table.iter().collect();
+        assert_eq!(unique.len(), table.len(), "each string once");
+        let string = |buf: &mut &[u8]| -> String {
+            let index: u32 = decode::read_int(buf).unwrap();
+            table[index as usize].clone()
+        };
+        let fields = [
+            "service",
+            "name",
+            "resource",
+            "trace_id",
+            "span_id",
+            "parent_id",
+            "start",
+            "duration",
+            "error",
+            "meta",
+            "metrics",
+            "type",
+        ];
+        let chunks = (0..decode::read_array_len(buf).unwrap())
+            .map(|_| {
+                (0..decode::read_array_len(buf).unwrap())
+                    .map(|_| {
+                        assert_eq!(decode::read_array_len(buf).unwrap(), 12);
+                        let mut span = BTreeMap::new();
+                        for field in fields {
+                            let value = match field {
+                                "service" | "name" | "resource" | "type" => V::S(string(buf)),
+                                "meta" => V::Map(
+                                    (0..decode::read_map_len(buf).unwrap())
+                                        .map(|_| (string(buf), V::S(string(buf))))
+                                        .collect(),
+                                ),
+                                "metrics" => V::Map(
+                                    (0..decode::read_map_len(buf).unwrap())
+                                        .map(|_| (string(buf), value(buf)))
+                                        .collect(),
+                                ),
+                                _ => value(buf),
+                            };
+                            span.insert(field.to_owned(), value);
+                        }
+                        span
+                    })
+                    .collect()
+            })
+            .collect();
+        assert!(buf.is_empty(), "nothing trailing");
+        chunks
+    }
+
+    /// Both payloads of `batch`, decoded; they must say the same.
+    fn both(batch: &[FinishedSpan], tags: &Tags<'_>) -> (Spans, usize, usize) {
+        let mut chunks = Chunks::default();
+        chunks.group(batch);
+        let mut encoder = Encoder::default();
+        let (mut v04, mut v05) = (Vec::new(), Vec::new());
+        encoder.encode(ApiVersion::V04, &mut v04, batch, &chunks, tags);
+        encoder.encode(ApiVersion::V05, &mut v05, batch, &chunks, tags);
+        let spans = decode_v04(&v04);
+        assert_eq!(decode_v05(&v05), spans, "v0.5 says what v0.4 says");
+        // The encoder's buffers are reused: a second payload is the same.
+        let mut again = Vec::new();
+        encoder.encode(ApiVersion::V05, &mut again, batch, &chunks, tags);
+        assert_eq!(again, v05);
+        (spans, v04.len(), v05.len())
+    }
+
+    #[test]
+    fn v05_carries_what_v04_does_in_fewer_bytes() {
+        let tags = Tags {
+            service: "unnamed-rust-service",
+            env: "prod",
+            version: "",
+            global: &[],
+        };
+        // Ten-span traces of static names: the common case.
+        let mut batch = Vec::new();
+        for trace in 1..=100u64 {
+            let mut root = span(TraceId::from_parts(trace << 32, trace), 1, 0);
+            root.meta.clear();
+            root.metrics.clear();
+            batch.push(root);
+            for id in 2..=10 {
+                let mut child = FinishedSpan::new(
+                    crate::SpanContext::new(
+                        TraceId::from_parts(trace << 32, trace),
+                        crate::SpanId::from_u64(id),
+                    ),
+                    "db.query",
+                );
+                child.context.parent_id = crate::SpanId::from_u64(1);
+                child.start_unix_nanos = 1_764_000_000_000_000_000 + id as i64;
+                child.duration_nanos = 1_234;
+                batch.push(child);
+            }
+        }
+        let (spans, v04, v05) = both(&batch, &tags);
+        assert_eq!(spans.len(), 100);
+        assert!(v05 * 3 < v04, "v0.5 {v05} bytes, v0.4 {v04}");
+
+        // Every string distinct (the table grows well past its first size), long ones
+        // (every header width), and strings that differ only past their first word.
+        let mut batch = Vec::new();
+        for i in 0..5_000u64 {
+            let mut s = span(TraceId::from_parts(0, i / 7 + 1), i + 1, 0);
+            s.name = format!("operation.{i}").into();
+            s.resource = "r".repeat((i as usize * 37) % 70_000).into();
+            s.meta
+                .push((format!("key.{}", i % 100).into(), format!("{i:>40}").into()));
+            s.metrics.push((format!("m{}", i % 3).into(), i as f64));
+            batch.push(s);
+        }
+        let (spans, ..) = both(&batch, &tags);
+        assert_eq!(spans.iter().map(Vec::len).sum::<usize>(), 5_000);
+    }
+
+    #[test]
+    fn the_string_hash_spreads_short_strings() {
+        // Slot collisions only cost a probe, but a hash that ignored bytes would make
+        // every look-up a scan.
+        let mut slots = std::collections::HashSet::new();
+        for i in 0..1_000 {
+            slots.insert(hash(format!("k{i}").as_bytes()) & 2047);
+        }
+        assert!(slots.len() > 600, "{} distinct slots of 1,000", slots.len());
+        assert_ne!(hash(b"abcdefgh1"), hash(b"abcdefgh2"));
+        assert_ne!(hash(b""), hash(b"\0"));
+    }
+
     #[test]
     fn every_field_and_type() {
         let trace = TraceId::from_u128(0x6b04d2e800000000e6a5cefc6c3cef4e);
@@ -433,6 +842,7 @@ mod tests {
         chunks.group(&batch);
         let mut body = Vec::new();
         encode_traces(&mut body, &batch, &chunks, &tags);
+        both(&batch, &tags);
 
         let buf = &mut &body[..];
         assert_eq!(decode::read_array_len(buf).unwrap(), 2);

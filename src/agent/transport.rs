@@ -1,16 +1,16 @@
-//! One `PUT /v0.4/traces`: over HTTP with `ureq`, or HTTP/1.1 over a unix socket. The
-//! request timeout is a deadline for the whole request on both.
+//! One `PUT /v0.4/traces` or `PUT /v0.5/traces`: over HTTP with `ureq`, or HTTP/1.1
+//! over a unix socket. The request timeout is a deadline for the whole request on both.
 
 use std::time::{Duration, Instant};
 
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 
-use super::config::Address;
+use super::config::{Address, ApiVersion};
 use super::deadline;
 
 /// How requests reach the agent.
 pub(crate) enum Transport {
-    Http { client: ureq::Agent, url: String },
+    Http { client: ureq::Agent, base: String },
     Unix(std::path::PathBuf),
 }
 
@@ -28,17 +28,18 @@ impl Transport {
                         ureq::unversioned::transport::DefaultConnector::new(),
                         CachedResolver::default(),
                     ),
-                    url: format!("{base}/v0.4/traces"),
+                    base: base.clone(),
                 }
             }
             Address::Unix(path) => Transport::Unix(path.clone()),
         }
     }
 
-    /// Sends `body`, an array of `traces` traces; the HTTP status and the answer's body,
-    /// or why there was none.
+    /// Sends `body`, `traces` traces in `version`'s format, to that version's endpoint;
+    /// the HTTP status and the answer's body, or why there was none.
     pub(crate) fn put(
         &self,
+        version: ApiVersion,
         body: &[u8],
         traces: usize,
         timeout: Duration,
@@ -52,8 +53,8 @@ impl Transport {
             ("X-Datadog-Trace-Count", count.as_str()),
         ];
         match self {
-            Transport::Http { client, url } => {
-                let mut request = client.put(url);
+            Transport::Http { client, base } => {
+                let mut request = client.put(format!("{base}{}", version.path()));
                 for (name, value) in headers {
                     request = request.header(name, value);
                 }
@@ -72,7 +73,7 @@ impl Transport {
             }
             Transport::Unix(path) => {
                 let deadline = deadline::after(Instant::now(), timeout);
-                put_unix(path, &headers, body, deadline)
+                put_unix(path, version, &headers, body, deadline)
             }
         }
     }
@@ -109,6 +110,7 @@ impl Resolver for CachedResolver {
 #[cfg(unix)]
 fn put_unix(
     path: &std::path::Path,
+    version: ApiVersion,
     headers: &[(&str, &str)],
     body: &[u8],
     deadline: Instant,
@@ -127,7 +129,8 @@ fn put_unix(
     };
     let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| e.to_string())?;
     let mut head = format!(
-        "PUT /v0.4/traces HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "PUT {} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        version.path(),
         body.len()
     );
     for (name, value) in headers {
@@ -188,6 +191,7 @@ fn put_unix(
 #[cfg(not(unix))]
 fn put_unix(
     path: &std::path::Path,
+    _: ApiVersion,
     _: &[(&str, &str)],
     _: &[u8],
     _: Instant,
@@ -244,7 +248,7 @@ mod tests {
         });
         let transport = Transport::Unix(path.clone());
         let started = Instant::now();
-        let outcome = transport.put(b"\x90", 0, Duration::from_millis(500));
+        let outcome = transport.put(ApiVersion::V04, b"\x90", 0, Duration::from_millis(500));
         let took = started.elapsed();
         assert!(outcome.is_err(), "{outcome:?}");
         assert!(took < Duration::from_millis(1500), "took {took:?}");

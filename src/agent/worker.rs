@@ -6,10 +6,10 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use super::config::AgentConfig;
+use super::config::{AgentConfig, ApiVersion};
 use super::deadline;
 use super::group::Chunks;
-use super::msgpack::{Tags, encode_traces};
+use super::msgpack::{Encoder, Tags};
 use super::shared::{Message, Shared};
 use super::transport::Transport;
 use crate::config;
@@ -28,7 +28,11 @@ pub(crate) struct Worker {
     batch: Vec<FinishedSpan>,
     /// The batch grouped by trace, and its encoding: reused from batch to batch.
     chunks: Chunks,
+    encoder: Encoder,
     body: Vec<u8>,
+    /// The payload format: the configured one, until an agent without v0.5 makes it
+    /// v0.4.
+    api_version: ApiVersion,
 }
 
 impl Worker {
@@ -42,7 +46,9 @@ impl Worker {
         Worker {
             batch: Vec::with_capacity(config.batch_size().min(4096)),
             chunks: Chunks::default(),
+            encoder: Encoder::default(),
             body: Vec::new(),
+            api_version: config.api_version(),
             config,
             shared,
             transport,
@@ -142,15 +148,29 @@ impl Worker {
             version: &self.version,
             global: &self.global_tags,
         };
-        encode_traces(&mut self.body, &self.batch, &self.chunks, &tags);
+        let (batch, chunks) = (&self.batch, &self.chunks);
+        self.encoder
+            .encode(self.api_version, &mut self.body, batch, chunks, &tags);
         let traces = self.chunks.chunks.len();
-        self.batch.clear();
-        let body = &self.body;
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 0;
         let timeout = self.config.request_timeout();
         let outcome = loop {
-            let outcome = self.transport.put(body, traces, timeout);
+            let outcome = self
+                .transport
+                .put(self.api_version, &self.body, traces, timeout);
+            if self.api_version == ApiVersion::V05 && matches!(outcome, Ok((404 | 415, _))) {
+                // An agent without the v0.5 endpoint: v0.4 from now on, this batch too.
+                self.api_version = ApiVersion::V04;
+                crate::env::print_warning(format!(
+                    "spanlog: the Datadog Agent at {} has no v0.5 trace endpoint (HTTP {}); sending v0.4 from now on",
+                    self.shared.address,
+                    outcome.as_ref().map_or(0, |(status, _)| *status)
+                ));
+                self.encoder
+                    .encode(self.api_version, &mut self.body, batch, chunks, &tags);
+                continue;
+            }
             let retry = match &outcome {
                 Ok((status, _)) => matches!(status, 408 | 429 | 500..=599),
                 Err(_) => true,
@@ -162,6 +182,7 @@ impl Worker {
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(2));
         };
+        self.batch.clear();
         match outcome {
             Ok((200..=299, answer)) => {
                 self.shared.sent.fetch_add(count, Ordering::Relaxed);

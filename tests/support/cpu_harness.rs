@@ -59,7 +59,8 @@ pub(crate) fn cpu() -> (u64, u64) {
 
 /// Makes `spans_per_trace`-span traces with `make`, 1 ms worth at a time, at `rate`
 /// spans a second for `seconds`, after 1,000 traces of warm-up; `flush` before and
-/// after. Prints the stack's row and returns the number of spans measured.
+/// after. Prints the stack's row and returns the number of spans measured; with
+/// `PER_THREAD=1` in the environment, also each thread's share, as `note:` lines.
 pub(crate) fn paced(
     stack: &str,
     spans_per_trace: u64,
@@ -73,6 +74,7 @@ pub(crate) fn paced(
         make();
     }
     flush();
+    let threads_before = per_thread();
     let traces_per_ms = (rate / spans_per_trace / 1_000).max(1);
     let (cpu_before, user_before) = cpu();
     let started = Instant::now();
@@ -97,5 +99,34 @@ pub(crate) fn paced(
         (user_after - user_before) / spans,
         wall.as_secs_f64()
     );
+    if std::env::var_os("PER_THREAD").is_some() {
+        for (task, name, after) in per_thread() {
+            let before = threads_before
+                .iter()
+                .find(|(t, ..)| *t == task)
+                .map_or(0, |(.., run)| *run);
+            eprintln!("note: {name:>20}: {} ns/span", (after - before) / spans);
+        }
+    }
     spans
+}
+
+/// Each thread of this process: its id, its name and the nanoseconds it has run (from
+/// `/proc/self/task/*/schedstat`), for the breakdown `PER_THREAD=1` prints.
+fn per_thread() -> Vec<(String, String, u64)> {
+    let tasks = std::fs::read_dir("/proc/self/task").into_iter().flatten();
+    tasks
+        .flatten()
+        .map(|task| {
+            let read =
+                |file: &str| std::fs::read_to_string(task.path().join(file)).unwrap_or_default();
+            let run = read("schedstat")
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let id = task.file_name().to_string_lossy().into_owned();
+            (id, read("comm").trim().to_owned(), run)
+        })
+        .collect()
 }

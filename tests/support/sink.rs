@@ -70,3 +70,76 @@ fn answer<S: Read + Write>(stream: S) {
         }
     }
 }
+
+/// The environment variable that makes a bench process a sink (see [`SinkProcess`]).
+const SINK_PROCESS: &str = "SPANLOG_BENCH_SINK";
+
+/// A [`sink`] in a process of its own (this executable, started again), as the Datadog
+/// Agent is: what receiving costs is not charged to the process being measured.
+#[allow(dead_code)] // not every bench that includes this file uses it
+pub(crate) struct SinkProcess {
+    child: std::process::Child,
+    output: BufReader<std::process::ChildStdout>,
+    /// Where to send: `http://127.0.0.1:PORT` or `unix://PATH`.
+    pub(crate) address: String,
+}
+
+#[allow(dead_code)]
+impl SinkProcess {
+    /// Starts the sink process, on loopback TCP or (`unix`) a Unix domain socket.
+    pub(crate) fn start(unix: bool) -> SinkProcess {
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(std::env::current_exe().expect("this executable"))
+            .env(SINK_PROCESS, if unix { "unix" } else { "tcp" })
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the sink process starts");
+        let mut output = BufReader::new(child.stdout.take().expect("piped"));
+        let mut address = String::new();
+        output.read_line(&mut address).expect("the sink's address");
+        SinkProcess {
+            child,
+            output,
+            address: address.trim().to_owned(),
+        }
+    }
+
+    /// Stops the sink; the request body bytes it received.
+    pub(crate) fn finish(mut self) -> u64 {
+        drop(self.child.stdin.take());
+        let mut line = String::new();
+        let _ = self.output.read_line(&mut line);
+        let _ = self.child.wait();
+        line.trim()
+            .strip_prefix("received ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for SinkProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// When this process was started as a [`SinkProcess`]: serves until its standard input
+/// closes, writes the body bytes it received, and returns `true`. Call it first in the
+/// bench's `main`.
+#[allow(dead_code)]
+pub(crate) fn serve_if_sink_process() -> bool {
+    let Some(kind) = std::env::var_os(SINK_PROCESS) else {
+        return false;
+    };
+    let address = if kind == "unix" { sink_uds() } else { sink() };
+    println!("{address}");
+    let _ = std::io::stdout().flush();
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+    println!(
+        "received {}",
+        RECEIVED.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    true
+}
