@@ -26,9 +26,8 @@ pub(crate) struct Chunks {
     pub(crate) chunks: Vec<Chunk>,
     /// The chunk of each trace (by its full 128-bit id), while grouping.
     index: HashMap<(u64, u64), usize, IdBuild>,
-    /// Every span of the batch, by trace and id, to find the roots of chunks without
-    /// their local root.
-    ids: HashSet<(u64, u64), IdBuild>,
+    /// The span ids of a large chunk without its local root, to find its root.
+    ids: HashSet<u64, IdBuild>,
     /// The chunk of each span of the batch, while grouping.
     chunk_of: Vec<usize>,
     /// The next free slot of each chunk in `order`, while grouping.
@@ -48,7 +47,6 @@ impl Chunks {
         self.order.clear();
         self.chunks.clear();
         self.index.clear();
-        self.ids.clear();
         self.chunk_of.clear();
         // Spans of a trace mostly come one after another (a thread's batch): the last
         // span's chunk is checked before the map.
@@ -86,28 +84,17 @@ impl Chunks {
         }
         // Each chunk's root to the front, the others keeping their order: its local
         // root when it holds one (the usual case: no look-up), else the first span whose
-        // parent is not in the chunk (a chunk sent ahead of its root; the batch's ids
-        // are then collected, once).
+        // parent is not in the chunk (a chunk sent ahead of its root, or a trace split
+        // between batches).
         let Chunks {
             order, chunks, ids, ..
         } = self;
-        let mut ids_collected = false;
         for chunk in chunks.iter() {
             let spans = &mut order[chunk.start..chunk.start + chunk.len];
-            let local_root = spans.iter().position(|&i| batch[i].context.is_local_root());
-            let root = local_root.or_else(|| {
-                if !ids_collected {
-                    ids.extend(batch.iter().map(|span| {
-                        let c = &span.context;
-                        (c.trace_id().low(), c.span_id().to_u64())
-                    }));
-                    ids_collected = true;
-                }
-                spans.iter().position(|&i| {
-                    let c = &batch[i].context;
-                    !ids.contains(&(c.trace_id().low(), c.parent_id().to_u64()))
-                })
-            });
+            let root = match spans.iter().position(|&i| batch[i].context.is_local_root()) {
+                Some(root) => Some(root),
+                None => first_orphan(batch, spans, ids),
+            };
             if let Some(root) = root {
                 spans[..=root].rotate_right(1);
             }
@@ -145,6 +132,25 @@ impl Chunks {
             .iter()
             .map(|c| &self.order[c.start..c.start + c.len])
     }
+}
+
+/// The first of `spans` (indices into `batch`, one trace's) whose parent is not among
+/// them: by comparing ids for a small chunk, through `ids` for a large one (O(n)).
+fn first_orphan(
+    batch: &[FinishedSpan],
+    spans: &[usize],
+    ids: &mut HashSet<u64, IdBuild>,
+) -> Option<usize> {
+    let id = |i: usize| batch[i].context.span_id().to_u64();
+    let parent = |i: usize| batch[i].context.parent_id().to_u64();
+    if spans.len() <= 32 {
+        return spans
+            .iter()
+            .position(|&i| !spans.iter().any(|&j| id(j) == parent(i)));
+    }
+    ids.clear();
+    ids.extend(spans.iter().map(|&i| id(i)));
+    spans.iter().position(|&i| !ids.contains(&parent(i)))
 }
 
 #[cfg(test)]
@@ -201,5 +207,20 @@ mod tests {
         let mut all = chunks[0].clone();
         all.sort_unstable();
         assert_eq!(all, (1..10_000).collect::<Vec<_>>());
+
+        // Without its root (sent earlier): the first span whose parent is not in the
+        // chunk leads, small chunk or large.
+        for len in [10u64, 1_000] {
+            let mut batch: Vec<FinishedSpan> = (2..len).map(|id| finished(1, id, id / 2)).collect();
+            batch.reverse();
+            let first_orphan = batch
+                .iter()
+                .map(|s| s.context.span_id().to_u64())
+                .find(|&id| id / 2 == 1)
+                .unwrap();
+            let chunks = ids(&batch);
+            assert_eq!(chunks[0][0], first_orphan, "{len} spans");
+            assert_eq!(chunks[0].len() as u64, len - 2);
+        }
     }
 }

@@ -36,6 +36,8 @@ pub(crate) struct Encoder {
     strings: StringTable,
     /// v0.5's chunks, written before the table is complete.
     chunks: Vec<u8>,
+    /// The meta most spans share, encoded once per payload.
+    plain_meta: Vec<u8>,
 }
 
 impl Encoder {
@@ -53,12 +55,16 @@ impl Encoder {
     ) {
         out.clear();
         match version {
-            ApiVersion::V04 => write_chunks(&mut Writer(out), &mut V04, batch, chunks, tags),
+            ApiVersion::V04 => {
+                let plain = &mut self.plain_meta;
+                write_chunks(&mut Writer(out), &mut V04, plain, batch, chunks, tags);
+            }
             ApiVersion::V05 => {
                 self.strings.clear();
                 self.chunks.clear();
                 let format = &mut V05(&mut self.strings);
-                write_chunks(&mut Writer(&mut self.chunks), format, batch, chunks, tags);
+                let (out_chunks, plain) = (&mut Writer(&mut self.chunks), &mut self.plain_meta);
+                write_chunks(out_chunks, format, plain, batch, chunks, tags);
                 let mut out = Writer(out);
                 out.array_len(2);
                 out.array_len(self.strings.len());
@@ -84,19 +90,41 @@ pub(crate) fn encode_traces(
 fn write_chunks<F: Format>(
     out: &mut Writer<'_>,
     format: &mut F,
+    plain_meta: &mut Vec<u8>,
     batch: &[FinishedSpan],
     chunks: &Chunks,
     tags: &Tags<'_>,
 ) {
+    // The meta of a span with no tags of its own that does not lead its chunk, the
+    // same for most spans: written once.
+    plain_meta.clear();
+    let plain = &mut Writer(plain_meta);
+    let defaults = default_tags(tags);
+    plain.map_len(defaults.clone().count());
+    for (key, value) in defaults {
+        format.str(plain, key);
+        format.str(plain, value);
+    }
     out.array_len(chunks.chunks.len());
     for (i, chunk) in chunks.iter().enumerate() {
         out.array_len(chunk.len());
         let decision = chunks.decisions.get(i).copied().flatten();
         for (position, &index) in chunk.iter().enumerate() {
             let root = (position == 0).then_some(decision);
-            write_span(out, format, &batch[index], root, tags);
+            write_span(out, format, plain_meta, &batch[index], root, tags);
         }
     }
+}
+
+/// The tags of every span, unless it sets the key itself: unified service tagging,
+/// `language`, then `DD_TAGS`.
+fn default_tags<'a>(tags: &Tags<'a>) -> impl Iterator<Item = (&'a str, &'a str)> + Clone {
+    let env = Some(("env", tags.env)).filter(|(_, v)| !v.is_empty());
+    let version = Some(("version", tags.version)).filter(|(_, v)| !v.is_empty());
+    env.into_iter()
+        .chain(version)
+        .chain([("language", "rust")])
+        .chain(tags.global.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 /// How a payload lays out a span and writes its strings.
@@ -386,9 +414,57 @@ fn hex16(value: u64) -> [u8; 16] {
 }
 
 /// `chunk_root` is `Some` for the first span of a chunk, with the sampling decision made
-/// here for its trace (`None` inside: upstream's stands).
+/// here for its trace (`None` inside: upstream's stands). `plain_meta`: the meta of a
+/// span that neither leads its chunk nor has tags of its own, encoded.
 #[inline]
 fn write_span<F: Format>(
+    out: &mut Writer<'_>,
+    format: &mut F,
+    plain_meta: &[u8],
+    span: &FinishedSpan,
+    chunk_root: Option<Option<Decision>>,
+    tags: &Tags<'_>,
+) {
+    let context = &span.context;
+    // v0.5's order; v0.4's map the same.
+    format.span(out);
+    format.key(out, b"\xa7service");
+    format.str(out, span.service.as_deref().unwrap_or(tags.service));
+    format.key(out, b"\xa4name");
+    format.str(out, &span.name);
+    format.key(out, b"\xa8resource");
+    format.str(out, &span.resource);
+    format.key(out, b"\xa8trace_id");
+    out.uint(context.trace_id.low());
+    format.key(out, b"\xa7span_id");
+    out.uint(context.span_id.to_u64());
+    format.key(out, b"\xa9parent_id");
+    out.uint(context.parent_id.to_u64());
+    format.key(out, b"\xa5start");
+    out.int(span.start_unix_nanos);
+    format.key(out, b"\xa8duration");
+    out.int(span.duration_nanos);
+    format.key(out, b"\xa5error");
+    out.int(i64::from(span.error));
+    let plain = chunk_root.is_none()
+        && span.meta.is_empty()
+        && span.metrics.is_empty()
+        && !context.parent_id.is_zero();
+    if plain {
+        // The common case: the shared meta, no metrics.
+        format.key(out, b"\xa4meta");
+        out.bytes(plain_meta);
+        format.key(out, b"\xa7metrics");
+        out.map_len(0);
+    } else {
+        write_tags(out, format, span, chunk_root, tags);
+    }
+    format.key(out, b"\xa4type");
+    format.str(out, span.span_type.as_deref().unwrap_or(""));
+}
+
+/// A span's `meta` and `metrics`, whatever it carries.
+fn write_tags<F: Format>(
     out: &mut Writer<'_>,
     format: &mut F,
     span: &FinishedSpan,
@@ -402,17 +478,11 @@ fn write_span<F: Format>(
     // The span's own tags come last and win over the defaults: a default whose key the
     // span sets is left out.
     let own = |key: &str| span.meta.iter().any(|(k, _)| k == key);
-    let mut defaults: ArrayVec<(&str, &str), 8> = ArrayVec::new();
+    // The trace-level tags a chunk's first span carries.
+    let mut trace_level: ArrayVec<(&str, &str), 3> = ArrayVec::new();
     // Trace-level ids as hex text, made here: written as copies (see `Format`).
     let mut hex: ArrayVec<(&str, [u8; 16]), 2> = ArrayVec::new();
     let mut propagated: &[(String, String)] = &[];
-    if !tags.env.is_empty() {
-        defaults.push(("env", tags.env));
-    }
-    if !tags.version.is_empty() {
-        defaults.push(("version", tags.version));
-    }
-    defaults.push(("language", "rust"));
     if chunk_root {
         let high = context.trace_id.high();
         if high != 0 {
@@ -422,28 +492,26 @@ fn write_span<F: Format>(
         propagated = trace.map(|t| t.tags.as_slice()).unwrap_or_default();
         match decision {
             // A decision made here names its maker, replacing upstream's.
-            Some(decision) => defaults.push(("_dd.p.dm", decision.mechanism.decision_maker())),
+            Some(decision) => trace_level.push(("_dd.p.dm", decision.mechanism.decision_maker())),
             None if decided_here && !propagated.iter().any(|(k, _)| k == "_dd.p.dm") => {
-                defaults.push(("_dd.p.dm", "-0"));
+                trace_level.push(("_dd.p.dm", "-0"));
             }
             None => {}
         }
         if let Some(origin) = trace.and_then(|t| t.origin.as_deref()) {
-            defaults.push(("_dd.origin", origin));
+            trace_level.push(("_dd.origin", origin));
         }
         if let Some(parent) = trace.and_then(|t| t.last_parent_id) {
             hex.push(("_dd.parent_id", hex16(parent)));
         }
         if let Some(error) = trace.and_then(|t| t.propagation_error) {
-            defaults.push(("_dd.propagation_error", error));
+            trace_level.push(("_dd.propagation_error", error));
         }
     }
     let hex = hex.iter().filter(|(key, _)| !own(key));
-    let defaults = defaults
-        .iter()
-        .copied()
-        .chain(tags.global.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let defaults = defaults.filter(|(key, _)| !own(key));
+    let defaults = default_tags(tags)
+        .chain(trace_level.iter().copied())
+        .filter(|(key, _)| !own(key));
     let propagated = propagated
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -485,26 +553,6 @@ fn write_span<F: Format>(
     }
     let metrics_len = own_metrics.clone().count() + added.len();
 
-    // v0.5's order; v0.4's map the same.
-    format.span(out);
-    format.key(out, b"\xa7service");
-    format.str(out, span.service.as_deref().unwrap_or(tags.service));
-    format.key(out, b"\xa4name");
-    format.str(out, &span.name);
-    format.key(out, b"\xa8resource");
-    format.str(out, &span.resource);
-    format.key(out, b"\xa8trace_id");
-    out.uint(context.trace_id.low());
-    format.key(out, b"\xa7span_id");
-    out.uint(context.span_id.to_u64());
-    format.key(out, b"\xa9parent_id");
-    out.uint(context.parent_id.to_u64());
-    format.key(out, b"\xa5start");
-    out.int(span.start_unix_nanos);
-    format.key(out, b"\xa8duration");
-    out.int(span.duration_nanos);
-    format.key(out, b"\xa5error");
-    out.int(i64::from(span.error));
     format.key(out, b"\xa4meta");
     out.map_len(meta_len);
     for (key, value) in defaults.chain(propagated).chain(own_tags) {
@@ -521,8 +569,6 @@ fn write_span<F: Format>(
         format.str(out, key);
         out.f64(value);
     }
-    format.key(out, b"\xa4type");
-    format.str(out, span.span_type.as_deref().unwrap_or(""));
 }
 
 #[cfg(test)]
@@ -837,7 +883,12 @@ mod tests {
             version: "1.2.3",
             global: &[("team".to_owned(), "blog".to_owned())],
         };
-        let batch = [root, child, remote];
+        // A child with nothing of its own: the meta every such span shares.
+        let mut plain = span(trace, 8, 7);
+        plain.meta.clear();
+        plain.metrics.clear();
+        plain.error = false;
+        let batch = [root, child, remote, plain];
         let mut chunks = Chunks::default();
         chunks.group(&batch);
         let mut body = Vec::new();
@@ -846,9 +897,10 @@ mod tests {
 
         let buf = &mut &body[..];
         assert_eq!(decode::read_array_len(buf).unwrap(), 2);
-        assert_eq!(decode::read_array_len(buf).unwrap(), 2);
+        assert_eq!(decode::read_array_len(buf).unwrap(), 3);
         let V::Map(first) = value(buf) else { panic!() };
         let V::Map(second) = value(buf) else { panic!() };
+        let V::Map(fourth) = value(buf) else { panic!() };
         assert_eq!(decode::read_array_len(buf).unwrap(), 1);
         let V::Map(third) = value(buf) else { panic!() };
         assert!(buf.is_empty(), "nothing trailing");
@@ -923,6 +975,24 @@ mod tests {
         assert_eq!(meta(&second)["env"], "prod");
         assert_eq!(meta(&second)["team"], "blog");
         assert!(!metrics(&second).contains_key("_sampling_priority_v1"));
+
+        let plain_meta: Vec<(String, String)> = meta(&fourth).into_iter().collect();
+        let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+            p.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            plain_meta,
+            pairs(&[
+                ("env", "prod"),
+                ("language", "rust"),
+                ("team", "blog"),
+                ("version", "1.2.3")
+            ])
+        );
+        assert!(metrics(&fourth).is_empty());
+        assert_eq!(fourth["parent_id"], V::U(7));
 
         // A continued trace: its own service, upstream's decision and origin.
         assert_eq!(third["service"], V::S("db".into()));
