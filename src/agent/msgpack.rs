@@ -88,7 +88,7 @@ pub(crate) fn encode_traces(
 
 /// The array of chunks, each an array of spans.
 fn write_chunks<F: Format>(
-    out: &mut Writer<'_>,
+    out: &mut VecWriter<'_>,
     format: &mut F,
     plain_meta: &mut Vec<u8>,
     batch: &[FinishedSpan],
@@ -98,7 +98,7 @@ fn write_chunks<F: Format>(
     // The meta of a span with no tags of its own that does not lead its chunk, the
     // same for most spans: written once.
     plain_meta.clear();
-    let plain = &mut Writer(plain_meta);
+    let plain = &mut Writer(&mut *plain_meta);
     let defaults = default_tags(tags);
     plain.map_len(defaults.clone().count());
     for (key, value) in defaults {
@@ -130,14 +130,14 @@ fn default_tags<'a>(tags: &Tags<'a>) -> impl Iterator<Item = (&'a str, &'a str)>
 /// How a payload lays out a span and writes its strings.
 trait Format {
     /// A span's header: 12 fields.
-    fn span(&mut self, out: &mut Writer<'_>);
+    fn span(&mut self, out: &mut VecWriter<'_>);
     /// A field's name, pre-encoded.
-    fn key(&mut self, out: &mut Writer<'_>, encoded: &'static [u8]);
+    fn key<S: Sink>(&mut self, out: &mut Writer<S>, encoded: &'static [u8]);
     /// A string value, or a map's key, that stays where it is, unchanged, while the
     /// payload is written: borrowed from the batch, the exporter, or the program.
-    fn str(&mut self, out: &mut Writer<'_>, s: &str);
+    fn str(&mut self, out: &mut VecWriter<'_>, s: &str);
     /// A string made for this call (its memory may hold another string next time).
-    fn str_copy(&mut self, out: &mut Writer<'_>, s: &str) {
+    fn str_copy(&mut self, out: &mut VecWriter<'_>, s: &str) {
         self.str(out, s);
     }
 }
@@ -147,17 +147,17 @@ struct V04;
 
 impl Format for V04 {
     #[inline(always)]
-    fn span(&mut self, out: &mut Writer<'_>) {
+    fn span(&mut self, out: &mut VecWriter<'_>) {
         out.map_len(12);
     }
 
     #[inline(always)]
-    fn key(&mut self, out: &mut Writer<'_>, encoded: &'static [u8]) {
+    fn key<S: Sink>(&mut self, out: &mut Writer<S>, encoded: &'static [u8]) {
         out.bytes(encoded);
     }
 
     #[inline(always)]
-    fn str(&mut self, out: &mut Writer<'_>, s: &str) {
+    fn str(&mut self, out: &mut VecWriter<'_>, s: &str) {
         out.str(s);
     }
 }
@@ -168,19 +168,19 @@ struct V05<'t>(&'t mut StringTable);
 
 impl Format for V05<'_> {
     #[inline(always)]
-    fn span(&mut self, out: &mut Writer<'_>) {
+    fn span(&mut self, out: &mut VecWriter<'_>) {
         out.array_len(12);
     }
 
     #[inline(always)]
-    fn key(&mut self, _: &mut Writer<'_>, _: &'static [u8]) {}
+    fn key<S: Sink>(&mut self, _: &mut Writer<S>, _: &'static [u8]) {}
 
     #[inline(always)]
-    fn str(&mut self, out: &mut Writer<'_>, s: &str) {
+    fn str(&mut self, out: &mut VecWriter<'_>, s: &str) {
         out.uint(u64::from(self.0.index_stable(s)));
     }
 
-    fn str_copy(&mut self, out: &mut Writer<'_>, s: &str) {
+    fn str_copy(&mut self, out: &mut VecWriter<'_>, s: &str) {
         out.uint(u64::from(self.0.index(s)));
     }
 }
@@ -316,21 +316,88 @@ fn hash(bytes: &[u8]) -> u64 {
     (hash ^ (hash >> 29)).wrapping_mul(K)
 }
 
-/// MessagePack into a `Vec`, each value in its most compact form. Writing into a `Vec`
-/// cannot fail.
-struct Writer<'a>(&'a mut Vec<u8>);
+/// Where MessagePack goes: the payload's `Vec`, or a few values gathered on the stack
+/// ([`Fixed`]).
+trait Sink {
+    fn push(&mut self, byte: u8);
+    fn extend(&mut self, bytes: &[u8]);
+}
 
-impl Writer<'_> {
+impl Sink for &mut Vec<u8> {
+    #[inline(always)]
+    fn push(&mut self, byte: u8) {
+        Vec::push(self, byte);
+    }
+
+    #[inline(always)]
+    fn extend(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// A span's numbers (and v0.4's keys for them), gathered on the stack and copied into
+/// the payload in one piece: one capacity check instead of one per value. Six values
+/// and their keys take at most 94 bytes (a test writes the largest).
+struct Fixed {
+    bytes: [u8; 128],
+    len: usize,
+}
+
+impl Fixed {
+    fn new() -> Fixed {
+        Fixed {
+            bytes: [0; 128],
+            len: 0,
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len.min(self.bytes.len())]
+    }
+}
+
+impl Sink for Fixed {
+    #[inline(always)]
+    fn push(&mut self, byte: u8) {
+        self.extend(&[byte]);
+    }
+
+    #[inline(always)]
+    fn extend(&mut self, bytes: &[u8]) {
+        // Never more than fits (see above); were it ever, the bytes would be left out
+        // rather than the exporter thread stopped.
+        let end = self.len + bytes.len();
+        if let Some(slot) = self.bytes.get_mut(self.len..end) {
+            slot.copy_from_slice(bytes);
+            self.len = end;
+        } else {
+            debug_assert!(false, "a span's numbers take at most 94 bytes");
+        }
+    }
+}
+
+/// MessagePack into a [`Sink`], each value in its most compact form. Writing cannot
+/// fail.
+struct Writer<S: Sink>(S);
+
+/// Writing into the payload.
+type VecWriter<'a> = Writer<&'a mut Vec<u8>>;
+
+impl<S: Sink> Writer<S> {
     #[inline(always)]
     fn bytes(&mut self, bytes: &[u8]) {
-        self.0.extend_from_slice(bytes);
+        self.0.extend(bytes);
     }
 
     /// A marker byte, then `len` big-endian in the width the marker says.
     #[inline(always)]
     fn head(&mut self, marker: u8, len: u64, width: usize) {
-        self.0.push(marker);
-        self.bytes(&len.to_be_bytes()[8 - width..]);
+        let mut bytes = [0u8; 9];
+        bytes[0] = marker;
+        bytes[1..].copy_from_slice(&len.to_be_bytes());
+        // The marker, then the value's last `width` bytes.
+        bytes.copy_within(9 - width..9, 1);
+        self.bytes(&bytes[..1 + width]);
     }
 
     #[inline(always)]
@@ -418,7 +485,7 @@ fn hex16(value: u64) -> [u8; 16] {
 /// span that neither leads its chunk nor has tags of its own, encoded.
 #[inline]
 fn write_span<F: Format>(
-    out: &mut Writer<'_>,
+    out: &mut VecWriter<'_>,
     format: &mut F,
     plain_meta: &[u8],
     span: &FinishedSpan,
@@ -434,18 +501,7 @@ fn write_span<F: Format>(
     format.str(out, &span.name);
     format.key(out, b"\xa8resource");
     format.str(out, &span.resource);
-    format.key(out, b"\xa8trace_id");
-    out.uint(context.trace_id.low());
-    format.key(out, b"\xa7span_id");
-    out.uint(context.span_id.to_u64());
-    format.key(out, b"\xa9parent_id");
-    out.uint(context.parent_id.to_u64());
-    format.key(out, b"\xa5start");
-    out.int(span.start_unix_nanos);
-    format.key(out, b"\xa8duration");
-    out.int(span.duration_nanos);
-    format.key(out, b"\xa5error");
-    out.int(i64::from(span.error));
+    write_numbers(out, format, span);
     let plain = chunk_root.is_none()
         && span.meta.is_empty()
         && span.metrics.is_empty()
@@ -463,9 +519,29 @@ fn write_span<F: Format>(
     format.str(out, span.span_type.as_deref().unwrap_or(""));
 }
 
+/// A span's ids, times and error flag (with their keys in v0.4), in one copy.
+#[inline(always)]
+fn write_numbers<F: Format>(out: &mut VecWriter<'_>, format: &mut F, span: &FinishedSpan) {
+    let context = &span.context;
+    let fixed = &mut Writer(Fixed::new());
+    format.key(fixed, b"\xa8trace_id");
+    fixed.uint(context.trace_id.low());
+    format.key(fixed, b"\xa7span_id");
+    fixed.uint(context.span_id.to_u64());
+    format.key(fixed, b"\xa9parent_id");
+    fixed.uint(context.parent_id.to_u64());
+    format.key(fixed, b"\xa5start");
+    fixed.int(span.start_unix_nanos);
+    format.key(fixed, b"\xa8duration");
+    fixed.int(span.duration_nanos);
+    format.key(fixed, b"\xa5error");
+    fixed.int(i64::from(span.error));
+    out.bytes(fixed.0.as_slice());
+}
+
 /// A span's `meta` and `metrics`, whatever it carries.
 fn write_tags<F: Format>(
-    out: &mut Writer<'_>,
+    out: &mut VecWriter<'_>,
     format: &mut F,
     span: &FinishedSpan,
     chunk_root: Option<Option<Decision>>,
@@ -846,6 +922,27 @@ mod tests {
         }
         let (spans, ..) = both(&batch, &tags);
         assert_eq!(spans.iter().map(Vec::len).sum::<usize>(), 5_000);
+    }
+
+    #[test]
+    fn the_largest_numbers_fit_on_the_stack() {
+        let mut span = span(TraceId::from_parts(u64::MAX, u64::MAX), u64::MAX, u64::MAX);
+        span.start_unix_nanos = i64::MIN;
+        span.duration_nanos = i64::MIN;
+        span.error = true;
+        let mut v04 = Vec::new();
+        write_numbers(&mut Writer(&mut v04), &mut V04, &span);
+        assert_eq!(v04.len(), 94);
+        let buf = &mut &v04[..];
+        let mut numbers = Vec::new();
+        for _ in 0..6 {
+            let key = string(buf);
+            numbers.push((key, value(buf)));
+        }
+        assert!(buf.is_empty());
+        assert_eq!(numbers[0], ("trace_id".into(), V::U(u64::MAX)));
+        assert_eq!(numbers[4], ("duration".into(), V::I(i64::MIN)));
+        assert_eq!(numbers[5], ("error".into(), V::U(1)));
     }
 
     #[test]
