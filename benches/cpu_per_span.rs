@@ -3,7 +3,7 @@
 //! grouping, encoding and sending them) divided by the spans made. Measured with
 //! `getrusage`, each stack in a process of its own (a process has one exporter).
 //!
-//! `cargo bench -p spanlog-benches --bench cpu_per_span [-- RATE SECONDS]`
+//! `cargo bench -p spanlog-benches --bench cpu_per_span [-- RATE SECONDS ROUNDS]`
 //!
 //! Every stack makes 10-span traces (a root and nine children, each entered and
 //! finished), 1 ms worth at a time, at RATE spans per second (default 200,000) for

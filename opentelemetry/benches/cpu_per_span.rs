@@ -4,7 +4,7 @@
 //! process of its own that answers `200 {}` at once), each stack in a process of its
 //! own.
 //!
-//! `cargo bench -p spanlog-opentelemetry-examples --bench cpu_per_span [-- RATE SECONDS]`
+//! `cargo bench -p spanlog-opentelemetry-examples --bench cpu_per_span [-- RATE SECONDS ROUNDS]`
 //!
 //! - `spanlog_agent`: spanlog spans (a root entered, nine children entered and
 //!   finished), spanlog's agent exporter.

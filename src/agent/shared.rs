@@ -65,6 +65,44 @@ pub(crate) struct Shared {
 /// How many emptied batches are kept for reuse.
 const POOL: usize = 64;
 
+/// The spans the background thread holds, in the vectors threads handed over: taken as
+/// they are, not copied into one (a span is a few cache lines).
+#[derive(Default)]
+pub(crate) struct Held {
+    batches: Vec<Vec<FinishedSpan>>,
+    len: usize,
+}
+
+impl Held {
+    fn push(&mut self, spans: Vec<FinishedSpan>) {
+        self.len += spans.len();
+        self.batches.push(spans);
+    }
+
+    /// How many spans are held.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The spans, in the order they were handed over.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &FinishedSpan> {
+        self.batches.iter().flatten()
+    }
+
+    /// Drops the spans, keeping their vectors for threads to fill again.
+    pub(crate) fn clear(&mut self, shared: &Shared) {
+        for mut spans in self.batches.drain(..) {
+            spans.clear();
+            shared.recycle(spans);
+        }
+        self.len = 0;
+    }
+}
+
 #[derive(Default)]
 struct Flushes {
     requested: u64,
@@ -113,17 +151,16 @@ impl Shared {
         Ok(())
     }
 
-    /// Moves queued batches, oldest first, into `batch` until it holds `limit` spans or
-    /// the queue is empty, keeping the emptied vectors for reuse. The queue's bound
-    /// holds for what the background thread holds too: it takes at most a batch.
-    pub(crate) fn take_ready(&self, batch: &mut Vec<FinishedSpan>, limit: usize) {
-        while batch.len() < limit {
-            let Some(mut spans) = lock(&self.ready).pop_front() else {
+    /// Moves queued batches, oldest first, to `held` until it holds `limit` spans or the
+    /// queue is empty. The queue's bound holds for what the background thread holds
+    /// too: it takes at most a batch.
+    pub(crate) fn take_ready(&self, held: &mut Held, limit: usize) {
+        while held.len() < limit {
+            let Some(spans) = lock(&self.ready).pop_front() else {
                 return;
             };
             self.queued.fetch_sub(spans.len(), Ordering::AcqRel);
-            batch.append(&mut spans);
-            self.recycle(spans);
+            held.push(spans);
         }
     }
 
@@ -137,11 +174,15 @@ impl Shared {
         lock(&self.buffers).push(buffer);
     }
 
-    /// Moves every buffered span into `batch`, and forgets the buffers of threads that
-    /// are gone once they are empty.
-    pub(crate) fn drain_buffers(&self, batch: &mut Vec<FinishedSpan>) {
+    /// Moves every thread's buffered spans to `held` (each buffer's vector, replaced by
+    /// an empty one), and forgets the buffers of threads that are gone once they are
+    /// empty.
+    pub(crate) fn drain_buffers(&self, held: &mut Held) {
         lock(&self.buffers).retain(|buffer| {
-            batch.append(&mut buffer.lock());
+            let mut spans = buffer.lock();
+            if !spans.is_empty() {
+                held.push(std::mem::replace(&mut *spans, self.empty_batch()));
+            }
             Arc::strong_count(buffer) > 1
         });
     }

@@ -10,7 +10,7 @@ use super::config::{AgentConfig, ApiVersion};
 use super::deadline;
 use super::group::Chunks;
 use super::msgpack::{Encoder, Tags};
-use super::shared::{Message, Shared};
+use super::shared::{Held, Message, Shared};
 use super::transport::Transport;
 use crate::config;
 use crate::export::FinishedSpan;
@@ -25,7 +25,10 @@ pub(crate) struct Worker {
     version: String,
     global_tags: Vec<(String, String)>,
     /// Spans waiting to be sent.
-    batch: Vec<FinishedSpan>,
+    held: Held,
+    /// The held spans in order, while they are sent; kept empty between sends for its
+    /// allocation.
+    refs: Vec<usize>,
     /// The batch grouped by trace, and its encoding: reused from batch to batch.
     chunks: Chunks,
     encoder: Encoder,
@@ -44,7 +47,8 @@ impl Worker {
             service => service.to_owned(),
         };
         Worker {
-            batch: Vec::with_capacity(config.batch_size().min(4096)),
+            held: Held::default(),
+            refs: Vec::with_capacity(config.batch_size().min(4096)),
             chunks: Chunks::default(),
             encoder: Encoder::default(),
             body: Vec::new(),
@@ -64,10 +68,10 @@ impl Worker {
     /// count as dropped, and an unexpected end says so on standard error.
     pub(crate) fn run_to_end(mut self, receiver: Receiver<Message>) {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(&receiver)));
-        self.shared.take_ready(&mut self.batch, usize::MAX);
-        self.shared.drain_buffers(&mut self.batch);
+        self.shared.take_ready(&mut self.held, usize::MAX);
+        self.shared.drain_buffers(&mut self.held);
         drop(receiver);
-        let left = self.batch.len();
+        let left = self.held.len();
         self.shared.count_dropped(left as u64);
         self.shared.thread_ended();
         if run.is_err() {
@@ -90,7 +94,7 @@ impl Worker {
                 Ok(Message::Panic) => panic!("a test asked the exporter thread to panic"),
                 Err(RecvTimeoutError::Timeout) => {
                     self.take_ready();
-                    self.shared.drain_buffers(&mut self.batch);
+                    self.shared.drain_buffers(&mut self.held);
                     self.send();
                     next_send = deadline::after(Instant::now(), interval);
                 }
@@ -111,8 +115,8 @@ impl Worker {
     fn take_ready(&mut self) {
         let size = self.config.batch_size();
         loop {
-            self.shared.take_ready(&mut self.batch, size);
-            if self.batch.len() < size {
+            self.shared.take_ready(&mut self.held, size);
+            if self.held.len() < size {
                 return;
             }
             self.send();
@@ -128,29 +132,31 @@ impl Worker {
             return;
         };
         self.take_ready();
-        self.shared.take_ready(&mut self.batch, usize::MAX);
-        self.shared.drain_buffers(&mut self.batch);
+        self.shared.take_ready(&mut self.held, usize::MAX);
+        self.shared.drain_buffers(&mut self.held);
         self.send();
         self.shared.flushed(ticket);
     }
 
     /// Sends the batch, retrying with backoff; empties it either way.
     fn send(&mut self) {
-        if self.batch.is_empty() {
+        if self.held.is_empty() {
             return;
         }
-        let count = self.batch.len() as u64;
-        self.chunks.group(&self.batch);
-        self.chunks.decide(&self.batch, &self.service, &self.env);
+        let count = self.held.len() as u64;
+        let mut batch: Vec<&FinishedSpan> = reuse(std::mem::take(&mut self.refs));
+        batch.extend(self.held.iter());
+        self.chunks.group(&batch);
+        self.chunks.decide(&batch, &self.service, &self.env);
         let tags = Tags {
             service: &self.service,
             env: &self.env,
             version: &self.version,
             global: &self.global_tags,
         };
-        let (batch, chunks) = (&self.batch, &self.chunks);
+        let chunks = &self.chunks;
         self.encoder
-            .encode(self.api_version, &mut self.body, batch, chunks, &tags);
+            .encode(self.api_version, &mut self.body, &batch, chunks, &tags);
         let traces = self.chunks.chunks.len();
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 0;
@@ -168,7 +174,7 @@ impl Worker {
                     outcome.as_ref().map_or(0, |(status, _)| *status)
                 ));
                 self.encoder
-                    .encode(self.api_version, &mut self.body, batch, chunks, &tags);
+                    .encode(self.api_version, &mut self.body, &batch, chunks, &tags);
                 continue;
             }
             let retry = match &outcome {
@@ -182,7 +188,8 @@ impl Worker {
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(2));
         };
-        self.batch.clear();
+        self.refs = reuse(batch);
+        self.held.clear(&self.shared);
         match outcome {
             Ok((200..=299, answer)) => {
                 self.shared.sent.fetch_add(count, Ordering::Relaxed);
@@ -206,6 +213,13 @@ impl Worker {
     }
 }
 
+/// An empty vector with `vec`'s allocation, for values of another type of the same size:
+/// the held spans' references are kept this way between sends.
+fn reuse<T, U>(mut vec: Vec<T>) -> Vec<U> {
+    vec.clear();
+    vec.into_iter().filter_map(|_| None).collect()
+}
+
 /// The agent's sampling rates in its answer: `{"rate_by_service": {"service:a,env:b":
 /// 0.5, ...}}`. `None` when the answer has none (an older agent, or not JSON).
 fn rate_by_service(answer: &[u8]) -> Option<Vec<(String, f64)>> {
@@ -222,7 +236,19 @@ fn rate_by_service(answer: &[u8]) -> Option<Vec<(String, f64)>> {
 
 #[cfg(test)]
 mod rate_tests {
-    use super::rate_by_service;
+    use super::{rate_by_service, reuse};
+
+    #[test]
+    fn the_references_vector_keeps_its_allocation() {
+        let spans = [1u64, 2, 3];
+        let mut refs: Vec<&u64> = Vec::with_capacity(1000);
+        refs.extend(spans.iter());
+        let kept: Vec<usize> = reuse(refs);
+        assert!(kept.is_empty());
+        assert_eq!(kept.capacity(), 1000);
+        let again: Vec<&u64> = reuse(kept);
+        assert_eq!(again.capacity(), 1000);
+    }
 
     #[test]
     fn the_agents_rates_are_read_from_its_answer() {

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 /// The bench's `main`: with a stack name as first argument, runs that stack (`run(stack,
 /// rate, seconds)`) in this process; otherwise runs every stack in a child process and
-/// prints their rows as one table. Arguments: `[RATE SECONDS]`, defaults 200,000 spans a
-/// second for 3 s. Lines a child writes to standard error starting with `note:` follow
-/// its row.
+/// prints their rows as one table. Arguments: `[RATE SECONDS ROUNDS]`, defaults 200,000
+/// spans a second for 3 s, one round. Lines a child writes to standard error starting
+/// with `note:` follow its row. With more than one round, the stacks take turns, round
+/// after round, and the table gives each stack's median and range.
 pub(crate) fn main(stacks: &[&str], run: fn(&str, u64, u64)) {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -21,26 +22,74 @@ pub(crate) fn main(stacks: &[&str], run: fn(&str, u64, u64)) {
     if let Some(stack) = args.first().filter(|a| stacks.contains(&a.as_str())) {
         return run(stack, number(1, 200_000), number(2, 3));
     }
-    let (rate, seconds) = (number(0, 200_000), number(1, 3));
-    println!("| stack | spans | CPU per span (ns) | of which user (ns) | wall (s) |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
-    for stack in stacks {
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args([stack.to_string(), rate.to_string(), seconds.to_string()])
-            .output()
-            .expect("runs");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let errors = String::from_utf8_lossy(&out.stderr);
-        match text.lines().find(|l| l.starts_with('|')) {
-            Some(row) if out.status.success() => println!("{row}"),
-            _ => println!(
-                "| `{stack}` | failed: {} |",
-                errors.lines().last().unwrap_or("")
-            ),
+    let (rate, seconds, rounds) = (number(0, 200_000), number(1, 3), number(2, 1).max(1));
+    // Rounds alternate between the stacks, so that a change in the machine's load
+    // falls on all of them.
+    let mut results: Vec<Vec<(u64, u64)>> = vec![Vec::new(); stacks.len()];
+    let mut notes: Vec<Vec<String>> = vec![Vec::new(); stacks.len()];
+    let mut rows: Vec<String> = vec![String::new(); stacks.len()];
+    for _ in 0..rounds {
+        for (i, stack) in stacks.iter().enumerate() {
+            let out = Command::new(std::env::current_exe().unwrap())
+                .args([stack.to_string(), rate.to_string(), seconds.to_string()])
+                .output()
+                .expect("runs");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let errors = String::from_utf8_lossy(&out.stderr);
+            match text.lines().find(|l| l.starts_with('|')) {
+                Some(row) if out.status.success() => {
+                    let cells: Vec<u64> = row
+                        .split('|')
+                        .filter_map(|c| c.trim().parse().ok())
+                        .collect();
+                    if let [_, cpu, user, ..] = cells[..] {
+                        results[i].push((cpu, user));
+                    }
+                    rows[i] = row.to_owned();
+                }
+                _ => {
+                    rows[i] = format!(
+                        "| `{stack}` | failed: {} |",
+                        errors.lines().last().unwrap_or("")
+                    )
+                }
+            }
+            notes[i].extend(
+                errors
+                    .lines()
+                    .filter(|l| l.starts_with("note:"))
+                    .map(str::to_owned),
+            );
         }
-        for line in errors.lines().filter(|l| l.starts_with("note:")) {
-            println!("{line}");
+    }
+    if rounds == 1 {
+        println!("| stack | spans | CPU per span (ns) | of which user (ns) | wall (s) |");
+        println!("| --- | ---: | ---: | ---: | ---: |");
+        for (row, notes) in rows.iter().zip(&notes) {
+            println!("{row}");
+            notes.iter().for_each(|note| println!("{note}"));
         }
+        return;
+    }
+    println!("| stack | CPU per span, median of {rounds} (ns) | range (ns) | user, median (ns) |");
+    println!("| --- | ---: | ---: | ---: |");
+    for ((stack, runs), row) in stacks.iter().zip(&mut results).zip(&rows) {
+        if runs.len() < rounds as usize {
+            println!("{row}");
+            continue;
+        }
+        let median = |values: &mut Vec<u64>| {
+            values.sort_unstable();
+            values[values.len() / 2]
+        };
+        let mut cpu: Vec<u64> = runs.iter().map(|r| r.0).collect();
+        let mut user: Vec<u64> = runs.iter().map(|r| r.1).collect();
+        let (low, high) = (*cpu.iter().min().unwrap(), *cpu.iter().max().unwrap());
+        println!(
+            "| `{stack}` | {} | {low}–{high} | {} |",
+            median(&mut cpu),
+            median(&mut user)
+        );
     }
 }
 
