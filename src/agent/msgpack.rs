@@ -112,7 +112,7 @@ fn write_chunks<F: Format>(
         let decision = chunks.decisions.get(i).copied().flatten();
         for (position, &index) in chunk.iter().enumerate() {
             let root = (position == 0).then_some(decision);
-            write_span(out, format, plain_meta, &batch[index], root, tags);
+            write_span(out, format, plain_meta, batch[index], root, tags);
         }
     }
 }
