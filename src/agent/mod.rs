@@ -20,9 +20,9 @@
 //! - The application never waits on the agent. Finished spans go into a bounded queue
 //!   ([`AgentConfig::with_queue_capacity`]); when it is full, spans are dropped and
 //!   counted ([`Stats::dropped`]), never blocking the caller.
-//! - One background thread groups spans by trace, encodes them as v0.4 msgpack and sends
-//!   them with `PUT /v0.4/traces`, in batches ([`AgentConfig::with_batch_size`]) or
-//!   every [`AgentConfig::with_flush_interval`].
+//! - One background thread groups spans by trace, encodes them as MessagePack and sends
+//!   them with `PUT /v0.4/traces` (or `/v0.5/traces`, [`ApiVersion`]), in batches
+//!   ([`AgentConfig::with_batch_size`]) or every [`AgentConfig::with_flush_interval`].
 //! - An agent that is down, slow or answering with an error: each batch is retried with
 //!   exponential backoff, then counted as failed ([`Stats::failed`]); memory stays
 //!   bounded by the queue and one batch; one warning at most every minute goes to
