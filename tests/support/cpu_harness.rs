@@ -91,6 +91,13 @@ pub(crate) fn main(stacks: &[&str], run: fn(&str, u64, u64)) {
             median(&mut user)
         );
     }
+    // Each stack's notes from its last round.
+    for (stack, notes) in stacks.iter().zip(&notes) {
+        let per_round = notes.len() / rounds as usize;
+        for note in &notes[notes.len() - per_round..] {
+            println!("{note} ({stack})");
+        }
+    }
 }
 
 /// CPU time of the whole process so far: (user + system, user), in nanoseconds.
