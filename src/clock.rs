@@ -60,6 +60,41 @@ pub(crate) fn finish(start: Stamp) -> (i64, i64) {
     (end_unix.saturating_sub(duration), duration)
 }
 
+/// The fast clock and the wall clock read together, to place readings of the fast
+/// clock taken on any thread on the wall clock: the agent exporter's thread takes one
+/// per batch, for spans that finished since the last (within the flush interval).
+#[cfg(feature = "agent")]
+pub(crate) struct Anchor {
+    at: Stamp,
+    unix: i64,
+}
+
+#[cfg(feature = "agent")]
+impl Anchor {
+    pub(crate) fn now() -> Anchor {
+        let at = clock().raw();
+        Anchor {
+            at,
+            unix: system_now(),
+        }
+    }
+
+    /// The wall-clock start and the duration, in nanoseconds, of a span that ran from
+    /// `start` to `end`; the duration from the monotonic fast clock alone.
+    pub(crate) fn place(&self, start: Stamp, end: Stamp) -> (i64, i64) {
+        let clock = clock();
+        let duration = nanos(clock.delta_as_nanos(start, end));
+        let end_unix = if end <= self.at {
+            self.unix
+                .saturating_sub(nanos(clock.delta_as_nanos(end, self.at)))
+        } else {
+            self.unix
+                .saturating_add(nanos(clock.delta_as_nanos(self.at, end)))
+        };
+        (end_unix.saturating_sub(duration), duration)
+    }
+}
+
 fn nanos(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -96,6 +131,31 @@ mod tests {
                 after - before
             );
             // Within 50 µs of the wall clock read around it.
+            assert!(start_unix >= before - 50_000, "{start_unix} < {before}");
+            assert!(start_unix <= after + 50_000, "{start_unix} > {after}");
+        }
+    }
+
+    #[cfg(feature = "agent")]
+    #[test]
+    fn an_anchor_places_earlier_and_later_readings() {
+        let before = system_now();
+        let start = now();
+        std::thread::sleep(Duration::from_millis(5));
+        let end = now();
+        let after = system_now();
+        std::thread::sleep(Duration::from_millis(20));
+        // An anchor taken after the span (as the exporter's thread takes it) and one
+        // taken before its end.
+        for anchor in [
+            Anchor::now(),
+            Anchor {
+                at: start,
+                unix: before,
+            },
+        ] {
+            let (start_unix, duration) = anchor.place(start, end);
+            assert!(duration >= 5_000_000 && duration <= after - before + 50_000);
             assert!(start_unix >= before - 50_000, "{start_unix} < {before}");
             assert!(start_unix <= after + 50_000, "{start_unix} > {after}");
         }

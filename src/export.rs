@@ -10,6 +10,11 @@ use once_cell::sync::OnceCell;
 
 use crate::context::SpanContext;
 use crate::global::AlreadySet;
+#[cfg(feature = "agent")]
+use crate::span_parts::InlineSpanType;
+#[cfg(feature = "agent")]
+use crate::span_parts::PendingSpan;
+use crate::span_parts::{Extra, SpanParts};
 
 /// A span that has finished, handed to the installed [`Exporter`].
 #[derive(Clone, Debug, PartialEq)]
@@ -67,6 +72,74 @@ impl FinishedSpan {
             metrics: Vec::new(),
         }
     }
+
+    /// A span's parts, with its times: what it hands its exporter.
+    #[inline]
+    pub(crate) fn from_parts(parts: SpanParts, start_unix_nanos: i64, duration_nanos: i64) -> Self {
+        let SpanParts {
+            context,
+            name,
+            resource,
+            span_type: inline_type,
+            extra,
+        } = parts;
+        let Extra {
+            service,
+            span_type,
+            error,
+            tags,
+            metrics,
+        } = extra.map(|extra| *extra).unwrap_or_default();
+        FinishedSpan {
+            context,
+            resource: resource.unwrap_or_else(|| name.clone()),
+            name,
+            service,
+            span_type: span_type.or(inline_type.get().map(Cow::Borrowed)),
+            start_unix_nanos,
+            duration_nanos,
+            error,
+            meta: tags,
+            metrics,
+        }
+    }
+
+    /// The other way: parts that make this span again with [`FinishedSpan::from_parts`].
+    #[cfg(feature = "agent")]
+    pub(crate) fn into_parts(self) -> (SpanParts, i64, i64) {
+        let FinishedSpan {
+            context,
+            name,
+            resource,
+            service,
+            span_type,
+            start_unix_nanos,
+            duration_nanos,
+            error,
+            meta,
+            metrics,
+        } = self;
+        let extra = Extra {
+            service,
+            span_type,
+            error,
+            tags: meta,
+            metrics,
+        };
+        let plain = extra.service.is_none()
+            && extra.span_type.is_none()
+            && !extra.error
+            && extra.tags.is_empty()
+            && extra.metrics.is_empty();
+        let parts = SpanParts {
+            context,
+            name,
+            resource: Some(resource),
+            span_type: InlineSpanType::default(),
+            extra: (!plain).then(|| Box::new(extra)),
+        };
+        (parts, start_unix_nanos, duration_nanos)
+    }
 }
 
 /// Receives every finished span. Implementations must return quickly and never block
@@ -97,7 +170,7 @@ pub fn flush(timeout: Duration) -> bool {
 pub(crate) trait Buffered: Send + Sync + 'static {
     /// Runs `push` with the buffer the span goes in, at most once (not when the
     /// exporter has stopped and counts the span as dropped).
-    fn export_into(&self, push: &mut dyn FnMut(&mut Vec<FinishedSpan>));
+    fn export_into(&self, push: &mut dyn FnMut(&mut Vec<PendingSpan>));
 
     /// The same exporter, for everything else (flushing).
     fn as_exporter(&self) -> &dyn Exporter;

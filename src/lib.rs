@@ -151,6 +151,7 @@ pub mod sampling;
 mod sharded;
 mod span;
 mod span_builder;
+mod span_parts;
 #[cfg(feature = "tower")]
 pub mod tower;
 #[cfg(feature = "tracing")]

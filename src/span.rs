@@ -16,75 +16,10 @@ use crate::ids_text::IdsText;
 /// A name, resource, tag or other text of a span: borrowed for the life of the
 /// program, or owned.
 pub(crate) use crate::annotations::Text;
-
-/// What most spans never set, out of line, allocated by the first span setter that
-/// needs it. Every field a span carries inline is moved when it starts and checked when
-/// it finishes, for every span; an entered span of at most 128 bytes is moved without a
-/// call to `memcpy`.
-#[derive(Debug, Default)]
-pub(crate) struct Extra {
-    pub(crate) service: Option<Text>,
-    /// A span type that is not a `&'static str` (those are kept inline).
-    pub(crate) span_type: Option<Text>,
-    pub(crate) error: bool,
-    pub(crate) tags: Vec<(Text, Text)>,
-    pub(crate) metrics: Vec<(Text, f64)>,
-}
-
-/// The span types Datadog's integrations use, kept inline in one byte; any other goes
-/// to the span's out-of-line part.
-const INLINE_SPAN_TYPES: [&str; 16] = [
-    "web",
-    "http",
-    "sql",
-    "cache",
-    "custom",
-    "worker",
-    "template",
-    "queue",
-    "grpc",
-    "rpc",
-    "db",
-    "redis",
-    "mongodb",
-    "memcached",
-    "graphql",
-    "serverless",
-];
-
-/// A span type from [`INLINE_SPAN_TYPES`] (index + 1), or none (0).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct InlineSpanType(u8);
-
-impl InlineSpanType {
-    fn of(ty: &str) -> Option<Self> {
-        let index = INLINE_SPAN_TYPES.iter().position(|known| *known == ty)?;
-        Some(InlineSpanType(index as u8 + 1))
-    }
-
-    pub(crate) fn get(self) -> Option<&'static str> {
-        INLINE_SPAN_TYPES
-            .get(usize::from(self.0).checked_sub(1)?)
-            .copied()
-    }
-}
-
-/// Stores a span type: inline when it is one of Datadog's usual ones, out of line
-/// otherwise.
-pub(crate) fn set_span_type(inline: &mut InlineSpanType, extra: &mut Option<Box<Extra>>, ty: Text) {
-    match InlineSpanType::of(&ty) {
-        Some(known) => {
-            *inline = known;
-            if let Some(extra) = extra {
-                extra.span_type = None;
-            }
-        }
-        None => {
-            *inline = InlineSpanType::default();
-            extra.get_or_insert_default().span_type = Some(ty);
-        }
-    }
-}
+use crate::span_parts::SpanParts;
+pub(crate) use crate::span_parts::{Extra, InlineSpanType, set_span_type};
+#[cfg(feature = "agent")]
+use crate::span_parts::{PendingSpan, Times};
 
 /// A unit of work: a name, a resource, ids, a start time and, once finished, a duration.
 ///
@@ -327,23 +262,30 @@ impl Span {
 
     /// Hands the span to an exporter that buffers spans itself (the agent exporter);
     /// runs once, from `drop`. Out of line (as [`Span::export_to`]), so that dropping a
-    /// span when no exporter is installed stays small enough to inline. The span is
-    /// built where the buffer keeps it, not moved through a `dyn` call.
+    /// span when no exporter is installed stays small enough to inline. The span's
+    /// fields are moved into the buffer as they are, with the fast clock's reading now:
+    /// the exporter's thread makes them a [`FinishedSpan`] (times converted there).
     #[cfg(feature = "agent")]
     #[inline(never)]
     fn export_into(&mut self, exporter: &dyn export::Buffered) {
-        exporter.export_into(&mut |buffer| buffer.push(self.finished()));
+        exporter.export_into(&mut |buffer| {
+            let end = clock::now();
+            // A span started before the exporter was installed has no start time: it
+            // is reported as starting and ending now.
+            let start = match self.start {
+                0 => end,
+                started => started,
+            };
+            buffer.push(PendingSpan {
+                parts: self.parts(),
+                times: Times::Stamps { start, end },
+            });
+        });
     }
 
     /// Hands the span to any other exporter, through the `Exporter` trait.
     #[inline(never)]
     fn export_to(&mut self, exporter: &dyn export::Exporter) {
-        exporter.export(self.finished());
-    }
-
-    /// The span as exporters take it, its data moved out (the span is being dropped).
-    #[inline]
-    fn finished(&mut self) -> FinishedSpan {
         // A span started before the exporter was installed has no start time: it is
         // reported as starting and ending now.
         let start = match self.start {
@@ -351,29 +293,26 @@ impl Span {
             started => started,
         };
         let (start_unix_nanos, duration_nanos) = clock::finish(start);
-        use std::mem::take;
-        let Extra {
-            service,
-            span_type,
-            error,
-            tags,
-            metrics,
-        } = self.extra.take().map(|extra| *extra).unwrap_or_default();
-        FinishedSpan {
-            // The span is being dropped: its trace data moves, no reference count.
+        exporter.export(FinishedSpan::from_parts(
+            self.parts(),
+            start_unix_nanos,
+            duration_nanos,
+        ));
+    }
+
+    /// The span's data, moved out (the span is being dropped).
+    #[inline]
+    fn parts(&mut self) -> SpanParts {
+        SpanParts {
+            // Its trace data moves: no reference count.
             context: SpanContext {
                 trace: self.context.trace.take(),
                 ..self.context
             },
-            resource: self.resource.take().unwrap_or_else(|| self.name.clone()),
-            name: take(&mut self.name),
-            service,
-            span_type: span_type.or(self.span_type.get().map(Text::Borrowed)),
-            start_unix_nanos,
-            duration_nanos,
-            error,
-            meta: tags,
-            metrics,
+            name: std::mem::take(&mut self.name),
+            resource: self.resource.take(),
+            span_type: self.span_type,
+            extra: self.extra.take(),
         }
     }
 }

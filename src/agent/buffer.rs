@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
 
 use super::shared::{Buffer, Message, Shared, THREAD_BATCH};
-use crate::export::FinishedSpan;
+use crate::span_parts::PendingSpan;
 
 /// This thread's buffer for the exporter it last exported to.
 struct Local {
@@ -33,7 +33,7 @@ impl Local {
     }
 
     #[inline]
-    fn push_with(&self, push: &mut dyn FnMut(&mut Vec<FinishedSpan>)) {
+    fn push_with(&self, push: &mut dyn FnMut(&mut Vec<PendingSpan>)) {
         let mut spans = self.buffer.lock();
         push(&mut spans);
         if spans.len() >= THREAD_BATCH {
@@ -67,7 +67,7 @@ impl Drop for Local {
 pub(crate) fn export_into(
     shared: &Arc<Shared>,
     queue: &SyncSender<Message>,
-    push: &mut dyn FnMut(&mut Vec<FinishedSpan>),
+    push: &mut dyn FnMut(&mut Vec<PendingSpan>),
 ) {
     let mut pushed = false;
     let _ = LOCAL.try_with(|cell| {
@@ -108,7 +108,7 @@ pub(crate) fn hand_over_local(shared: &Arc<Shared>) {
 
 /// Queues a batch for the background thread, or counts it as dropped when the queue is
 /// full or the exporter stopped. Never blocks.
-fn send(shared: &Shared, queue: &SyncSender<Message>, spans: Vec<FinishedSpan>) {
+fn send(shared: &Shared, queue: &SyncSender<Message>, spans: Vec<PendingSpan>) {
     let count = spans.len() as u64;
     if shared.is_stopped() {
         return shared.count_dropped(count);

@@ -43,7 +43,7 @@ impl Chunks {
     /// the chunk holds it, else the first span whose parent is not in the chunk): it
     /// carries the trace-level tags, and the agent reads the sampling priority from it.
     /// Chunks come in the order their first span finished.
-    pub(crate) fn group(&mut self, batch: &[&FinishedSpan]) {
+    pub(crate) fn group(&mut self, batch: &[FinishedSpan]) {
         self.order.clear();
         self.chunks.clear();
         self.index.clear();
@@ -105,7 +105,7 @@ impl Chunks {
     /// Decides each chunk's sampling from its trace's local root span when the chunk
     /// holds it (else from its first span, recording the decision for the rest of the
     /// trace): see [`crate::sampling`].
-    pub(crate) fn decide(&mut self, batch: &[&FinishedSpan], service: &str, env: &str) {
+    pub(crate) fn decide(&mut self, batch: &[FinishedSpan], service: &str, env: &str) {
         self.decisions.clear();
         for c in &self.chunks {
             let chunk = &self.order[c.start..c.start + c.len];
@@ -137,7 +137,7 @@ impl Chunks {
 /// The first of `spans` (indices into `batch`, one trace's) whose parent is not among
 /// them: by comparing ids for a small chunk, through `ids` for a large one (O(n)).
 fn first_orphan(
-    batch: &[&FinishedSpan],
+    batch: &[FinishedSpan],
     spans: &[usize],
     ids: &mut HashSet<u64, IdBuild>,
 ) -> Option<usize> {
@@ -160,7 +160,7 @@ mod tests {
 
     fn ids(batch: &[FinishedSpan]) -> Vec<Vec<u64>> {
         let mut chunks = Chunks::default();
-        chunks.group(&batch.iter().collect::<Vec<_>>());
+        chunks.group(batch);
         chunks
             .iter()
             .map(|c| {

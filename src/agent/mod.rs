@@ -53,6 +53,7 @@ use self::shared::{Message, Shared};
 use self::worker::Worker;
 use crate::export::{self, Exporter, FinishedSpan};
 use crate::global::AlreadySet;
+use crate::span_parts::{PendingSpan, Times};
 
 /// What the exporter did so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -180,10 +181,10 @@ pub(crate) struct AgentExporter {
 
 impl export::Buffered for AgentExporter {
     /// `push` puts the span in this thread's buffer: a span finishing hands its data
-    /// over this way, built in place, without a `FinishedSpan` moving through the
-    /// `Exporter` trait's `dyn` call (a few cache lines copied at each step).
+    /// over this way, as it is (a `FinishedSpan` is made on the exporter's thread),
+    /// without moving through the `Exporter` trait's `dyn` call.
     #[inline]
-    fn export_into(&self, push: &mut dyn FnMut(&mut Vec<FinishedSpan>)) {
+    fn export_into(&self, push: &mut dyn FnMut(&mut Vec<PendingSpan>)) {
         if self.shared.stopped.load(Ordering::Relaxed) {
             return self.shared.count_dropped(1);
         }
@@ -198,7 +199,11 @@ impl export::Buffered for AgentExporter {
 impl Exporter for AgentExporter {
     #[inline]
     fn export(&self, span: FinishedSpan) {
-        let mut span = Some(span);
+        let (parts, start, duration) = span.into_parts();
+        let mut span = Some(PendingSpan {
+            parts,
+            times: Times::Unix { start, duration },
+        });
         export::Buffered::export_into(self, &mut |buffer| buffer.extend(span.take()));
     }
 
@@ -238,6 +243,7 @@ fn start(config: AgentConfig) -> (AgentExporter, Agent) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock;
     use crate::export::testing::finished;
 
     /// An address where nothing answers at once: a port that was just closed.
@@ -304,10 +310,12 @@ mod tests {
         idle.join().unwrap();
     }
 
-    /// An agent without the v0.5 endpoint (it answers 404 there, 200 on v0.4): the
-    /// exporter resends the batch as v0.4 and stays on v0.4. Returns the address and
-    /// each request's path and span count, as they arrive.
-    fn agent_without_v05() -> (String, mpsc::Receiver<(String, u32)>) {
+    /// A span as the fake agent read it from a v0.4 payload: name, start, duration.
+    type Seen = (String, i64, i64);
+
+    /// An agent without the v0.5 endpoint (it answers 404 there, 200 on v0.4). Returns
+    /// the address and each request's path and spans, as they arrive.
+    fn agent_without_v05() -> (String, mpsc::Receiver<(String, Vec<Seen>)>) {
         use std::io::{BufRead, BufReader, Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
@@ -338,22 +346,16 @@ mod tests {
                         let mut body = vec![0; length];
                         reader.read_exact(&mut body).unwrap();
                         let path = path.unwrap();
-                        // Spans in a v0.4 payload: the chunks' lengths.
-                        let spans = if path == "/v0.4/traces" {
+                        let mut spans = Vec::new();
+                        if path == "/v0.4/traces" {
                             let buf = &mut &body[..];
                             let chunks = rmp::decode::read_array_len(buf).unwrap();
-                            let mut spans = 0;
                             for _ in 0..chunks {
-                                let n = rmp::decode::read_array_len(buf).unwrap();
-                                spans += n;
-                                for _ in 0..n {
-                                    skip_span(buf);
+                                for _ in 0..rmp::decode::read_array_len(buf).unwrap() {
+                                    spans.push(read_span(buf));
                                 }
                             }
-                            spans
-                        } else {
-                            0
-                        };
+                        }
                         let answer: &[u8] = if path == "/v0.5/traces" {
                             b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
                         } else {
@@ -370,8 +372,14 @@ mod tests {
         (address, requests)
     }
 
-    /// Skips one v0.4 span map (string keys; strings, integers, floats, maps).
-    fn skip_span(buf: &mut &[u8]) {
+    /// Reads one v0.4 span map: its name, start and duration; the rest skipped.
+    fn read_span(buf: &mut &[u8]) -> Seen {
+        fn string(buf: &mut &[u8]) -> String {
+            let len = rmp::decode::read_str_len(buf).unwrap() as usize;
+            let (text, rest) = buf.split_at(len);
+            *buf = rest;
+            String::from_utf8(text.to_vec()).unwrap()
+        }
         fn skip(buf: &mut &[u8]) {
             use rmp::Marker::*;
             match rmp::Marker::from_u8(buf[0]) {
@@ -380,15 +388,111 @@ mod tests {
                         skip(buf);
                     }
                 }
-                FixStr(_) | Str8 | Str16 | Str32 => {
-                    let len = rmp::decode::read_str_len(buf).unwrap() as usize;
-                    *buf = &buf[len..];
-                }
+                FixStr(_) | Str8 | Str16 | Str32 => drop(string(buf)),
                 F64 => drop(rmp::decode::read_f64(buf).unwrap()),
                 _ => drop(rmp::decode::read_int::<i128, _>(buf).unwrap()),
             }
         }
-        skip(buf);
+        let mut seen = (String::new(), 0, 0);
+        for _ in 0..rmp::decode::read_map_len(buf).unwrap() {
+            match string(buf).as_str() {
+                "name" => seen.0 = string(buf),
+                "start" => seen.1 = rmp::decode::read_int(buf).unwrap(),
+                "duration" => seen.2 = rmp::decode::read_int(buf).unwrap(),
+                _ => skip(buf),
+            }
+        }
+        seen
+    }
+
+    fn unix_now() -> i64 {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        since.unwrap().as_nanos() as i64
+    }
+
+    /// Spans reach the agent with their start within 100 µs of the wall clock read
+    /// around them, and their duration within 100 µs of the monotonic time read around
+    /// them: on this thread, on another, and finished on another thread than the one
+    /// they started on (their times are placed on the wall clock by the exporter's
+    /// thread).
+    #[test]
+    fn exported_times_match_the_clocks_read_around_them() {
+        const BOUND: i64 = 100_000;
+        let (address, requests) = agent_without_v05();
+        let config = AgentConfig::new().with_address(&address).unwrap();
+        let (exporter, agent) = start(config);
+        let exporter: &'static AgentExporter = Box::leak(Box::new(exporter));
+        // Spans finish through the `Buffered` path, as a `Span` dropping does.
+        let finish = |name: &'static str, started: clock::Stamp| {
+            export::Buffered::export_into(exporter, &mut |buffer| {
+                let mut context = crate::SpanContext::new(
+                    crate::TraceId::from_parts(0, 1),
+                    crate::SpanId::from_u64(name.len() as u64),
+                );
+                context.parent_id = crate::SpanId::ZERO;
+                buffer.push(PendingSpan {
+                    parts: crate::span_parts::SpanParts {
+                        context: context.clone(),
+                        name: name.into(),
+                        resource: None,
+                        span_type: Default::default(),
+                        extra: None,
+                    },
+                    times: Times::Stamps {
+                        start: started,
+                        end: clock::now(),
+                    },
+                });
+            });
+        };
+        let mut expected = Vec::new();
+        let mut measure = |name: &'static str, run: &dyn Fn(clock::Stamp)| {
+            let (before, since) = (unix_now(), std::time::Instant::now());
+            run(clock::now());
+            expected.push((name, before, unix_now(), since.elapsed().as_nanos() as i64));
+        };
+        clock::warm_up();
+        measure("here", &|start| finish("here", start));
+        measure("here 2 ms", &|start| {
+            std::thread::sleep(Duration::from_millis(2));
+            finish("here 2 ms", start);
+        });
+        measure("there", &|_| {
+            std::thread::spawn(move || finish("there", clock::now()))
+                .join()
+                .unwrap();
+        });
+        measure("moved", &|start| {
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(3));
+                finish("moved", start);
+            })
+            .join()
+            .unwrap();
+        });
+        assert!(exporter.flush(Duration::from_secs(10)));
+        let seen: Vec<Seen> = requests.try_iter().flat_map(|(_, spans)| spans).collect();
+        for (name, before, after, elapsed) in expected {
+            let (_, start, duration) = seen
+                .iter()
+                .find(|(n, ..)| n == name)
+                .unwrap_or_else(|| panic!("{name} not sent: {seen:?}"));
+            assert!(
+                *start >= before - BOUND && *start <= after + BOUND,
+                "{name}: start {start} not in {before}..{after}"
+            );
+            assert!(
+                *duration >= 0 && *duration <= elapsed + BOUND,
+                "{name}: duration {duration} vs {elapsed}"
+            );
+            assert!(
+                start + duration <= after + BOUND,
+                "{name} ends in the future"
+            );
+        }
+        let moved = seen.iter().find(|(n, ..)| n == "moved").unwrap();
+        assert!(moved.2 >= 3_000_000, "{moved:?}");
+        agent.shutdown(Duration::from_secs(1));
     }
 
     #[test]
@@ -411,8 +515,8 @@ mod tests {
             (4, 0, 0),
             "{stats}"
         );
-        let seen: Vec<(String, u32)> = requests.try_iter().collect();
-        let seen: Vec<(&str, u32)> = seen.iter().map(|(p, n)| (p.as_str(), *n)).collect();
+        let seen: Vec<(String, Vec<Seen>)> = requests.try_iter().collect();
+        let seen: Vec<(&str, usize)> = seen.iter().map(|(p, s)| (p.as_str(), s.len())).collect();
         assert_eq!(
             seen,
             [

@@ -49,7 +49,7 @@ impl Encoder {
         &mut self,
         version: ApiVersion,
         out: &mut Vec<u8>,
-        batch: &[&FinishedSpan],
+        batch: &[FinishedSpan],
         chunks: &Chunks,
         tags: &Tags<'_>,
     ) {
@@ -83,8 +83,7 @@ pub(crate) fn encode_traces(
     chunks: &Chunks,
     tags: &Tags<'_>,
 ) {
-    let batch: Vec<&FinishedSpan> = batch.iter().collect();
-    Encoder::default().encode(ApiVersion::V04, out, &batch, chunks, tags);
+    Encoder::default().encode(ApiVersion::V04, out, batch, chunks, tags);
 }
 
 /// The array of chunks, each an array of spans.
@@ -92,7 +91,7 @@ fn write_chunks<F: Format>(
     out: &mut VecWriter<'_>,
     format: &mut F,
     plain_meta: &mut Vec<u8>,
-    batch: &[&FinishedSpan],
+    batch: &[FinishedSpan],
     chunks: &Chunks,
     tags: &Tags<'_>,
 ) {
@@ -112,7 +111,7 @@ fn write_chunks<F: Format>(
         let decision = chunks.decisions.get(i).copied().flatten();
         for (position, &index) in chunk.iter().enumerate() {
             let root = (position == 0).then_some(decision);
-            write_span(out, format, plain_meta, batch[index], root, tags);
+            write_span(out, format, plain_meta, &batch[index], root, tags);
         }
     }
 }
@@ -861,7 +860,6 @@ mod tests {
 
     /// Both payloads of `batch`, decoded; they must say the same.
     fn both(batch: &[FinishedSpan], tags: &Tags<'_>) -> (Spans, usize, usize) {
-        let batch: &[&FinishedSpan] = &batch.iter().collect::<Vec<_>>();
         let mut chunks = Chunks::default();
         chunks.group(batch);
         let mut encoder = Encoder::default();
@@ -989,7 +987,7 @@ mod tests {
         plain.error = false;
         let batch = [root, child, remote, plain];
         let mut chunks = Chunks::default();
-        chunks.group(&batch.iter().collect::<Vec<_>>());
+        chunks.group(&batch);
         let mut body = Vec::new();
         encode_traces(&mut body, &batch, &chunks, &tags);
         both(&batch, &tags);

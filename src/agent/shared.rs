@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::deadline;
-use crate::export::FinishedSpan;
+use crate::span_parts::PendingSpan;
 
 /// How many spans a thread collects before it hands them over itself.
 pub(crate) const THREAD_BATCH: usize = 64;
@@ -17,12 +17,12 @@ pub(crate) const THREAD_BATCH: usize = 64;
 /// One thread's finished spans.
 #[derive(Default)]
 pub(crate) struct Buffer {
-    spans: Mutex<Vec<FinishedSpan>>,
+    spans: Mutex<Vec<PendingSpan>>,
 }
 
 impl Buffer {
     /// The spans, whatever a panic elsewhere left the lock in.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Vec<FinishedSpan>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Vec<PendingSpan>> {
         lock(&self.spans)
     }
 }
@@ -50,7 +50,7 @@ pub(crate) struct Shared {
     flushed: Condvar,
     last_warning: Mutex<Option<Instant>>,
     /// Batches threads handed over, for the background thread to take.
-    ready: Mutex<VecDeque<Vec<FinishedSpan>>>,
+    ready: Mutex<VecDeque<Vec<PendingSpan>>>,
     /// Spans in `ready`; at most `capacity`.
     queued: AtomicUsize,
     capacity: usize,
@@ -59,22 +59,22 @@ pub(crate) struct Shared {
     /// Every thread's buffer; the background thread drains them.
     buffers: Mutex<Vec<Arc<Buffer>>>,
     /// Emptied batches, for threads to fill again without allocating.
-    pool: Mutex<Vec<Vec<FinishedSpan>>>,
+    pool: Mutex<Vec<Vec<PendingSpan>>>,
 }
 
 /// How many emptied batches are kept for reuse.
 const POOL: usize = 64;
 
-/// The spans the background thread holds, in the vectors threads handed over: taken as
-/// they are, not copied into one (a span is a few cache lines).
+/// The spans the background thread holds, in the vectors threads handed over, until it
+/// makes them `FinishedSpan`s to send.
 #[derive(Default)]
 pub(crate) struct Held {
-    batches: Vec<Vec<FinishedSpan>>,
+    batches: Vec<Vec<PendingSpan>>,
     len: usize,
 }
 
 impl Held {
-    fn push(&mut self, spans: Vec<FinishedSpan>) {
+    fn push(&mut self, spans: Vec<PendingSpan>) {
         self.len += spans.len();
         self.batches.push(spans);
     }
@@ -88,15 +88,11 @@ impl Held {
         self.len == 0
     }
 
-    /// The spans, in the order they were handed over.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &FinishedSpan> {
-        self.batches.iter().flatten()
-    }
-
-    /// Drops the spans, keeping their vectors for threads to fill again.
-    pub(crate) fn clear(&mut self, shared: &Shared) {
+    /// Hands each span to `take`, in the order they were handed over, and keeps the
+    /// emptied vectors for threads to fill again.
+    pub(crate) fn take_each(&mut self, shared: &Shared, mut take: impl FnMut(PendingSpan)) {
         for mut spans in self.batches.drain(..) {
-            spans.clear();
+            spans.drain(..).for_each(&mut take);
             shared.recycle(spans);
         }
         self.len = 0;
@@ -135,9 +131,9 @@ impl Shared {
     /// thread: the locks are held only to move a vector.
     pub(crate) fn enqueue(
         &self,
-        spans: Vec<FinishedSpan>,
+        spans: Vec<PendingSpan>,
         wake: &SyncSender<Message>,
-    ) -> Result<(), Vec<FinishedSpan>> {
+    ) -> Result<(), Vec<PendingSpan>> {
         let count = spans.len();
         let before = self.queued.fetch_add(count, Ordering::AcqRel);
         if before.saturating_add(count) > self.capacity {
@@ -188,14 +184,14 @@ impl Shared {
     }
 
     /// An empty batch with room for a thread's spans: a reused one when there is one.
-    pub(crate) fn empty_batch(&self) -> Vec<FinishedSpan> {
+    pub(crate) fn empty_batch(&self) -> Vec<PendingSpan> {
         lock(&self.pool)
             .pop()
             .unwrap_or_else(|| Vec::with_capacity(THREAD_BATCH))
     }
 
     /// Keeps an emptied batch for reuse.
-    pub(crate) fn recycle(&self, batch: Vec<FinishedSpan>) {
+    pub(crate) fn recycle(&self, batch: Vec<PendingSpan>) {
         debug_assert!(batch.is_empty());
         let mut pool = lock(&self.pool);
         if pool.len() < POOL && batch.capacity() >= THREAD_BATCH {
