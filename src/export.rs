@@ -249,4 +249,19 @@ pub(crate) mod testing {
         context.parent_id = SpanId::from_u64(parent);
         FinishedSpan::new(context, "n")
     }
+
+    /// `batch` as the agent exporter's buffers hold spans, its times as they are.
+    #[cfg(feature = "agent")]
+    pub(crate) fn pending(batch: &[FinishedSpan]) -> Vec<crate::span_parts::PendingSpan> {
+        batch
+            .iter()
+            .map(|span| {
+                let (parts, start, duration) = span.clone().into_parts();
+                crate::span_parts::PendingSpan {
+                    parts,
+                    times: crate::span_parts::Times::Unix { start, duration },
+                }
+            })
+            .collect()
+    }
 }

@@ -106,3 +106,59 @@ pub(crate) enum Times {
     /// Already on the wall clock (a span handed over as a `FinishedSpan`).
     Unix { start: i64, duration: i64 },
 }
+
+#[cfg(feature = "agent")]
+impl PendingSpan {
+    /// The span's identity.
+    #[inline]
+    pub(crate) fn context(&self) -> &SpanContext {
+        &self.parts.context
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.parts.name
+    }
+
+    /// The resource: the name when none was set.
+    pub(crate) fn resource(&self) -> &str {
+        self.parts.resource.as_deref().unwrap_or(&self.parts.name)
+    }
+
+    fn extra(&self) -> Option<&Extra> {
+        self.parts.extra.as_deref()
+    }
+
+    /// The span's own service, when it differs from the configured one.
+    pub(crate) fn service(&self) -> Option<&str> {
+        self.extra().and_then(|e| e.service.as_deref())
+    }
+
+    pub(crate) fn span_type(&self) -> Option<&str> {
+        self.extra()
+            .and_then(|e| e.span_type.as_deref())
+            .or(self.parts.span_type.get())
+    }
+
+    pub(crate) fn error(&self) -> bool {
+        self.extra().is_some_and(|e| e.error)
+    }
+
+    /// String tags.
+    pub(crate) fn meta(&self) -> &[(Text, Text)] {
+        self.extra().map_or(&[], |e| &e.tags)
+    }
+
+    /// Numeric tags.
+    pub(crate) fn metrics(&self) -> &[(Text, f64)] {
+        self.extra().map_or(&[], |e| &e.metrics)
+    }
+
+    /// The wall-clock start and the duration, in nanoseconds.
+    #[inline]
+    pub(crate) fn times(&self, anchor: &crate::clock::Anchor) -> (i64, i64) {
+        match self.times {
+            Times::Stamps { start, end } => anchor.place(start, end),
+            Times::Unix { start, duration } => (start, duration),
+        }
+    }
+}

@@ -4,9 +4,9 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 
-use crate::export::FinishedSpan;
 use crate::id::SpreadHasher;
 use crate::sampling::{self, Decision, RootInfo};
+use crate::span_parts::PendingSpan;
 
 type IdBuild = BuildHasherDefault<SpreadHasher>;
 
@@ -43,7 +43,7 @@ impl Chunks {
     /// the chunk holds it, else the first span whose parent is not in the chunk): it
     /// carries the trace-level tags, and the agent reads the sampling priority from it.
     /// Chunks come in the order their first span finished.
-    pub(crate) fn group(&mut self, batch: &[FinishedSpan]) {
+    pub(crate) fn group(&mut self, batch: &[&PendingSpan]) {
         self.order.clear();
         self.chunks.clear();
         self.index.clear();
@@ -52,7 +52,7 @@ impl Chunks {
         // span's chunk is checked before the map.
         let mut last: Option<((u64, u64), usize)> = None;
         for span in batch {
-            let trace = span.context.trace_id();
+            let trace = span.context().trace_id();
             let key = (trace.high(), trace.low());
             let chunk = match last {
                 Some((last_key, chunk)) if last_key == key => chunk,
@@ -91,7 +91,10 @@ impl Chunks {
         } = self;
         for chunk in chunks.iter() {
             let spans = &mut order[chunk.start..chunk.start + chunk.len];
-            let root = match spans.iter().position(|&i| batch[i].context.is_local_root()) {
+            let root = match spans
+                .iter()
+                .position(|&i| batch[i].context().is_local_root())
+            {
                 Some(root) => Some(root),
                 None => first_orphan(batch, spans, ids),
             };
@@ -105,24 +108,24 @@ impl Chunks {
     /// Decides each chunk's sampling from its trace's local root span when the chunk
     /// holds it (else from its first span, recording the decision for the rest of the
     /// trace): see [`crate::sampling`].
-    pub(crate) fn decide(&mut self, batch: &[FinishedSpan], service: &str, env: &str) {
+    pub(crate) fn decide(&mut self, batch: &[&PendingSpan], service: &str, env: &str) {
         self.decisions.clear();
         for c in &self.chunks {
             let chunk = &self.order[c.start..c.start + c.len];
             let local_root = chunk
                 .iter()
                 .copied()
-                .find(|&i| batch[i].context.is_local_root());
-            let root = &batch[local_root.unwrap_or(chunk[0])];
+                .find(|&i| batch[i].context().is_local_root());
+            let root = batch[local_root.unwrap_or(chunk[0])];
             let info = RootInfo {
-                trace_id: root.context.trace_id(),
-                service: root.service.as_deref().unwrap_or(service),
+                trace_id: root.context().trace_id(),
+                service: root.service().unwrap_or(service),
                 env,
-                name: Some(&root.name),
-                resource: Some(&root.resource),
-                tags: Some(&root.meta),
+                name: Some(root.name()),
+                resource: Some(root.resource()),
+                tags: Some(root.meta()),
             };
-            let decision = sampling::decide_for_export(&root.context, &info, local_root.is_some());
+            let decision = sampling::decide_for_export(root.context(), &info, local_root.is_some());
             self.decisions.push(decision);
         }
     }
@@ -137,12 +140,12 @@ impl Chunks {
 /// The first of `spans` (indices into `batch`, one trace's) whose parent is not among
 /// them: by comparing ids for a small chunk, through `ids` for a large one (O(n)).
 fn first_orphan(
-    batch: &[FinishedSpan],
+    batch: &[&PendingSpan],
     spans: &[usize],
     ids: &mut HashSet<u64, IdBuild>,
 ) -> Option<usize> {
-    let id = |i: usize| batch[i].context.span_id().to_u64();
-    let parent = |i: usize| batch[i].context.parent_id().to_u64();
+    let id = |i: usize| batch[i].context().span_id().to_u64();
+    let parent = |i: usize| batch[i].context().parent_id().to_u64();
     if spans.len() <= 32 {
         return spans
             .iter()
@@ -156,16 +159,19 @@ fn first_orphan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::FinishedSpan;
     use crate::export::testing::finished;
 
     fn ids(batch: &[FinishedSpan]) -> Vec<Vec<u64>> {
+        let pending = crate::export::testing::pending(batch);
+        let batch: Vec<&PendingSpan> = pending.iter().collect();
         let mut chunks = Chunks::default();
-        chunks.group(batch);
+        chunks.group(&batch);
         chunks
             .iter()
             .map(|c| {
                 c.iter()
-                    .map(|&i| batch[i].context.span_id().to_u64())
+                    .map(|&i| batch[i].context().span_id().to_u64())
                     .collect()
             })
             .collect()

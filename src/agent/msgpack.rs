@@ -16,8 +16,9 @@ use arrayvec::ArrayVec;
 
 use super::config::ApiVersion;
 use super::group::Chunks;
-use crate::export::FinishedSpan;
+use crate::clock::Anchor;
 use crate::sampling::Decision;
+use crate::span_parts::PendingSpan;
 
 /// What every span of the payload shares: unified service tagging.
 pub(crate) struct Tags<'a> {
@@ -26,6 +27,8 @@ pub(crate) struct Tags<'a> {
     pub(crate) version: &'a str,
     /// `DD_TAGS`: on every span, unless the span sets the key itself.
     pub(crate) global: &'a [(String, String)],
+    /// Places the spans' times on the wall clock.
+    pub(crate) anchor: &'a Anchor,
 }
 
 /// Encodes batches in one of the agent's formats, its buffers reused from batch to
@@ -49,7 +52,7 @@ impl Encoder {
         &mut self,
         version: ApiVersion,
         out: &mut Vec<u8>,
-        batch: &[FinishedSpan],
+        batch: &[&PendingSpan],
         chunks: &Chunks,
         tags: &Tags<'_>,
     ) {
@@ -79,11 +82,13 @@ impl Encoder {
 #[cfg(test)]
 pub(crate) fn encode_traces(
     out: &mut Vec<u8>,
-    batch: &[FinishedSpan],
+    batch: &[crate::export::FinishedSpan],
     chunks: &Chunks,
     tags: &Tags<'_>,
 ) {
-    Encoder::default().encode(ApiVersion::V04, out, batch, chunks, tags);
+    let pending = crate::export::testing::pending(batch);
+    let batch: Vec<&PendingSpan> = pending.iter().collect();
+    Encoder::default().encode(ApiVersion::V04, out, &batch, chunks, tags);
 }
 
 /// The array of chunks, each an array of spans.
@@ -91,7 +96,7 @@ fn write_chunks<F: Format>(
     out: &mut VecWriter<'_>,
     format: &mut F,
     plain_meta: &mut Vec<u8>,
-    batch: &[FinishedSpan],
+    batch: &[&PendingSpan],
     chunks: &Chunks,
     tags: &Tags<'_>,
 ) {
@@ -111,7 +116,7 @@ fn write_chunks<F: Format>(
         let decision = chunks.decisions.get(i).copied().flatten();
         for (position, &index) in chunk.iter().enumerate() {
             let root = (position == 0).then_some(decision);
-            write_span(out, format, plain_meta, &batch[index], root, tags);
+            write_span(out, format, plain_meta, batch[index], root, tags);
         }
     }
 }
@@ -488,23 +493,23 @@ fn write_span<F: Format>(
     out: &mut VecWriter<'_>,
     format: &mut F,
     plain_meta: &[u8],
-    span: &FinishedSpan,
+    span: &PendingSpan,
     chunk_root: Option<Option<Decision>>,
     tags: &Tags<'_>,
 ) {
-    let context = &span.context;
+    let context = span.context();
     // v0.5's order; v0.4's map the same.
     format.span(out);
     format.key(out, b"\xa7service");
-    format.str(out, span.service.as_deref().unwrap_or(tags.service));
+    format.str(out, span.service().unwrap_or(tags.service));
     format.key(out, b"\xa4name");
-    format.str(out, &span.name);
+    format.str(out, span.name());
     format.key(out, b"\xa8resource");
-    format.str(out, &span.resource);
-    write_numbers(out, format, span);
+    format.str(out, span.resource());
+    write_numbers(out, format, span, tags.anchor);
     let plain = chunk_root.is_none()
-        && span.meta.is_empty()
-        && span.metrics.is_empty()
+        && span.meta().is_empty()
+        && span.metrics().is_empty()
         && !context.parent_id.is_zero();
     if plain {
         // The common case: the shared meta, no metrics.
@@ -516,13 +521,19 @@ fn write_span<F: Format>(
         write_tags(out, format, span, chunk_root, tags);
     }
     format.key(out, b"\xa4type");
-    format.str(out, span.span_type.as_deref().unwrap_or(""));
+    format.str(out, span.span_type().unwrap_or(""));
 }
 
 /// A span's ids, times and error flag (with their keys in v0.4), in one copy.
 #[inline(always)]
-fn write_numbers<F: Format>(out: &mut VecWriter<'_>, format: &mut F, span: &FinishedSpan) {
-    let context = &span.context;
+fn write_numbers<F: Format>(
+    out: &mut VecWriter<'_>,
+    format: &mut F,
+    span: &PendingSpan,
+    anchor: &Anchor,
+) {
+    let context = span.context();
+    let (start, duration) = span.times(anchor);
     let fixed = &mut Writer(Fixed::new());
     format.key(fixed, b"\xa8trace_id");
     fixed.uint(context.trace_id.low());
@@ -531,11 +542,11 @@ fn write_numbers<F: Format>(out: &mut VecWriter<'_>, format: &mut F, span: &Fini
     format.key(fixed, b"\xa9parent_id");
     fixed.uint(context.parent_id.to_u64());
     format.key(fixed, b"\xa5start");
-    fixed.int(span.start_unix_nanos);
+    fixed.int(start);
     format.key(fixed, b"\xa8duration");
-    fixed.int(span.duration_nanos);
+    fixed.int(duration);
     format.key(fixed, b"\xa5error");
-    fixed.int(i64::from(span.error));
+    fixed.int(i64::from(span.error()));
     out.bytes(fixed.0.as_slice());
 }
 
@@ -543,17 +554,17 @@ fn write_numbers<F: Format>(out: &mut VecWriter<'_>, format: &mut F, span: &Fini
 fn write_tags<F: Format>(
     out: &mut VecWriter<'_>,
     format: &mut F,
-    span: &FinishedSpan,
+    span: &PendingSpan,
     chunk_root: Option<Option<Decision>>,
     tags: &Tags<'_>,
 ) {
     let decision = chunk_root.flatten();
     let chunk_root = chunk_root.is_some();
-    let context = &span.context;
+    let context = span.context();
     let trace = context.trace.as_deref();
     // The span's own tags come last and win over the defaults: a default whose key the
     // span sets is left out.
-    let own = |key: &str| span.meta.iter().any(|(k, _)| k == key);
+    let own = |key: &str| span.meta().iter().any(|(k, _)| k == key);
     // The trace-level tags a chunk's first span carries.
     let mut trace_level: ArrayVec<(&str, &str), 3> = ArrayVec::new();
     // Trace-level ids as hex text, made here: written as copies (see `Format`).
@@ -593,7 +604,7 @@ fn write_tags<F: Format>(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .filter(|(key, _)| !(own(key) || decision.is_some() && *key == "_dd.p.dm"));
     let own_tags = span
-        .meta
+        .meta()
         .iter()
         .map(|(k, v)| (&**k, &**v))
         .filter(|(key, _)| !key.is_empty());
@@ -604,9 +615,9 @@ fn write_tags<F: Format>(
 
     // Metrics: the span's own, then the chunk root's sampling priority (which replaces
     // one the span set) and `_dd.top_level` on root spans (unless the span set it).
-    let own_metric = |key: &str| span.metrics.iter().any(|(k, _)| k == key);
+    let own_metric = |key: &str| span.metrics().iter().any(|(k, _)| k == key);
     let own_metrics = span
-        .metrics
+        .metrics()
         .iter()
         .map(|(k, v)| (&**k, *v))
         .filter(|(key, _)| !(chunk_root && *key == "_sampling_priority_v1"));
@@ -651,6 +662,7 @@ fn write_tags<F: Format>(
 mod tests {
     use super::*;
     use crate::context::TraceMeta;
+    use crate::export::FinishedSpan;
     use crate::id::TraceId;
     use rmp::decode;
     use std::collections::BTreeMap;
@@ -860,6 +872,8 @@ mod tests {
 
     /// Both payloads of `batch`, decoded; they must say the same.
     fn both(batch: &[FinishedSpan], tags: &Tags<'_>) -> (Spans, usize, usize) {
+        let pending = crate::export::testing::pending(batch);
+        let batch: &[&PendingSpan] = &pending.iter().collect::<Vec<_>>();
         let mut chunks = Chunks::default();
         chunks.group(batch);
         let mut encoder = Encoder::default();
@@ -882,6 +896,7 @@ mod tests {
             env: "prod",
             version: "",
             global: &[],
+            anchor: &Anchor::now(),
         };
         // Ten-span traces of static names: the common case.
         let mut batch = Vec::new();
@@ -931,7 +946,8 @@ mod tests {
         span.duration_nanos = i64::MIN;
         span.error = true;
         let mut v04 = Vec::new();
-        write_numbers(&mut Writer(&mut v04), &mut V04, &span);
+        let pending = crate::export::testing::pending(&[span]);
+        write_numbers(&mut Writer(&mut v04), &mut V04, &pending[0], &Anchor::now());
         assert_eq!(v04.len(), 94);
         let buf = &mut &v04[..];
         let mut numbers = Vec::new();
@@ -979,6 +995,7 @@ mod tests {
             env: "prod",
             version: "1.2.3",
             global: &[("team".to_owned(), "blog".to_owned())],
+            anchor: &Anchor::now(),
         };
         // A child with nothing of its own: the meta every such span shares.
         let mut plain = span(trace, 8, 7);
@@ -987,7 +1004,8 @@ mod tests {
         plain.error = false;
         let batch = [root, child, remote, plain];
         let mut chunks = Chunks::default();
-        chunks.group(&batch);
+        let pending = crate::export::testing::pending(&batch);
+        chunks.group(&pending.iter().collect::<Vec<_>>());
         let mut body = Vec::new();
         encode_traces(&mut body, &batch, &chunks, &tags);
         both(&batch, &tags);

@@ -65,8 +65,8 @@ pub(crate) struct Shared {
 /// How many emptied batches are kept for reuse.
 const POOL: usize = 64;
 
-/// The spans the background thread holds, in the vectors threads handed over, until it
-/// makes them `FinishedSpan`s to send.
+/// The spans the background thread holds, in the vectors threads handed over: encoded
+/// where they are, not copied into one.
 #[derive(Default)]
 pub(crate) struct Held {
     batches: Vec<Vec<PendingSpan>>,
@@ -88,11 +88,15 @@ impl Held {
         self.len == 0
     }
 
-    /// Hands each span to `take`, in the order they were handed over, and keeps the
-    /// emptied vectors for threads to fill again.
-    pub(crate) fn take_each(&mut self, shared: &Shared, mut take: impl FnMut(PendingSpan)) {
+    /// The spans, in the order they were handed over.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &PendingSpan> {
+        self.batches.iter().flatten()
+    }
+
+    /// Drops the spans, keeping their vectors for threads to fill again.
+    pub(crate) fn clear(&mut self, shared: &Shared) {
         for mut spans in self.batches.drain(..) {
-            spans.drain(..).for_each(&mut take);
+            spans.clear();
             shared.recycle(spans);
         }
         self.len = 0;

@@ -14,9 +14,8 @@ use super::shared::{Held, Message, Shared};
 use super::transport::Transport;
 use crate::clock;
 use crate::config;
-use crate::export::FinishedSpan;
 use crate::sampling::Sampler;
-use crate::span_parts::{PendingSpan, Times};
+use crate::span_parts::PendingSpan;
 
 pub(crate) struct Worker {
     config: AgentConfig,
@@ -28,9 +27,9 @@ pub(crate) struct Worker {
     global_tags: Vec<(String, String)>,
     /// Spans waiting to be sent, as threads handed them over.
     held: Held,
-    /// The held spans made `FinishedSpan`s, while they are sent; emptied after, kept for
-    /// its allocation.
-    batch: Vec<FinishedSpan>,
+    /// The held spans in order, while they are sent; kept empty between sends for its
+    /// allocation.
+    refs: Vec<usize>,
     /// The batch grouped by trace, and its encoding: reused from batch to batch.
     chunks: Chunks,
     encoder: Encoder,
@@ -50,7 +49,7 @@ impl Worker {
         };
         Worker {
             held: Held::default(),
-            batch: Vec::with_capacity(config.batch_size().min(4096)),
+            refs: Vec::with_capacity(config.batch_size().min(4096)),
             chunks: Chunks::default(),
             encoder: Encoder::default(),
             body: Vec::new(),
@@ -146,23 +145,22 @@ impl Worker {
             return;
         }
         let count = self.held.len() as u64;
-        // Times placed on the wall clock with one reading of both clocks.
+        let mut batch: Vec<&PendingSpan> = reuse(std::mem::take(&mut self.refs));
+        batch.extend(self.held.iter());
+        self.chunks.group(&batch);
+        self.chunks.decide(&batch, &self.service, &self.env);
+        // The spans' times placed on the wall clock with one reading of both clocks.
         let anchor = clock::Anchor::now();
-        let batch = &mut self.batch;
-        self.held
-            .take_each(&self.shared, |pending| batch.push(finish(pending, &anchor)));
-        let batch = &self.batch;
-        self.chunks.group(batch);
-        self.chunks.decide(batch, &self.service, &self.env);
         let tags = Tags {
             service: &self.service,
             env: &self.env,
             version: &self.version,
             global: &self.global_tags,
+            anchor: &anchor,
         };
         let chunks = &self.chunks;
         self.encoder
-            .encode(self.api_version, &mut self.body, batch, chunks, &tags);
+            .encode(self.api_version, &mut self.body, &batch, chunks, &tags);
         let traces = self.chunks.chunks.len();
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 0;
@@ -180,7 +178,7 @@ impl Worker {
                     outcome.as_ref().map_or(0, |(status, _)| *status)
                 ));
                 self.encoder
-                    .encode(self.api_version, &mut self.body, batch, chunks, &tags);
+                    .encode(self.api_version, &mut self.body, &batch, chunks, &tags);
                 continue;
             }
             let retry = match &outcome {
@@ -194,7 +192,8 @@ impl Worker {
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(2));
         };
-        self.batch.clear();
+        self.refs = reuse(batch);
+        self.held.clear(&self.shared);
         match outcome {
             Ok((200..=299, answer)) => {
                 self.shared.sent.fetch_add(count, Ordering::Relaxed);
@@ -218,14 +217,11 @@ impl Worker {
     }
 }
 
-/// A span handed over by a thread, made what the encoder takes.
-#[inline]
-fn finish(pending: PendingSpan, anchor: &clock::Anchor) -> FinishedSpan {
-    let (start, duration) = match pending.times {
-        Times::Stamps { start, end } => anchor.place(start, end),
-        Times::Unix { start, duration } => (start, duration),
-    };
-    FinishedSpan::from_parts(pending.parts, start, duration)
+/// An empty vector with `vec`'s allocation, for values of another type of the same size:
+/// the held spans' references are kept this way between sends.
+fn reuse<T, U>(mut vec: Vec<T>) -> Vec<U> {
+    vec.clear();
+    vec.into_iter().filter_map(|_| None).collect()
 }
 
 /// The agent's sampling rates in its answer: `{"rate_by_service": {"service:a,env:b":
@@ -244,7 +240,19 @@ fn rate_by_service(answer: &[u8]) -> Option<Vec<(String, f64)>> {
 
 #[cfg(test)]
 mod rate_tests {
-    use super::rate_by_service;
+    use super::{rate_by_service, reuse};
+
+    #[test]
+    fn the_references_vector_keeps_its_allocation() {
+        let spans = [1u64, 2, 3];
+        let mut refs: Vec<&u64> = Vec::with_capacity(1000);
+        refs.extend(spans.iter());
+        let kept: Vec<usize> = reuse(refs);
+        assert!(kept.is_empty());
+        assert_eq!(kept.capacity(), 1000);
+        let again: Vec<&u64> = reuse(kept);
+        assert_eq!(again.capacity(), 1000);
+    }
 
     #[test]
     fn the_agents_rates_are_read_from_its_answer() {
