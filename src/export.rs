@@ -257,10 +257,7 @@ pub(crate) mod testing {
             .iter()
             .map(|span| {
                 let (parts, start, duration) = span.clone().into_parts();
-                crate::span_parts::PendingSpan {
-                    parts,
-                    times: crate::span_parts::Times::Unix { start, duration },
-                }
+                crate::span_parts::PendingSpan::on_wall_clock(parts, start, duration)
             })
             .collect()
     }

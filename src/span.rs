@@ -16,10 +16,10 @@ use crate::ids_text::IdsText;
 /// A name, resource, tag or other text of a span: borrowed for the life of the
 /// program, or owned.
 pub(crate) use crate::annotations::Text;
+#[cfg(feature = "agent")]
+use crate::span_parts::PendingSpan;
 use crate::span_parts::SpanParts;
 pub(crate) use crate::span_parts::{Extra, InlineSpanType, set_span_type};
-#[cfg(feature = "agent")]
-use crate::span_parts::{PendingSpan, Times};
 
 /// A unit of work: a name, a resource, ids, a start time and, once finished, a duration.
 ///
@@ -276,10 +276,7 @@ impl Span {
                 0 => end,
                 started => started,
             };
-            buffer.push(PendingSpan {
-                parts: self.parts(),
-                times: Times::Stamps { start, end },
-            });
+            buffer.push(PendingSpan::stamped(self.parts(), start, end));
         });
     }
 

@@ -53,7 +53,7 @@ use self::shared::{Message, Shared};
 use self::worker::Worker;
 use crate::export::{self, Exporter, FinishedSpan};
 use crate::global::AlreadySet;
-use crate::span_parts::{PendingSpan, Times};
+use crate::span_parts::PendingSpan;
 
 /// What the exporter did so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -200,10 +200,7 @@ impl Exporter for AgentExporter {
     #[inline]
     fn export(&self, span: FinishedSpan) {
         let (parts, start, duration) = span.into_parts();
-        let mut span = Some(PendingSpan {
-            parts,
-            times: Times::Unix { start, duration },
-        });
+        let mut span = Some(PendingSpan::on_wall_clock(parts, start, duration));
         export::Buffered::export_into(self, &mut |buffer| buffer.extend(span.take()));
     }
 
@@ -430,19 +427,14 @@ mod tests {
                     crate::SpanId::from_u64(name.len() as u64),
                 );
                 context.parent_id = crate::SpanId::ZERO;
-                buffer.push(PendingSpan {
-                    parts: crate::span_parts::SpanParts {
-                        context: context.clone(),
-                        name: name.into(),
-                        resource: None,
-                        span_type: Default::default(),
-                        extra: None,
-                    },
-                    times: Times::Stamps {
-                        start: started,
-                        end: clock::now(),
-                    },
-                });
+                let parts = crate::span_parts::SpanParts {
+                    context: context.clone(),
+                    name: name.into(),
+                    resource: None,
+                    span_type: Default::default(),
+                    extra: None,
+                };
+                buffer.push(PendingSpan::stamped(parts, started, clock::now()));
             });
         };
         let mut expected = Vec::new();
