@@ -1,7 +1,8 @@
 //! Span timestamps: a fast monotonic counter read at start and finish (the CPU's time
 //! stamp counter where it is reliable, through `quanta`; the monotonic clock elsewhere),
-//! converted to wall-clock time once per span with an anchor that each thread refreshes
-//! every second.
+//! placed on the wall clock with an anchor (both clocks read together): for a span
+//! handed to an exporter, by its finishing thread, whose anchor is refreshed every
+//! second; for the agent exporter, by the exporter's thread, one anchor per batch.
 
 use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};

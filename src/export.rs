@@ -164,7 +164,8 @@ pub fn flush(timeout: Duration) -> bool {
 }
 
 /// An exporter that keeps finished spans in a buffer of its own (the agent exporter): a
-/// finishing span is built straight into it, not moved through [`Exporter::export`]'s
+/// finishing span's parts are moved into it as they are (times converted on the
+/// exporter's thread), not made a `FinishedSpan` and moved through [`Exporter::export`]'s
 /// `dyn` call and the layers behind it.
 #[cfg(feature = "agent")]
 pub(crate) trait Buffered: Send + Sync + 'static {
