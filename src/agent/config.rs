@@ -129,9 +129,9 @@ impl Default for AgentConfig {
     fn default() -> Self {
         AgentConfig {
             address: Address::Http(DEFAULT_ADDRESS.to_owned()),
-            batch_size: 1000,
+            batch_size: 5_000,
             flush_interval: Duration::from_secs(1),
-            queue_capacity: 10_000,
+            queue_capacity: 20_000,
             request_timeout: Duration::from_secs(2),
             max_retries: 3,
             enabled: true,
@@ -141,7 +141,7 @@ impl Default for AgentConfig {
 }
 
 impl AgentConfig {
-    /// `http://localhost:8126`, batches of 1,000 spans or one second, a queue of 10,000
+    /// `http://localhost:8126`, batches of 5,000 spans or one second, a queue of 20,000
     /// spans, two-second requests, three retries, the v0.4 endpoint.
     pub fn new() -> Self {
         AgentConfig::default()
