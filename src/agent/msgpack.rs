@@ -268,16 +268,20 @@ impl StringTable {
         }
         let place = self.places.len() as u32;
         Writer(&mut self.encoded).str_head(bytes.len());
-        self.places
-            .push((self.encoded.len() as u32, bytes.len() as u32));
+        let start = u32::try_from(self.encoded.len()).unwrap_or(u32::MAX);
+        self.places.push((start, bytes.len() as u32));
         self.encoded.extend_from_slice(bytes);
         self.slots[slot] = (place + 1, check);
         place
     }
 
+    /// The bytes of string `place`. (A table past 4 GiB, which no batch comes near,
+    /// would give wrong places: strings would then be compared with the wrong bytes and
+    /// written again, never mixed up, since a place is the string's index.)
     fn bytes(&self, place: u32) -> &[u8] {
-        let (start, len) = self.places[place as usize];
-        &self.encoded[start as usize..(start + len) as usize]
+        let (start, len) = self.places.get(place as usize).copied().unwrap_or_default();
+        let (start, end) = (start as usize, start as usize + len as usize);
+        self.encoded.get(start..end).unwrap_or_default()
     }
 
     /// Doubles the slots (64 at first) and puts every string back.
