@@ -669,6 +669,7 @@ mod tests {
     use crate::export::FinishedSpan;
     use crate::id::TraceId;
     use rmp::decode;
+    use std::borrow::Cow;
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
@@ -941,6 +942,108 @@ mod tests {
         }
         let (spans, ..) = both(&batch, &tags);
         assert_eq!(spans.iter().map(Vec::len).sum::<usize>(), 5_000);
+    }
+
+    /// Random batches (names, resources, services, types, tags and metrics that collide
+    /// with each other and with the defaults, static and owned strings, continued
+    /// traces with propagated tags, chunks without their root) say the same in both
+    /// formats, and the v0.5 table holds each string once.
+    #[test]
+    fn random_batches_say_the_same_in_both_formats() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+        let words = [
+            "",
+            "env",
+            "version",
+            "language",
+            "_dd.p.dm",
+            "_dd.p.tid",
+            "db.query",
+            "web",
+            "a",
+            "bb",
+            "ccccccccc",
+            "dddddddddddddddd1",
+            "dddddddddddddddd2",
+            "x y\n\"z\"",
+            "ünïcödé",
+            "_sampling_priority_v1",
+            "_dd.top_level",
+        ];
+        for round in 0..200 {
+            let mut pick = |owned: bool, rng: &mut rand::rngs::StdRng| -> Cow<'static, str> {
+                let word = words[rng.random_range(0..words.len())];
+                match owned {
+                    true => Cow::Owned(format!("{word}{}", rng.random_range(0..3))),
+                    false => Cow::Borrowed(word),
+                }
+            };
+            let len = rng.random_range(1..300);
+            let mut batch = Vec::new();
+            for i in 0..len {
+                let trace = rng.random_range(1..6u64);
+                let mut span = FinishedSpan::new(
+                    crate::SpanContext::new(
+                        TraceId::from_parts(rng.random_range(0..2u64) << 40, trace),
+                        crate::SpanId::from_u64(i + 1),
+                    ),
+                    "n",
+                );
+                span.context.parent_id = crate::SpanId::from_u64(match rng.random_range(0..4) {
+                    0 => 0,
+                    1 => 1_000_000 + i,
+                    _ => rng.random_range(0..len + 1),
+                });
+                let owned = rng.random_bool(0.3);
+                span.name = pick(owned, &mut rng);
+                if rng.random_bool(0.5) {
+                    span.resource = pick(!owned, &mut rng);
+                }
+                if rng.random_bool(0.2) {
+                    span.service = Some(pick(owned, &mut rng));
+                }
+                if rng.random_bool(0.3) {
+                    span.span_type = Some(pick(owned, &mut rng));
+                }
+                span.error = rng.random_bool(0.1);
+                span.start_unix_nanos = rng.random_range(-5..i64::MAX);
+                span.duration_nanos = rng.random_range(0..1i64 << 40);
+                for _ in 0..rng.random_range(0..4) {
+                    let (key, value) = (pick(owned, &mut rng), pick(!owned, &mut rng));
+                    span.meta.push((key, value));
+                }
+                for _ in 0..rng.random_range(0..3) {
+                    span.metrics
+                        .push((pick(owned, &mut rng), rng.random_range(-1.0..1.0)));
+                }
+                if rng.random_bool(0.2) {
+                    span.context
+                        .set_upstream_priority(Some(rng.random_range(-1..3)));
+                    span.context.trace = Some(Arc::new(TraceMeta {
+                        origin: rng.random_bool(0.5).then(|| "rum".to_owned()),
+                        tags: vec![
+                            ("_dd.p.dm".into(), "-4".into()),
+                            ("_dd.p.x".into(), "y".into()),
+                        ],
+                        foreign_tracestate: vec![],
+                        last_parent_id: rng.random_bool(0.5).then_some(0xabc),
+                        propagation_error: None,
+                    }));
+                }
+                batch.push(span);
+            }
+            let global = [("team".to_owned(), "blog".to_owned())];
+            let tags = Tags {
+                service: "svc",
+                env: if round % 2 == 0 { "prod" } else { "" },
+                version: if round % 3 == 0 { "1.0" } else { "" },
+                global: if round % 5 == 0 { &global } else { &[] },
+                anchor: &Anchor::now(),
+            };
+            let (spans, ..) = both(&batch, &tags);
+            assert_eq!(spans.iter().map(Vec::len).sum::<usize>(), batch.len());
+        }
     }
 
     #[test]
