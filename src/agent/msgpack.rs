@@ -972,7 +972,7 @@ mod tests {
             "_dd.top_level",
         ];
         for round in 0..200 {
-            let mut pick = |owned: bool, rng: &mut rand::rngs::StdRng| -> Cow<'static, str> {
+            let pick = |owned: bool, rng: &mut rand::rngs::StdRng| -> Cow<'static, str> {
                 let word = words[rng.random_range(0..words.len())];
                 match owned {
                     true => Cow::Owned(format!("{word}{}", rng.random_range(0..3))),
