@@ -237,6 +237,12 @@ pub(crate) fn installed_kind() -> Option<&'static Installed> {
     EXPORTER.get()
 }
 
+/// Whether an exporter is installed (without asking it for anything).
+#[inline]
+pub(crate) fn is_installed() -> bool {
+    EXPORTER.get().is_some()
+}
+
 #[cfg(all(test, feature = "agent"))]
 pub(crate) mod testing {
     use super::FinishedSpan;
