@@ -134,6 +134,8 @@ mod config;
 mod context;
 mod correlation;
 mod current_span;
+#[cfg(feature = "agent")]
+mod digits;
 mod env;
 pub mod export;
 mod global;

@@ -17,6 +17,7 @@ use arrayvec::ArrayVec;
 use super::config::ApiVersion;
 use super::group::Chunks;
 use crate::clock::Anchor;
+use crate::digits::hex16;
 use crate::sampling::Decision;
 use crate::span_parts::PendingSpan;
 
@@ -477,16 +478,6 @@ impl<S: Sink> Writer<S> {
             _ => self.head(wide + 1, len, 4),
         }
     }
-}
-
-/// 16 lower-case hex digits.
-fn hex16(value: u64) -> [u8; 16] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 16];
-    for (i, slot) in out.iter_mut().enumerate() {
-        *slot = DIGITS[((value >> (60 - 4 * i)) & 0xf) as usize];
-    }
-    out
 }
 
 /// `chunk_root` is `Some` for the first span of a chunk, with the sampling decision made
