@@ -264,7 +264,7 @@ impl Span {
     /// runs once, from `drop`. Out of line (as [`Span::export_to`]), so that dropping a
     /// span when no exporter is installed stays small enough to inline. The span's
     /// fields are moved into the buffer as they are, with the fast clock's reading now:
-    /// the exporter's thread makes them a [`FinishedSpan`] (times converted there).
+    /// the exporter's thread places the times on the wall clock and encodes from them.
     #[cfg(feature = "agent")]
     #[inline(never)]
     fn export_into(&mut self, exporter: &dyn export::Buffered) {

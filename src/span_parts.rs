@@ -77,8 +77,9 @@ pub(crate) fn set_span_type(inline: &mut InlineSpanType, extra: &mut Option<Box<
     }
 }
 
-/// A finishing span's own data, moved out of it as it is: the exporter's
-/// [`FinishedSpan`](crate::export::FinishedSpan) is made from it and the span's times.
+/// A finishing span's own data, moved out of it as it is: with the span's times, an
+/// exporter's [`FinishedSpan`](crate::export::FinishedSpan), or the agent exporter's
+/// [`PendingSpan`].
 pub(crate) struct SpanParts {
     pub(crate) context: SpanContext,
     pub(crate) name: Text,
