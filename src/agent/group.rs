@@ -107,16 +107,13 @@ impl Chunks {
     /// The batch indices of each chunk, root first.
     /// Decides each chunk's sampling from its trace's local root span when the chunk
     /// holds it (else from its first span, recording the decision for the rest of the
-    /// trace): see [`crate::sampling`].
+    /// trace): see [`crate::sampling`]. After [`Chunks::group`], which puts a chunk's
+    /// local root first when it holds one.
     pub(crate) fn decide(&mut self, batch: &[&PendingSpan], service: &str, env: &str) {
         self.decisions.clear();
         for c in &self.chunks {
-            let chunk = &self.order[c.start..c.start + c.len];
-            let local_root = chunk
-                .iter()
-                .copied()
-                .find(|&i| batch[i].context().is_local_root());
-            let root = batch[local_root.unwrap_or(chunk[0])];
+            let root = batch[self.order[c.start]];
+            let holds_local_root = root.context().is_local_root();
             let info = RootInfo {
                 trace_id: root.context().trace_id(),
                 service: root.service().unwrap_or(service),
@@ -125,7 +122,7 @@ impl Chunks {
                 resource: Some(root.resource()),
                 tags: Some(root.meta()),
             };
-            let decision = sampling::decide_for_export(root.context(), &info, local_root.is_some());
+            let decision = sampling::decide_for_export(root.context(), &info, holds_local_root);
             self.decisions.push(decision);
         }
     }
