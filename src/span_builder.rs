@@ -107,15 +107,13 @@ impl SpanBuilder {
         }
         .filter(|parent| !parent.trace_id.is_zero());
         let context = match parent {
+            // Everything trace-wide (ids, trace data, upstream's decision) carries over.
             Some(parent) => SpanContext {
-                trace_id: parent.trace_id,
                 span_id: SpanId::random(),
                 parent_id: parent.span_id,
-                trace: parent.trace,
                 remote: false,
                 parent_remote: parent.remote,
-                upstream_priority: parent.upstream_priority,
-                has_upstream_priority: parent.has_upstream_priority,
+                ..parent
             },
             None => {
                 let (trace_id, span_id) =
