@@ -34,43 +34,39 @@ pub(crate) fn now() -> Stamp {
 }
 
 thread_local! {
-    /// This thread's anchor: a fast-clock reading and the wall-clock time in unix
-    /// nanoseconds at that moment; `(0, 0)` until first used.
-    static ANCHOR: Cell<(Stamp, i64)> = const { Cell::new((0, 0)) };
+    /// This thread's anchor; at 0 until first used.
+    static ANCHOR: Cell<Anchor> = const { Cell::new(Anchor { at: 0, unix: 0 }) };
 }
 
 /// The wall-clock start and the duration, both in nanoseconds, of a span that started
-/// at `start` and finishes now. The duration comes from the monotonic fast clock alone;
-/// only the start's place on the wall clock goes through the anchor.
+/// at `start` and finishes now, placed with this thread's anchor (read again once it is
+/// a second old).
 #[inline]
 pub(crate) fn finish(start: Stamp) -> (i64, i64) {
-    let clock = clock();
-    let end = clock.raw();
-    let duration = nanos(clock.delta_as_nanos(start, end));
-    let end_unix = ANCHOR
-        .try_with(|anchor| {
-            let (mut at, mut unix) = anchor.get();
-            if at == 0 || clock.delta_as_nanos(at, end) > ANCHOR_LIFETIME_NANOS {
-                (at, unix) = (clock.raw(), system_now());
-                anchor.set((at, unix));
+    let end = clock().raw();
+    let anchor = ANCHOR
+        .try_with(|cell| {
+            let anchor = cell.get();
+            if anchor.at == 0 || clock().delta_as_nanos(anchor.at, end) > ANCHOR_LIFETIME_NANOS {
+                cell.set(Anchor::now());
             }
-            unix.saturating_add(nanos(clock.delta_as_nanos(at, end)))
+            cell.get()
         })
         // This thread's locals are gone: read the wall clock itself.
-        .unwrap_or_else(|_| system_now());
-    (end_unix.saturating_sub(duration), duration)
+        .unwrap_or_else(|_| Anchor::now());
+    anchor.place(start, end)
 }
 
 /// The fast clock and the wall clock read together, to place readings of the fast
-/// clock taken on any thread on the wall clock: the agent exporter's thread takes one
-/// per batch, for spans that finished since the last (within the flush interval).
-#[cfg(feature = "agent")]
+/// clock taken on any thread on the wall clock: each thread keeps one for the spans it
+/// finishes ([`finish`]); the agent exporter's thread takes one per batch, for spans
+/// that finished since the last (within the flush interval).
+#[derive(Clone, Copy)]
 pub(crate) struct Anchor {
     at: Stamp,
     unix: i64,
 }
 
-#[cfg(feature = "agent")]
 impl Anchor {
     pub(crate) fn now() -> Anchor {
         let at = clock().raw();
@@ -81,7 +77,9 @@ impl Anchor {
     }
 
     /// The wall-clock start and the duration, in nanoseconds, of a span that ran from
-    /// `start` to `end`; the duration from the monotonic fast clock alone.
+    /// `start` to `end`; the duration from the monotonic fast clock alone, only the
+    /// start's place on the wall clock through the anchor.
+    #[inline]
     pub(crate) fn place(&self, start: Stamp, end: Stamp) -> (i64, i64) {
         let clock = clock();
         let duration = nanos(clock.delta_as_nanos(start, end));
@@ -137,7 +135,6 @@ mod tests {
         }
     }
 
-    #[cfg(feature = "agent")]
     #[test]
     fn an_anchor_places_earlier_and_later_readings() {
         let before = system_now();
