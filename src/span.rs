@@ -270,12 +270,7 @@ impl Span {
     fn export_into(&mut self, exporter: &dyn export::Buffered) {
         exporter.export_into(&mut |buffer| {
             let end = clock::now();
-            // A span started before the exporter was installed has no start time: it
-            // is reported as starting and ending now.
-            let start = match self.start {
-                0 => end,
-                started => started,
-            };
+            let start = self.started().unwrap_or(end);
             buffer.push(PendingSpan::stamped(self.parts(), start, end));
         });
     }
@@ -283,18 +278,21 @@ impl Span {
     /// Hands the span to any other exporter, through the `Exporter` trait.
     #[inline(never)]
     fn export_to(&mut self, exporter: &dyn export::Exporter) {
-        // A span started before the exporter was installed has no start time: it is
-        // reported as starting and ending now.
-        let start = match self.start {
-            0 => clock::now(),
-            started => started,
-        };
+        let start = self.started().unwrap_or_else(clock::now);
         let (start_unix_nanos, duration_nanos) = clock::finish(start);
         exporter.export(FinishedSpan::from_parts(
             self.parts(),
             start_unix_nanos,
             duration_nanos,
         ));
+    }
+
+    /// When the span started, on the fast clock. A span started before the exporter was
+    /// installed has no start time: it is reported as starting and ending when it
+    /// finishes.
+    #[inline]
+    fn started(&self) -> Option<clock::Stamp> {
+        (self.start != 0).then_some(self.start)
     }
 
     /// The span's data, moved out (the span is being dropped).

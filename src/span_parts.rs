@@ -48,7 +48,7 @@ const INLINE_SPAN_TYPES: [&str; 16] = [
 pub(crate) struct InlineSpanType(u8);
 
 impl InlineSpanType {
-    pub(crate) fn of(ty: &str) -> Option<Self> {
+    fn of(ty: &str) -> Option<Self> {
         let index = INLINE_SPAN_TYPES.iter().position(|known| *known == ty)?;
         Some(InlineSpanType(index as u8 + 1))
     }
