@@ -249,8 +249,7 @@ impl StringTable {
     /// The place of `s` in the table, added at the end if it is new.
     #[inline]
     fn index(&mut self, s: &str) -> u32 {
-        // Strings and payloads are far below 4 GiB; a longer one is cut, as in v0.4.
-        let bytes = &s.as_bytes()[..s.len().min(u32::MAX as usize)];
+        let bytes = str_bytes(s);
         if (self.places.len() + 1) * 2 > self.slots.len() {
             self.grow();
         }
@@ -386,6 +385,13 @@ impl Sink for Fixed {
     }
 }
 
+/// A string's bytes as MessagePack can carry them: no string here comes near 4 GiB; one
+/// that did would be cut short (in both formats).
+#[inline(always)]
+fn str_bytes(s: &str) -> &[u8] {
+    &s.as_bytes()[..s.len().min(u32::MAX as usize)]
+}
+
 /// MessagePack into a [`Sink`], each value in its most compact form. Writing cannot
 /// fail.
 struct Writer<S: Sink>(S);
@@ -412,8 +418,7 @@ impl<S: Sink> Writer<S> {
 
     #[inline(always)]
     fn str(&mut self, s: &str) {
-        // No string here comes near 4 GiB; one that did would be cut short.
-        let bytes = &s.as_bytes()[..s.len().min(u32::MAX as usize)];
+        let bytes = str_bytes(s);
         self.str_head(bytes.len());
         self.bytes(bytes);
     }
