@@ -13,7 +13,7 @@
 //! What sending costs the measured process (the exporter's encoding, its system calls,
 //! the kernel's share of loopback TCP on the sending side) is.
 //!
-//! - `spanlog_agent`: spanlog's agent exporter (batches, msgpack, ureq) to the sink,
+//! - `spanlog_agent`: spanlog's agent exporter (batches, msgpack, HTTP/1.1) to the sink,
 //!   v0.4 payloads (the default).
 //! - `spanlog_agent_v05`: the same with v0.5 payloads (`DD_TRACE_API_VERSION=v0.5`, what
 //!   Datadog's Python tracer sends by default): a string table, about a quarter of the

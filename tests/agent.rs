@@ -86,12 +86,7 @@ fn agent_url(var: &str) -> Option<String> {
 }
 
 fn get_json(url: &str) -> Value {
-    let body = ureq::get(url)
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
-        .into_body()
-        .read_to_string()
-        .unwrap();
+    let (_, body) = test_agent::request("GET", url, &[], b"");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
 }
 
@@ -316,18 +311,13 @@ fn large_traces_child() {
 /// The test agent answers 400 to a payload that breaks its checks; ours pass (above).
 fn checks_are_enforced(agent: &str) {
     let empty_payload = [0x90u8]; // an empty msgpack array
-    let response = ureq::put(format!("{agent}/v0.4/traces"))
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .header("Content-Type", "application/msgpack")
-        .send(&empty_payload[..])
-        .unwrap();
-    assert_eq!(
-        response.status().as_u16(),
-        400,
-        "the agent runs with its checks enabled"
+    let (status, _) = test_agent::request(
+        "PUT",
+        &format!("{agent}/v0.4/traces"),
+        &[("Content-Type", "application/msgpack")],
+        &empty_payload,
     );
+    assert_eq!(status, 400, "the agent runs with its checks enabled");
     println!("the test agent enforces its checks");
 }
 

@@ -18,12 +18,6 @@ fn far_future(now: Instant) -> Instant {
         .unwrap_or(now)
 }
 
-/// A duration capped at a year: what is handed to code that adds it to the clock
-/// itself (the HTTP client's timeouts).
-pub(crate) fn capped(duration: Duration) -> Duration {
-    duration.min(Duration::from_secs(365 * 24 * 3600))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,6 +30,5 @@ mod tests {
             after(now, Duration::from_secs(1)),
             now + Duration::from_secs(1)
         );
-        assert_eq!(capped(Duration::MAX), Duration::from_secs(365 * 24 * 3600));
     }
 }

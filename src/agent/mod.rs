@@ -33,6 +33,7 @@
 //!   error, [`Stats::running`] turns false, `flush` returns `false` at once, and later
 //!   spans count as dropped.
 
+mod answer;
 mod buffer;
 mod config;
 mod deadline;

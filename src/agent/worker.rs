@@ -41,7 +41,7 @@ pub(crate) struct Worker {
 
 impl Worker {
     pub(crate) fn new(config: AgentConfig, shared: Arc<Shared>) -> Self {
-        let transport = Transport::new(config.address_value(), config.request_timeout());
+        let transport = Transport::new(config.address_value());
         let global = config::global();
         let service = match global.service() {
             "" => "unnamed-rust-service".to_owned(),

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -29,11 +30,13 @@ pub(crate) fn session(agent: &str, name: &str) -> String {
     static SEQUENCE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let token = format!("spanlog-{name}-{}-{n}", std::process::id());
-    ureq::get(format!(
-        "{agent}/test/session/start?test_session_token={token}"
-    ))
-    .call()
-    .unwrap();
+    let (status, body) = request(
+        "GET",
+        &format!("{agent}/test/session/start?test_session_token={token}"),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200, "starting a session: {body}");
     token
 }
 
@@ -42,14 +45,12 @@ pub(crate) fn session(agent: &str, name: &str) -> String {
 pub(crate) fn spans(agent: &str, token: &str, expected: usize) -> HashMap<(u64, u64), Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let body = ureq::get(format!(
-            "{agent}/test/session/traces?test_session_token={token}"
-        ))
-        .call()
-        .unwrap()
-        .into_body()
-        .read_to_string()
-        .unwrap();
+        let (_, body) = request(
+            "GET",
+            &format!("{agent}/test/session/traces?test_session_token={token}"),
+            &[],
+            b"",
+        );
         let traces: Value = serde_json::from_str(&body).unwrap();
         let mut spans = HashMap::new();
         for trace in traces.as_array().unwrap() {
@@ -98,4 +99,68 @@ pub(crate) fn child_stdout(command: &mut std::process::Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
+}
+
+/// One HTTP/1.1 request to the test agent (`http://host:port/path`), on a connection of
+/// its own: the status and the body as text. Panics on anything unexpected.
+pub(crate) fn request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let mut conn =
+        std::net::TcpStream::connect(authority).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer)
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("{method} {url}: no HTTP answer: {answer}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{method} {url}: {head}"));
+    let chunked = head
+        .lines()
+        .any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"));
+    (
+        status,
+        if chunked {
+            unchunk(body)
+        } else {
+            body.to_owned()
+        },
+    )
+}
+
+/// A chunked body's content.
+fn unchunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    out
 }
