@@ -177,6 +177,44 @@ mod tests {
     }
 
     #[test]
+    fn the_text_is_what_format_gives() {
+        // A fixed sequence spread over every width (xorshift).
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x >> (x % 64)
+        };
+        for i in 0..20_000 {
+            let high = if i % 3 == 0 { 0 } else { next() };
+            let trace = TraceId::from_parts(high, next());
+            let (span, parent) = (SpanId::from_u64(next()), SpanId::from_u64(next()));
+            for wide in [true, false] {
+                let trace_text = match trace.logged_as_hex(wide) {
+                    true => format!("{:032x}", trace.to_u128()),
+                    false => trace.low().to_string(),
+                };
+                let expected = format!(
+                    r#"dd.trace_id="{trace_text}" dd.span_id="{}" dd.parent_id="{}""#,
+                    span.to_u64(),
+                    parent.to_u64()
+                );
+                let ids = IdsText::new(trace, span, parent, wide);
+                assert_eq!(ids.go(), expected);
+                assert_eq!(ids.trace(), trace_text);
+                assert_eq!(ids.span(), span.to_u64().to_string());
+                assert_eq!(ids.parent(), parent.to_u64().to_string());
+                let child = SpanId::from_u64(next());
+                assert_eq!(
+                    IdsText::child_of(&ids, child),
+                    IdsText::new(trace, child, span, wide)
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_longest_ids_fit_and_slice_back_out() {
         let ids = IdsText::new(
             TraceId::from_u128(u128::MAX),
