@@ -50,6 +50,13 @@ fn main() {
                 info!(logger: &text, "request {}", i);
             });
         }
+        "spanlog_first_line_new_trace" => {
+            // A new trace each time, and one line in its root: nothing to copy from.
+            (0..n).for_each(|i| {
+                let _span = spanlog::start_span("work").root().entered();
+                info!(logger: &text, "request {}", i);
+            });
+        }
         "spanlog_first_line_after_parent" => {
             // The same, where the parent has logged (a request span, then its queries):
             // the trace and parent digits are copied from the parent's text.

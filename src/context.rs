@@ -287,6 +287,11 @@ struct Frame {
 struct CachedText {
     token: Token,
     text: IdsText,
+    /// The ids the text was made of, apart from the span's own: a later span at the
+    /// same depth with the same trace and parent (a sibling: the next query of a
+    /// request, say) copies all but its span id from here.
+    trace_id: TraceId,
+    parent_id: SpanId,
 }
 
 struct Stack {
@@ -395,15 +400,23 @@ pub(crate) fn copy_current_ids_text(wide_logging: bool, out: &mut IdsText) -> bo
                 // Grows once per new depth a thread logs at; then reused.
                 stack.texts.resize(depth.max(15) + 1, None);
             }
-            stack.texts[depth] = Some(CachedText { token, text: *out });
+            let (trace_id, parent_id) = (frame.context.trace_id, frame.context.parent_id);
+            stack.texts[depth] = Some(CachedText {
+                token,
+                text: *out,
+                trace_id,
+                parent_id,
+            });
             true
         })
         .unwrap_or(false)
 }
 
-/// The text of the frame at `depth`, the first time a line is logged in it. When the
-/// frame below is its parent and has its text cached (the parent logged), the trace
-/// and parent digits are copied from there and only the new span id is formatted.
+/// The text of the frame at `depth`, the first time a line is logged in it. Only the
+/// new span id is formatted, the rest copied, when a span of the same trace logged
+/// before: the frame below, when it is this span's parent (then the trace and parent
+/// digits are copied from its text); else the last span that logged at this depth,
+/// when it had the same parent (a sibling: everything but the span id is the same).
 #[cold]
 #[inline(never)]
 fn format_ids(stack: &Stack, depth: usize, wide_logging: bool) -> IdsText {
@@ -416,8 +429,20 @@ fn format_ids(stack: &Stack, depth: usize, wide_logging: bool) -> IdsText {
         (cached.token == frame.token && cached.text.wide_logging() == wide_logging && is_parent)
             .then_some(&cached.text)
     });
-    match below {
-        Some(parent) => IdsText::child_of(parent, c.span_id),
+    if let Some(parent) = below {
+        return IdsText::child_of(parent, c.span_id);
+    }
+    let sibling = stack
+        .texts
+        .get(depth)
+        .and_then(Option::as_ref)
+        .filter(|cached| {
+            cached.trace_id == c.trace_id
+                && cached.parent_id == c.parent_id
+                && cached.text.wide_logging() == wide_logging
+        });
+    match sibling {
+        Some(sibling) => IdsText::sibling_of(&sibling.text, c.span_id),
         None => IdsText::new(c.trace_id, c.span_id, c.parent_id, wide_logging),
     }
 }
@@ -491,5 +516,61 @@ mod tests {
                 true
             )
         );
+    }
+
+    /// The text each span's first line gets, whatever was cached before it: its parent's
+    /// text, a sibling's, one of another parent or trace at the same depth, or none.
+    #[test]
+    fn first_lines_copy_from_parents_and_siblings_only_when_they_match() {
+        let text = |wide| {
+            let mut out = IdsText::empty();
+            assert!(copy_current_ids_text(wide, &mut out));
+            out
+        };
+        let expect = |c: &SpanContext, wide| IdsText::new(c.trace_id, c.span_id, c.parent_id, wide);
+        let trace = TraceId::from_parts(0x6b04_d2e8, 0xe6a5_cefc_6c3c_ef4e);
+        let root = SpanContext::new(trace, SpanId::from_u64(1));
+        let child = |parent: &SpanContext, id: u64| SpanContext {
+            span_id: SpanId::from_u64(id),
+            parent_id: parent.span_id,
+            ..parent.clone()
+        };
+        for wide in [true, false] {
+            let _root = root.enter();
+            // Siblings under a root that never logs, then under one that does.
+            for id in [10, 11, u64::MAX, 12] {
+                let c = child(&root, id);
+                let _g = c.enter();
+                assert_eq!(text(wide), expect(&c, wide), "{id}");
+            }
+            assert_eq!(text(wide), expect(&root, wide));
+            let c = child(&root, 13);
+            let g = c.enter();
+            assert_eq!(text(wide), expect(&c, wide));
+            // A grandchild, then a span at its depth with another parent, of another
+            // trace, and after a change of the trace id's width.
+            let grandchild = child(&c, 20);
+            let g2 = grandchild.enter();
+            assert_eq!(text(wide), expect(&grandchild, wide));
+            drop(g2);
+            drop(g);
+            let other_parent = child(&root, 14);
+            let _g = other_parent.enter();
+            let cousin = child(&other_parent, 21);
+            let g3 = cousin.enter();
+            assert_eq!(text(wide), expect(&cousin, wide));
+            drop(g3);
+            let stranger = SpanContext {
+                trace_id: TraceId::from_parts(1, 2),
+                ..cousin.clone()
+            };
+            let g4 = stranger.enter();
+            assert_eq!(text(wide), expect(&stranger, wide));
+            drop(g4);
+            let again = child(&other_parent, 22);
+            let _g5 = again.enter();
+            assert_eq!(text(!wide), expect(&again, !wide));
+            assert_eq!(text(wide), expect(&again, wide));
+        }
     }
 }

@@ -84,6 +84,30 @@ impl IdsText {
         }
     }
 
+    /// The text of a sibling of the span whose text is `sibling`: the same trace and
+    /// parent, `span_id` for the span. Only the new span id is formatted; the rest is
+    /// copied.
+    pub(crate) fn sibling_of(sibling: &IdsText, span_id: SpanId) -> Self {
+        let mut text = ArrayString::new();
+        let shared = TRACE_KEY.len() + usize::from(sibling.trace_len) + SPAN_KEY.len();
+        let (head, tail) = sibling.text.split_at(shared.min(sibling.text.len()));
+        text.push_str(head);
+        let mut digits = itoa::Buffer::new();
+        let span = digits.format(span_id.to_u64());
+        text.push_str(span);
+        // The sibling's parent key, parent digits and closing quote.
+        text.push_str(
+            tail.get(usize::from(sibling.span_len)..)
+                .unwrap_or_default(),
+        );
+        IdsText {
+            text,
+            trace_len: sibling.trace_len,
+            span_len: span.len() as u8,
+            wide_logging: sibling.wide_logging,
+        }
+    }
+
     pub(crate) fn wide_logging(&self) -> bool {
         self.wide_logging
     }
@@ -205,10 +229,14 @@ mod tests {
                 assert_eq!(ids.trace(), trace_text);
                 assert_eq!(ids.span(), span.to_u64().to_string());
                 assert_eq!(ids.parent(), parent.to_u64().to_string());
-                let child = SpanId::from_u64(next());
+                let other = SpanId::from_u64(next());
                 assert_eq!(
-                    IdsText::child_of(&ids, child),
-                    IdsText::new(trace, child, span, wide)
+                    IdsText::child_of(&ids, other),
+                    IdsText::new(trace, other, span, wide)
+                );
+                assert_eq!(
+                    IdsText::sibling_of(&ids, other),
+                    IdsText::new(trace, other, parent, wide)
                 );
             }
         }
