@@ -5,12 +5,38 @@
 use std::io::ErrorKind;
 use std::time::Instant;
 
-use super::transport::{Failure, broken};
-
 /// The most of an answer's head read.
 const HEAD_LIMIT: usize = 16 * 1024;
 /// The most of an answer's body kept (the agent's answer is a small JSON object).
 const BODY_LIMIT: usize = 64 * 1024;
+
+/// Why a request failed, and whether it failed on a kept connection before anything
+/// came back (then it is worth one more try on a new connection: the agent may have
+/// closed the kept one in the meantime).
+pub(crate) struct Failure {
+    pub(crate) message: String,
+    pub(crate) nothing_back: bool,
+}
+
+impl Failure {
+    pub(crate) fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            nothing_back: false,
+        }
+    }
+}
+
+/// An error of a connection the other end closed.
+pub(crate) fn broken(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::BrokenPipe
+            | ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::UnexpectedEof
+    )
+}
 
 /// What the agent answered.
 #[derive(Debug)]

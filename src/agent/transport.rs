@@ -12,7 +12,7 @@ use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use super::answer::{self, Answer};
+use super::answer::{self, Answer, Failure, broken};
 use super::config::{Address, ApiVersion};
 use super::deadline;
 
@@ -40,23 +40,6 @@ enum Target {
         resolved: Option<(Instant, Vec<SocketAddr>)>,
     },
     Unix(std::path::PathBuf),
-}
-
-/// Why a request failed, and whether it failed on a kept connection before anything
-/// came back (then it is worth one more try on a new connection: the agent may have
-/// closed the kept one in the meantime).
-pub(crate) struct Failure {
-    pub(crate) message: String,
-    pub(crate) nothing_back: bool,
-}
-
-impl Failure {
-    pub(crate) fn new(message: impl Into<String>) -> Failure {
-        Failure {
-            message: message.into(),
-            nothing_back: false,
-        }
-    }
 }
 
 impl Transport {
@@ -284,17 +267,6 @@ fn write_all(
         first = false;
     }
     Ok(())
-}
-
-/// An error of a connection the other end closed.
-pub(crate) fn broken(error: &std::io::Error) -> bool {
-    matches!(
-        error.kind(),
-        ErrorKind::BrokenPipe
-            | ErrorKind::ConnectionReset
-            | ErrorKind::ConnectionAborted
-            | ErrorKind::UnexpectedEof
-    )
 }
 
 /// A connection to the agent.
