@@ -32,6 +32,10 @@ pub(crate) struct Chunks {
     chunk_of: Vec<usize>,
     /// The next free slot of each chunk in `order`, while grouping.
     fill: Vec<usize>,
+    /// The batch index of each chunk's local root, if it holds one, while grouping:
+    /// noted as the span is read for its trace id, so that finding the root later
+    /// reads indices, not the spans again.
+    local_roots: Vec<Option<usize>>,
     /// The sampling decision of each chunk made here (`None`: upstream's stands), once
     /// [`Chunks::decide`] ran.
     pub(crate) decisions: Vec<Option<Decision>>,
@@ -48,11 +52,13 @@ impl Chunks {
         self.chunks.clear();
         self.index.clear();
         self.chunk_of.clear();
+        self.local_roots.clear();
         // Spans of a trace mostly come one after another (a thread's batch): the last
         // span's chunk is checked before the map.
         let mut last: Option<((u64, u64), usize)> = None;
-        for span in batch {
-            let trace = span.context().trace_id();
+        for (i, span) in batch.iter().enumerate() {
+            let context = span.context();
+            let trace = context.trace_id();
             let key = (trace.high(), trace.low());
             let chunk = match last {
                 Some((last_key, chunk)) if last_key == key => chunk,
@@ -61,11 +67,15 @@ impl Chunks {
                     let chunk = *self.index.entry(key).or_insert(next);
                     if chunk == next {
                         self.chunks.push(Chunk { start: 0, len: 0 });
+                        self.local_roots.push(None);
                     }
                     chunk
                 }
             };
             last = Some((key, chunk));
+            if context.is_local_root() {
+                self.local_roots[chunk].get_or_insert(i);
+            }
             self.chunks[chunk].len += 1;
             self.chunk_of.push(chunk);
         }
@@ -87,15 +97,16 @@ impl Chunks {
         // parent is not in the chunk (a chunk sent ahead of its root, or a trace split
         // between batches).
         let Chunks {
-            order, chunks, ids, ..
+            order,
+            chunks,
+            ids,
+            local_roots,
+            ..
         } = self;
-        for chunk in chunks.iter() {
+        for (chunk, local_root) in chunks.iter().zip(local_roots.iter()) {
             let spans = &mut order[chunk.start..chunk.start + chunk.len];
-            let root = match spans
-                .iter()
-                .position(|&i| batch[i].context().is_local_root())
-            {
-                Some(root) => Some(root),
+            let root = match local_root {
+                Some(root) => spans.iter().position(|i| i == root),
                 None => first_orphan(batch, spans, ids),
             };
             if let Some(root) = root {
