@@ -167,8 +167,6 @@ impl Transport {
                         Err(error) => last = format!("{addr}: {error}"),
                     }
                 }
-                // A lookup that led nowhere is made again next time.
-                *resolved = None;
                 Err(last)
             }
             #[cfg(unix)]
