@@ -280,7 +280,7 @@ impl<S: Source> Reader<'_, S> {
                     }
                 }
             }
-            if body.len() + size > BODY_LIMIT {
+            if size > BODY_LIMIT - body.len() {
                 return Ok((body, usize::MAX));
             }
             self.fill(at + size + 2)?;
@@ -381,6 +381,10 @@ mod tests {
         assert_eq!(ok(chunked), (200, "{\"rate\": 1}".into(), true));
         let bad = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
         assert!(answer(bad.as_bytes()).is_err());
+        // A chunk too large to keep (its size near the largest number) is not read.
+        let huge = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                    1\r\nx\r\nffffffffffffffff\r\n";
+        assert_eq!(ok(huge), (200, "x".into(), false));
     }
 
     #[test]
