@@ -63,6 +63,7 @@ pub(crate) fn read<S: Source>(
     let mut reader = Reader {
         source,
         buf,
+        scratch: [0; 4096],
         deadline,
         name,
     };
@@ -172,6 +173,8 @@ impl Head {
 struct Reader<'a, S> {
     source: &'a mut S,
     buf: &'a mut Vec<u8>,
+    /// What one read fills, then appended to `buf`.
+    scratch: [u8; 4096],
     deadline: Instant,
     name: &'a str,
 }
@@ -179,20 +182,15 @@ struct Reader<'a, S> {
 impl<S: Source> Reader<'_, S> {
     /// Reads once more; `Ok(false)` at the connection's end.
     fn more(&mut self) -> Result<bool, Failure> {
-        let start = self.buf.len();
-        self.buf.resize(start + 4096, 0);
         loop {
-            let read = self
-                .source
-                .read_before(&mut self.buf[start..], self.deadline);
-            match read {
+            match self.source.read_before(&mut self.scratch, self.deadline) {
                 Ok(n) => {
-                    self.buf.truncate(start + n);
+                    self.buf
+                        .extend_from_slice(&self.scratch[..n.min(self.scratch.len())]);
                     return Ok(n > 0);
                 }
                 Err(error) if error.kind() == ErrorKind::Interrupted => {}
                 Err(error) => {
-                    self.buf.truncate(start);
                     let message = match error.kind() {
                         ErrorKind::WouldBlock | ErrorKind::TimedOut => {
                             format!("timed out talking to {}", self.name)
@@ -201,7 +199,7 @@ impl<S: Source> Reader<'_, S> {
                     };
                     return Err(Failure {
                         message,
-                        nothing_back: start == 0 && broken(&error),
+                        nothing_back: self.buf.is_empty() && broken(&error),
                     });
                 }
             }
@@ -222,13 +220,16 @@ impl<S: Source> Reader<'_, S> {
     /// Where `needle` first appears at or after `from`, reading until it does (at most
     /// `limit` bytes in all).
     fn find(&mut self, from: usize, needle: &[u8], limit: usize) -> Result<usize, Failure> {
+        // Where a match could still start: what was searched is not searched again.
+        let mut start = from;
         loop {
-            if let Some(at) = self.buf.get(from..).and_then(|rest| {
+            if let Some(at) = self.buf.get(start..).and_then(|rest| {
                 rest.windows(needle.len())
                     .position(|window| window == needle)
             }) {
-                return Ok(from + at);
+                return Ok(start + at);
             }
+            start = start.max((self.buf.len() + 1).saturating_sub(needle.len()));
             if self.buf.len() >= limit {
                 return Err(Failure::new(format!(
                     "{} answered with more than {limit} bytes of headers",
