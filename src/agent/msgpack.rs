@@ -9,8 +9,8 @@
 //! v0.4 is an array of trace chunks, each an array of span maps. v0.5 is a pair: a
 //! table of every string of the payload, each once, then the chunks, each span an array
 //! of 12 values in a fixed order, its strings given by their place in the table. Both
-//! are written by one function, [`write_span`], through [`Format`], with v0.4's fields
-//! in v0.5's order.
+//! are written by the same functions ([`write_head`], [`write_rest`]) through
+//! [`Format`], with v0.4's fields in v0.5's order.
 
 use arrayvec::ArrayVec;
 
@@ -101,23 +101,70 @@ fn write_chunks<F: Format>(
     chunks: &Chunks,
     tags: &Tags<'_>,
 ) {
-    // The meta of a span with no tags of its own that does not lead its chunk, the
-    // same for most spans: written once.
+    // What follows the numbers of a span with no tags of its own that does not lead
+    // its chunk and has no type, the same for most spans: its meta (the defaults), no
+    // metrics, an empty type. Written once.
     plain_meta.clear();
     let plain = &mut Writer(&mut *plain_meta);
+    format.key(plain, b"\xa4meta");
     let defaults = default_tags(tags);
     plain.map_len(defaults.clone().count());
     for (key, value) in defaults {
         format.str(plain, key);
         format.str(plain, value);
     }
+    format.key(plain, b"\xa7metrics");
+    plain.map_len(0);
+    // Up to here for a span with a type; the rest is an empty one.
+    let typed = plain.0.len();
+    format.key(plain, b"\xa4type");
+    format.str(plain, "");
+    let mut last_head = None;
     out.array_len(chunks.chunks.len());
     for (i, chunk) in chunks.iter().enumerate() {
         out.array_len(chunk.len());
         let decision = chunks.decisions.get(i).copied().flatten();
         for (position, &index) in chunk.iter().enumerate() {
             let root = (position == 0).then_some(decision);
-            write_span(out, format, plain_meta, batch[index], root, tags);
+            let span = batch[index];
+            write_head(out, format, span, tags, &mut last_head);
+            write_rest(out, format, (plain_meta, typed), span, root, tags);
+        }
+    }
+}
+
+/// Where a span's service, name and resource live (the same memory, the same strings:
+/// they stay put while the payload is written), and where in the payload the last
+/// span's head with them was written.
+type Head = ((usize, usize), (usize, usize), (usize, usize));
+
+/// A span's header, service, name and resource: copied in one piece from the span
+/// before it when it had the same three (the spans of a batch mostly follow a few
+/// names), else written.
+#[inline]
+fn write_head<F: Format>(
+    out: &mut VecWriter<'_>,
+    format: &mut F,
+    span: &PendingSpan,
+    tags: &Tags<'_>,
+    last: &mut Option<(Head, std::ops::Range<usize>)>,
+) {
+    let service = span.service().unwrap_or(tags.service);
+    let (name, resource) = (span.name(), span.resource());
+    let place = |s: &str| (s.as_ptr() as usize, s.len());
+    let head = (place(service), place(name), place(resource));
+    match last {
+        Some((seen, range)) if *seen == head => out.0.extend_from_within(range.clone()),
+        _ => {
+            let start = out.0.len();
+            format.span(out);
+            format.key(out, b"\xa7service");
+            format.str(out, service);
+            format.key(out, b"\xa4name");
+            format.str(out, name);
+            format.key(out, b"\xa8resource");
+            format.str(out, resource);
+            *last = Some((head, start..out.0.len()));
         }
     }
 }
@@ -485,40 +532,30 @@ impl<S: Sink> Writer<S> {
     }
 }
 
-/// `chunk_root` is `Some` for the first span of a chunk, with the sampling decision made
-/// here for its trace (`None` inside: upstream's stands). `plain_meta`: the meta of a
-/// span that neither leads its chunk nor has tags of its own, encoded.
+/// A span after its head (see [`write_head`]). `chunk_root` is `Some` for the first span
+/// of a chunk, with the sampling decision made here for its trace (`None` inside:
+/// upstream's stands). `plain`: what follows the numbers of a span that neither leads
+/// its chunk nor has tags of its own, encoded, and where its empty type starts.
 #[inline]
-fn write_span<F: Format>(
+fn write_rest<F: Format>(
     out: &mut VecWriter<'_>,
     format: &mut F,
-    plain_meta: &[u8],
+    (plain, typed): (&[u8], usize),
     span: &PendingSpan,
     chunk_root: Option<Option<Decision>>,
     tags: &Tags<'_>,
 ) {
     let context = span.context();
-    // v0.5's order; v0.4's map the same.
-    format.span(out);
-    format.key(out, b"\xa7service");
-    format.str(out, span.service().unwrap_or(tags.service));
-    format.key(out, b"\xa4name");
-    format.str(out, span.name());
-    format.key(out, b"\xa8resource");
-    format.str(out, span.resource());
     write_numbers(out, format, span, tags.anchor);
-    let plain = chunk_root.is_none()
+    let plain_span = chunk_root.is_none()
         && span.meta().is_empty()
         && span.metrics().is_empty()
         && !context.parent_id.is_zero();
-    if plain {
-        // The common case: the shared meta, no metrics.
-        format.key(out, b"\xa4meta");
-        out.bytes(plain_meta);
-        format.key(out, b"\xa7metrics");
-        out.map_len(0);
-    } else {
-        write_tags(out, format, span, chunk_root, tags);
+    match (plain_span, span.span_type()) {
+        // The common case: the shared meta, no metrics, no type.
+        (true, None) => return out.bytes(plain),
+        (true, Some(_)) => out.bytes(plain.get(..typed).unwrap_or_default()),
+        (false, _) => write_tags(out, format, span, chunk_root, tags),
     }
     format.key(out, b"\xa4type");
     format.str(out, span.span_type().unwrap_or(""));
