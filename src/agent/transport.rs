@@ -437,6 +437,28 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_addresses_are_reached() {
+        // Where the machine has no IPv6 loopback there is nothing to reach.
+        let Ok(listener) = TcpListener::bind("[::1]:0") else {
+            return;
+        };
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let (head, _) = request(&mut conn).unwrap();
+            conn.write_all(OK).unwrap();
+            head
+        });
+        let mut transport = Transport::new(&Address::Http(format!("http://[::1]:{port}")));
+        assert_eq!(put(&mut transport, b"\x90"), Ok((200, b"{}".to_vec())));
+        let head = server.join().unwrap();
+        assert!(
+            head.contains(&format!("\r\nHost: [::1]:{port}\r\n")),
+            "{head}"
+        );
+    }
+
+    #[test]
     fn a_connection_the_agent_closes_is_replaced() {
         // Closed after each answer, without saying so.
         let (address, requests) = agent(|n, mut conn, seen| {
