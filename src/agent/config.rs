@@ -92,8 +92,9 @@ impl std::error::Error for InvalidApiVersion {}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Address {
-    /// `http://host:port`, without a trailing slash.
-    Http(String),
+    /// `http://host:port`: the host as written in the address (an IPv6 address in
+    /// brackets), and the port.
+    Http { host: String, port: u16 },
     /// A unix domain socket path.
     Unix(std::path::PathBuf),
 }
@@ -101,7 +102,7 @@ pub(crate) enum Address {
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Address::Http(base) => f.write_str(base),
+            Address::Http { host, port } => write!(f, "http://{host}:{port}"),
             Address::Unix(path) => write!(f, "unix://{}", path.display()),
         }
     }
@@ -123,12 +124,16 @@ impl fmt::Display for InvalidAddress {
 
 impl std::error::Error for InvalidAddress {}
 
+/// The default address, for messages; a test checks it is what the default gives.
 const DEFAULT_ADDRESS: &str = "http://localhost:8126";
 
 impl Default for AgentConfig {
     fn default() -> Self {
         AgentConfig {
-            address: Address::Http(DEFAULT_ADDRESS.to_owned()),
+            address: Address::Http {
+                host: "localhost".to_owned(),
+                port: 8126,
+            },
             batch_size: 5_000,
             flush_interval: Duration::from_secs(1),
             queue_capacity: 20_000,
@@ -281,7 +286,10 @@ impl AgentConfig {
         if host.is_empty() || host == "[]" {
             return Err(invalid());
         }
-        self.address = Address::Http(format!("http://{host}:{port}"));
+        self.address = Address::Http {
+            host: host.to_owned(),
+            port,
+        };
         Ok(self)
     }
 

@@ -22,6 +22,9 @@ const FRESH: Duration = Duration::from_secs(60);
 /// How requests reach the agent, and the connection kept open to it.
 pub(crate) struct Transport {
     target: Target,
+    /// The agent's address for messages: `host:port`, which is also the `Host` header
+    /// over TCP, or the socket's path.
+    name: String,
     /// The connection the last answer left open.
     kept: Option<Stream>,
     /// The request's head, written again for each request into the same buffer.
@@ -32,8 +35,7 @@ pub(crate) struct Transport {
 
 enum Target {
     Tcp {
-        /// `host:port` as the address gave it: the `Host` header.
-        authority: String,
+        /// The host to look up or connect to (an IPv6 address without brackets).
         host: String,
         port: u16,
         /// The last lookup of `host` and when it was made.
@@ -44,29 +46,23 @@ enum Target {
 
 impl Transport {
     pub(crate) fn new(address: &Address) -> Transport {
-        let target = match address {
-            Address::Http(base) => {
-                let authority = base.trim_start_matches("http://").to_owned();
-                // The configuration made it `host:port`, the host bracketed if IPv6.
-                let (host, port) = authority
-                    .rsplit_once(':')
-                    .map(|(host, port)| (host, port.parse().unwrap_or(8126)))
-                    .unwrap_or((&authority, 8126));
-                let host = host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_owned();
-                Target::Tcp {
-                    authority,
-                    host,
-                    port,
+        let (target, name) = match address {
+            Address::Http { host, port } => {
+                let target = Target::Tcp {
+                    host: host
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_owned(),
+                    port: *port,
                     resolved: None,
-                }
+                };
+                (target, format!("{host}:{port}"))
             }
-            Address::Unix(path) => Target::Unix(path.clone()),
+            Address::Unix(path) => (Target::Unix(path.clone()), path.display().to_string()),
         };
         Transport {
             target,
+            name,
             kept: None,
             head: Vec::new(),
             read: Vec::new(),
@@ -97,7 +93,7 @@ impl Transport {
 
     fn write_head(&mut self, version: ApiVersion, length: usize, traces: usize) {
         let host = match &self.target {
-            Target::Tcp { authority, .. } => authority.as_str(),
+            Target::Tcp { .. } => self.name.as_str(),
             Target::Unix(_) => "localhost",
         };
         let head = &mut self.head;
@@ -129,10 +125,10 @@ impl Transport {
         body: &[u8],
         deadline: Instant,
     ) -> Result<(u16, Vec<u8>), Failure> {
-        let name = self.name();
-        write_all(&mut stream, &self.head, body, deadline, &name)?;
+        let name = &self.name;
+        write_all(&mut stream, &self.head, body, deadline, name)?;
         let Answer { status, body, keep } =
-            answer::read(&mut stream, &mut self.read, deadline, &name)?;
+            answer::read(&mut stream, &mut self.read, deadline, name)?;
         if keep {
             self.kept = Some(stream);
         }
@@ -146,7 +142,6 @@ impl Transport {
                 host,
                 port,
                 resolved,
-                ..
             } => {
                 let addrs = match resolved.as_ref().filter(|(at, _)| at.elapsed() < FRESH) {
                     Some((_, addrs)) => addrs.clone(),
@@ -178,14 +173,6 @@ impl Transport {
                 "unix sockets are not available here: {}",
                 path.display()
             )),
-        }
-    }
-
-    /// The agent's address, for messages.
-    fn name(&self) -> String {
-        match &self.target {
-            Target::Tcp { authority, .. } => authority.clone(),
-            Target::Unix(path) => path.display().to_string(),
         }
     }
 }
@@ -305,8 +292,7 @@ impl Stream {
         if self.set_nonblocking(true).is_err() {
             return false;
         }
-        let mut byte = [0u8; 1];
-        let reader: &mut dyn Read = &mut &*self;
+        let (mut reader, mut byte) = (self, [0u8; 1]);
         let open = matches!(reader.read(&mut byte), Err(e) if e.kind() == ErrorKind::WouldBlock);
         open && self.set_nonblocking(false).is_ok()
     }
@@ -390,13 +376,19 @@ mod tests {
 
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
 
+    /// `address` as the configuration reads it.
+    fn http(address: &str) -> Address {
+        let config = super::super::config::AgentConfig::new().with_address(address);
+        config.unwrap().address_value().clone()
+    }
+
     /// A local agent: `serve(connection number, stream)` for each connection, on a
     /// thread; the requests it read come back on the receiver.
     fn agent(
         serve: impl Fn(usize, TcpStream, &mpsc::Sender<(usize, String, Vec<u8>)>) + Send + 'static,
     ) -> (Address, mpsc::Receiver<(usize, String, Vec<u8>)>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = Address::Http(format!("http://{}", listener.local_addr().unwrap()));
+        let address = http(&format!("http://{}", listener.local_addr().unwrap()));
         let (send, receive) = mpsc::channel();
         std::thread::spawn(move || {
             for (n, conn) in listener.incoming().enumerate() {
@@ -449,7 +441,7 @@ mod tests {
             conn.write_all(OK).unwrap();
             head
         });
-        let mut transport = Transport::new(&Address::Http(format!("http://[::1]:{port}")));
+        let mut transport = Transport::new(&http(&format!("http://[::1]:{port}")));
         assert_eq!(put(&mut transport, b"\x90"), Ok((200, b"{}".to_vec())));
         let head = server.join().unwrap();
         assert!(
@@ -510,7 +502,7 @@ mod tests {
         let closed = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = closed.local_addr().unwrap().port();
         drop(closed);
-        let mut transport = Transport::new(&Address::Http(format!("http://localhost:{port}")));
+        let mut transport = Transport::new(&http(&format!("http://localhost:{port}")));
         assert!(put(&mut transport, b"\x90").is_err());
     }
 
