@@ -65,47 +65,48 @@ impl IdsText {
     /// for the span, and the parent's span id as its parent. Only the new span id is
     /// formatted; the rest is copied.
     pub(crate) fn child_of(parent: &IdsText, span_id: SpanId) -> Self {
-        let mut text = ArrayString::new();
-        // The parent's text up to its span id is this span's too: one copy.
-        let shared = TRACE_KEY.len() + usize::from(parent.trace_len) + SPAN_KEY.len();
-        text.push_str(parent.text.get(..shared).unwrap_or_default());
-        let mut digits = itoa::Buffer::new();
-        let span = digits.format(span_id.to_u64());
-        text.push_str(span);
-        let span_len = span.len() as u8;
-        text.push_str(PARENT_KEY);
-        text.push_str(parent.span());
-        text.push_str("\"");
-        IdsText {
-            text,
-            trace_len: parent.trace_len,
-            span_len,
-            wide_logging: parent.wide_logging,
-        }
+        Self::respanned(parent, span_id, |text| {
+            text.push_str(PARENT_KEY);
+            text.push_str(parent.span());
+            text.push_str("\"");
+        })
     }
 
     /// The text of a sibling of the span whose text is `sibling`: the same trace and
     /// parent, `span_id` for the span. Only the new span id is formatted; the rest is
     /// copied.
     pub(crate) fn sibling_of(sibling: &IdsText, span_id: SpanId) -> Self {
+        // The sibling's parent key, parent digits and closing quote.
+        let after_span = sibling.span_start() + usize::from(sibling.span_len);
+        let tail = sibling.text.get(after_span..).unwrap_or_default();
+        Self::respanned(sibling, span_id, |text| text.push_str(tail))
+    }
+
+    /// `source`'s text up to its span id (the same trace: one copy), `span_id`, then what
+    /// `tail` writes.
+    #[inline(always)]
+    fn respanned(
+        source: &IdsText,
+        span_id: SpanId,
+        tail: impl FnOnce(&mut ArrayString<IDS_CAPACITY>),
+    ) -> Self {
         let mut text = ArrayString::new();
-        let shared = TRACE_KEY.len() + usize::from(sibling.trace_len) + SPAN_KEY.len();
-        let (head, tail) = sibling.text.split_at(shared.min(sibling.text.len()));
-        text.push_str(head);
+        text.push_str(source.text.get(..source.span_start()).unwrap_or_default());
         let mut digits = itoa::Buffer::new();
         let span = digits.format(span_id.to_u64());
         text.push_str(span);
-        // The sibling's parent key, parent digits and closing quote.
-        text.push_str(
-            tail.get(usize::from(sibling.span_len)..)
-                .unwrap_or_default(),
-        );
+        tail(&mut text);
         IdsText {
             text,
-            trace_len: sibling.trace_len,
+            trace_len: source.trace_len,
             span_len: span.len() as u8,
-            wide_logging: sibling.wide_logging,
+            wide_logging: source.wide_logging,
         }
+    }
+
+    /// Where the span id's digits start.
+    fn span_start(&self) -> usize {
+        TRACE_KEY.len() + usize::from(self.trace_len) + SPAN_KEY.len()
     }
 
     pub(crate) fn wide_logging(&self) -> bool {
@@ -133,18 +134,11 @@ impl IdsText {
     }
 
     pub(crate) fn span(&self) -> &str {
-        self.slice(
-            TRACE_KEY.len() + usize::from(self.trace_len) + SPAN_KEY.len(),
-            self.span_len,
-        )
+        self.slice(self.span_start(), self.span_len)
     }
 
     pub(crate) fn parent(&self) -> &str {
-        let start = TRACE_KEY.len()
-            + usize::from(self.trace_len)
-            + SPAN_KEY.len()
-            + usize::from(self.span_len)
-            + PARENT_KEY.len();
+        let start = self.span_start() + usize::from(self.span_len) + PARENT_KEY.len();
         // The parent runs to the closing quote.
         self.text
             .get(start..self.text.len().saturating_sub(1))
