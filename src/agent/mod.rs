@@ -314,36 +314,16 @@ mod tests {
     /// An agent without the v0.5 endpoint (it answers 404 there, 200 on v0.4). Returns
     /// the address and each request's path and spans, as they arrive.
     fn agent_without_v05() -> (String, mpsc::Receiver<(String, Vec<Seen>)>) {
-        use std::io::{BufRead, BufReader, Read, Write};
+        use std::io::Write;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let (tell, requests) = mpsc::channel();
         std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
+            for mut stream in listener.incoming().flatten() {
                 let tell = tell.clone();
                 std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream);
-                    loop {
-                        let (mut line, mut path, mut length) = (String::new(), None, 0);
-                        loop {
-                            line.clear();
-                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                                return;
-                            }
-                            let lower = line.to_ascii_lowercase();
-                            if let Some(value) = lower.strip_prefix("content-length:") {
-                                length = value.trim().parse().unwrap();
-                            }
-                            if path.is_none() {
-                                path = line.split(' ').nth(1).map(str::to_owned);
-                            }
-                            if line == "\r\n" {
-                                break;
-                            }
-                        }
-                        let mut body = vec![0; length];
-                        reader.read_exact(&mut body).unwrap();
-                        let path = path.unwrap();
+                    while let Some((head, body)) = read_request(&mut stream) {
+                        let path = head.split(' ').nth(1).unwrap().to_owned();
                         let mut spans = Vec::new();
                         if path == "/v0.4/traces" {
                             let buf = &mut &body[..];
@@ -360,7 +340,7 @@ mod tests {
                             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
                         };
                         let _ = tell.send((path, spans));
-                        if reader.get_mut().write_all(answer).is_err() {
+                        if stream.write_all(answer).is_err() {
                             return;
                         }
                     }
@@ -368,6 +348,34 @@ mod tests {
             }
         });
         (address, requests)
+    }
+
+    /// Reads one request from `conn`, as the fake agents here do: its head (request line
+    /// included) and its body; `None` at the connection's end. Reads nothing past the
+    /// request, so the connection can carry the next one.
+    pub(super) fn read_request(conn: &mut impl std::io::Read) -> Option<(String, Vec<u8>)> {
+        let mut data = Vec::new();
+        let mut byte = [0u8; 1];
+        while !data.ends_with(b"\r\n\r\n") {
+            match conn.read(&mut byte) {
+                Ok(1) => data.push(byte[0]),
+                _ => return None,
+            }
+        }
+        let head = String::from_utf8(data).ok()?;
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(str::to_owned)
+            })?
+            .trim()
+            .parse()
+            .ok()?;
+        let mut body = vec![0u8; length];
+        conn.read_exact(&mut body).ok()?;
+        Some((head, body))
     }
 
     /// Reads one v0.4 span map: its name, start and duration; the rest skipped.

@@ -353,26 +353,7 @@ mod tests {
     use std::net::TcpListener;
     use std::sync::mpsc;
 
-    /// Reads one request from `conn`: its head and body; `None` at the connection's end.
-    fn request(conn: &mut impl Read) -> Option<(String, Vec<u8>)> {
-        let mut data = Vec::new();
-        let mut byte = [0u8; 1];
-        while !data.ends_with(b"\r\n\r\n") {
-            match conn.read(&mut byte) {
-                Ok(1) => data.push(byte[0]),
-                _ => return None,
-            }
-        }
-        let head = String::from_utf8(data).ok()?;
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("Content-Length: "))?
-            .parse()
-            .ok()?;
-        let mut body = vec![0u8; length];
-        conn.read_exact(&mut body).ok()?;
-        Some((head, body))
-    }
+    use super::super::tests::read_request as request;
 
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
 
