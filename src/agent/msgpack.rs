@@ -119,6 +119,7 @@ fn write_chunks<F: Format>(
     let typed = plain.0.len();
     format.key(plain, b"\xa4type");
     format.str(plain, "");
+    let wide = WideNumbers::new(format);
     let mut last_head = None;
     out.array_len(chunks.chunks.len());
     for (i, chunk) in chunks.iter().enumerate() {
@@ -128,7 +129,7 @@ fn write_chunks<F: Format>(
             let root = (position == 0).then_some(decision);
             let span = batch[index];
             write_head(out, format, span, tags, &mut last_head);
-            write_rest(out, format, (plain_meta, typed), span, root, tags);
+            write_rest(out, format, (plain_meta, typed), &wide, span, root, tags);
         }
     }
 }
@@ -394,6 +395,7 @@ impl Sink for &mut Vec<u8> {
 /// A span's numbers (and v0.4's keys for them), gathered on the stack and copied into
 /// the payload in one piece: one capacity check instead of one per value. Six values
 /// and their keys take at most 94 bytes (a test writes the largest).
+#[derive(Clone)]
 struct Fixed {
     bytes: [u8; 128],
     len: usize,
@@ -541,12 +543,13 @@ fn write_rest<F: Format>(
     out: &mut VecWriter<'_>,
     format: &mut F,
     (plain, typed): (&[u8], usize),
+    wide: &WideNumbers,
     span: &PendingSpan,
     chunk_root: Option<Option<Decision>>,
     tags: &Tags<'_>,
 ) {
     let context = span.context();
-    write_numbers(out, format, span, tags.anchor);
+    write_numbers(out, format, wide, span, tags.anchor);
     let plain_span = chunk_root.is_none()
         && span.meta().is_empty()
         && span.metrics().is_empty()
@@ -561,25 +564,85 @@ fn write_rest<F: Format>(
     format.str(out, span.span_type().unwrap_or(""));
 }
 
+/// The keys of a span's first four numbers: trace id, span id, parent id, start.
+const WIDE_KEYS: [&[u8]; 4] = [
+    b"\xa8trace_id",
+    b"\xa7span_id",
+    b"\xa9parent_id",
+    b"\xa5start",
+];
+
+/// A span's first four numbers (with their keys in v0.4) as nearly every span has them:
+/// random trace, span and parent ids and a start in unix nanoseconds, each at least
+/// 2^32 and so written as a marker and eight bytes. Laid out once per payload; a
+/// span's numbers then go into the eight-byte slots of a copy, where each would take a
+/// width check and a copy of its own.
+struct WideNumbers {
+    layout: Fixed,
+    /// Where each value's eight bytes start.
+    slots: [usize; 4],
+}
+
+impl WideNumbers {
+    fn new<F: Format>(format: &mut F) -> WideNumbers {
+        let layout = &mut Writer(Fixed::new());
+        let mut slots = [0; 4];
+        for (slot, key) in slots.iter_mut().zip(WIDE_KEYS) {
+            format.key(layout, key);
+            layout.uint(u64::MAX);
+            *slot = layout.0.len - 8;
+        }
+        WideNumbers {
+            layout: layout.0.clone(),
+            slots,
+        }
+    }
+
+    /// Puts `values` into `fixed`, a copy of the layout, when each is at least 2^32
+    /// (what the general path would write then); else returns `false`.
+    #[inline(always)]
+    fn fill(&self, fixed: &mut Fixed, values: [u64; 4]) -> bool {
+        if values.iter().any(|&value| value <= u64::from(u32::MAX)) {
+            return false;
+        }
+        for (&slot, value) in self.slots.iter().zip(values) {
+            match fixed.bytes.get_mut(slot..slot + 8) {
+                Some(bytes) => bytes.copy_from_slice(&value.to_be_bytes()),
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
 /// A span's ids, times and error flag (with their keys in v0.4), in one copy.
 #[inline(always)]
 fn write_numbers<F: Format>(
     out: &mut VecWriter<'_>,
     format: &mut F,
+    wide: &WideNumbers,
     span: &PendingSpan,
     anchor: &Anchor,
 ) {
     let context = span.context();
     let (start, duration) = span.times(anchor);
-    let fixed = &mut Writer(Fixed::new());
-    format.key(fixed, b"\xa8trace_id");
-    fixed.uint(context.trace_id.low());
-    format.key(fixed, b"\xa7span_id");
-    fixed.uint(context.span_id.to_u64());
-    format.key(fixed, b"\xa9parent_id");
-    fixed.uint(context.parent_id.to_u64());
-    format.key(fixed, b"\xa5start");
-    fixed.int(start);
+    let values = [
+        context.trace_id.low(),
+        context.span_id.to_u64(),
+        context.parent_id.to_u64(),
+        // A start before 1970 stays negative here and is written by the general path.
+        u64::try_from(start).unwrap_or(0),
+    ];
+    let fixed = &mut Writer(wide.layout.clone());
+    if !wide.fill(&mut fixed.0, values) {
+        fixed.0.len = 0;
+        for (key, value) in WIDE_KEYS.into_iter().zip(values).take(3) {
+            format.key(fixed, key);
+            fixed.uint(value);
+        }
+        format.key(fixed, WIDE_KEYS[3]);
+        fixed.int(start);
+    }
     format.key(fixed, b"\xa8duration");
     fixed.int(duration);
     format.key(fixed, b"\xa5error");
@@ -1087,7 +1150,14 @@ mod tests {
         span.error = true;
         let mut v04 = Vec::new();
         let pending = crate::export::testing::pending(&[span]);
-        write_numbers(&mut Writer(&mut v04), &mut V04, &pending[0], &Anchor::now());
+        let wide = WideNumbers::new(&mut V04);
+        write_numbers(
+            &mut Writer(&mut v04),
+            &mut V04,
+            &wide,
+            &pending[0],
+            &Anchor::now(),
+        );
         assert_eq!(v04.len(), 94);
         let buf = &mut &v04[..];
         let mut numbers = Vec::new();
@@ -1099,6 +1169,73 @@ mod tests {
         assert_eq!(numbers[0], ("trace_id".into(), V::U(u64::MAX)));
         assert_eq!(numbers[4], ("duration".into(), V::I(i64::MIN)));
         assert_eq!(numbers[5], ("error".into(), V::U(1)));
+    }
+
+    /// A span's numbers, each written where it goes with its own width check.
+    fn numbers_one_by_one<F: Format>(format: &mut F, ids: [u64; 3], times: [i64; 3]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let out = &mut Writer(&mut bytes);
+        for (key, id) in WIDE_KEYS.into_iter().zip(ids) {
+            format.key(out, key);
+            out.uint(id);
+        }
+        let keys = [WIDE_KEYS[3], b"\xa8duration", b"\xa5error"];
+        for (key, value) in keys.into_iter().zip(times) {
+            format.key(out, key);
+            out.int(value);
+        }
+        bytes
+    }
+
+    #[test]
+    fn numbers_in_the_wide_layout_are_written_as_one_by_one() {
+        // Every id and the start just below, at and above the widest form's threshold.
+        let edges = [0, 1, u64::from(u32::MAX), 1 << 32, u64::MAX >> 1, u64::MAX];
+        let starts = [
+            -1,
+            0,
+            i64::from(u32::MAX),
+            1 << 32,
+            1_790_000_000_000_000_000,
+        ];
+        let anchor = Anchor::now();
+        let mut wide_taken = 0;
+        for (i, trace) in edges.into_iter().enumerate() {
+            let parent = edges[(i + 2) % edges.len()];
+            for (id, start) in edges.into_iter().flat_map(|id| starts.map(|s| (id, s))) {
+                let mut span = span(TraceId::from_parts(7, trace), id, parent);
+                (span.start_unix_nanos, span.duration_nanos) = (start, 1_500);
+                let times = [start, 1_500, i64::from(span.error)];
+                let pending = &crate::export::testing::pending(&[span])[0];
+                let ids = [trace, id, parent];
+
+                let mut v04 = Vec::new();
+                let wide = WideNumbers::new(&mut V04);
+                write_numbers(&mut Writer(&mut v04), &mut V04, &wide, pending, &anchor);
+                assert_eq!(
+                    v04,
+                    numbers_one_by_one(&mut V04, ids, times),
+                    "{ids:?} {start}"
+                );
+
+                let (mut v05, table) = (Vec::new(), &mut StringTable::default());
+                let wide = WideNumbers::new(&mut V05(table));
+                write_numbers(
+                    &mut Writer(&mut v05),
+                    &mut V05(table),
+                    &wide,
+                    pending,
+                    &anchor,
+                );
+                let one_by_one = numbers_one_by_one(&mut V05(table), ids, times);
+                assert_eq!(v05, one_by_one, "{ids:?} {start}");
+
+                let large = |v: u64| v > u64::from(u32::MAX);
+                wide_taken += usize::from(ids.into_iter().all(large) && large(start as u64));
+            }
+        }
+        // Both paths were taken: the layout for 9 of the 180 cases.
+        assert_eq!(wide_taken, 9);
     }
 
     #[test]
