@@ -45,16 +45,35 @@ thread_local! {
 pub(crate) fn finish(start: Stamp) -> (i64, i64) {
     let end = clock().raw();
     let anchor = ANCHOR
-        .try_with(|cell| {
-            let anchor = cell.get();
-            if anchor.at == 0 || clock().delta_as_nanos(anchor.at, end) > ANCHOR_LIFETIME_NANOS {
-                cell.set(Anchor::now());
-            }
-            cell.get()
-        })
+        .try_with(|cell| fresh(cell, end))
         // This thread's locals are gone: read the wall clock itself.
         .unwrap_or_else(|_| Anchor::now());
     anchor.place(start, end)
+}
+
+/// The unix seconds at `now`, a reading of the fast clock taken just now, placed with
+/// this thread's anchor (read again once it is a second old): what a new 128-bit
+/// trace id carries, without reading the wall clock for every trace. `None` for no
+/// reading (0), or where this thread's locals are gone.
+#[inline]
+pub(crate) fn unix_seconds(now: Stamp) -> Option<u64> {
+    if now == 0 {
+        return None;
+    }
+    let anchor = ANCHOR.try_with(|cell| fresh(cell, now)).ok()?;
+    let (start, _) = anchor.place(now, now);
+    u64::try_from(start).ok().map(|nanos| nanos / 1_000_000_000)
+}
+
+/// This thread's anchor, read again first when it is unset or a second older than
+/// `now`.
+#[inline]
+fn fresh(cell: &Cell<Anchor>, now: Stamp) -> Anchor {
+    let anchor = cell.get();
+    if anchor.at == 0 || clock().delta_as_nanos(anchor.at, now) > ANCHOR_LIFETIME_NANOS {
+        cell.set(Anchor::now());
+    }
+    cell.get()
 }
 
 /// The fast clock and the wall clock read together, to place readings of the fast
@@ -157,6 +176,31 @@ mod tests {
             assert!(start_unix >= before - 50_000, "{start_unix} < {before}");
             assert!(start_unix <= after + 50_000, "{start_unix} > {after}");
         }
+    }
+
+    #[test]
+    fn trace_id_seconds_from_the_fast_clock_are_the_wall_clocks() {
+        let seconds = || system_now() as u64 / 1_000_000_000;
+        // Across several anchors: the first read, then one a second old.
+        for pause in [0, 300, 800] {
+            std::thread::sleep(Duration::from_millis(pause));
+            let before = seconds();
+            let reading = now();
+            let (from_clock, from_id) = (
+                unix_seconds(reading),
+                crate::id::TraceId::random_root(true, reading).0.high() >> 32,
+            );
+            let after = seconds();
+            assert!(from_clock.is_some_and(|s| (before..=after).contains(&s)));
+            assert!(
+                (before..=after).contains(&from_id),
+                "{before} {from_id} {after}"
+            );
+        }
+        assert_eq!(unix_seconds(0), None);
+        let from_wall_clock = crate::id::TraceId::random_root(true, 0).0.high() >> 32;
+        assert!(from_wall_clock >= 1_700_000_000, "{from_wall_clock}");
+        assert_eq!(crate::id::TraceId::random_root(false, now()).0.high(), 0);
     }
 
     #[test]

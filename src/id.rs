@@ -104,11 +104,16 @@ impl TraceId {
     }
 
     /// The ids of a new root span: a trace id as [`TraceId::random_with`] makes it, and
-    /// a span id, drawn together.
+    /// a span id, drawn together. `now`: the fast clock read as the span starts, if it
+    /// was (an exporter is installed); the seconds are then taken from it.
     #[inline]
-    pub(crate) fn random_root(wide: bool) -> (TraceId, SpanId) {
+    pub(crate) fn random_root(wide: bool, now: crate::clock::Stamp) -> (TraceId, SpanId) {
         let (low, span) = rng::two_random_nonzero_u64();
-        let high = if wide { unix_seconds_high() } else { 0 };
+        let high = match (wide, crate::clock::unix_seconds(now)) {
+            (false, _) => 0,
+            (true, Some(seconds)) => seconds_high(seconds),
+            (true, None) => unix_seconds_high(),
+        };
         (TraceId::from_parts(high, low), SpanId(span))
     }
 }
@@ -225,8 +230,13 @@ fn unix_seconds_high() -> u64 {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    seconds_high(secs)
+}
+
+/// `seconds` as the upper 64 bits of a generated 128-bit trace id.
+fn seconds_high(seconds: u64) -> u64 {
     // Datadog stores the seconds as a u32; that holds until 2106.
-    (secs as u32 as u64) << 32
+    (seconds as u32 as u64) << 32
 }
 
 /// Hashes span or trace ids, which are uniformly random, as themselves: for maps keyed

@@ -106,6 +106,12 @@ impl SpanBuilder {
             Parent::Root => None,
         }
         .filter(|parent| !parent.trace_id.is_zero());
+        // Only an exporter reads the time: without one, a span reads no clock.
+        let start = if export::is_installed() {
+            clock::now()
+        } else {
+            0
+        };
         let context = match parent {
             // Everything trace-wide (ids, trace data, upstream's decision) carries over.
             Some(parent) => SpanContext {
@@ -117,7 +123,7 @@ impl SpanBuilder {
             },
             None => {
                 let (trace_id, span_id) =
-                    TraceId::random_root(config::global().trace_id_128_generation());
+                    TraceId::random_root(config::global().trace_id_128_generation(), start);
                 SpanContext::new(trace_id, span_id)
             }
         };
@@ -127,12 +133,7 @@ impl SpanBuilder {
             resource: self.resource,
             span_type: self.span_type,
             extra: self.extra,
-            // Only an exporter reads the time: without one, a span reads no clock.
-            start: if export::is_installed() {
-                clock::now()
-            } else {
-                0
-            },
+            start,
         }
     }
 
