@@ -170,14 +170,14 @@ fn write_head<F: Format>(
     }
 }
 
-/// The tags of every span, unless it sets the key itself: unified service tagging,
-/// `language`, then `DD_TAGS`.
+/// The tags of every span, unless it sets the key itself: unified service tagging, then
+/// `DD_TAGS`. (`language` goes on the first span of each chunk only, with the other
+/// trace-level tags, as Datadog's Python tracer does: 15 bytes a span less in v0.4.)
 fn default_tags<'a>(tags: &Tags<'a>) -> impl Iterator<Item = (&'a str, &'a str)> + Clone {
     let env = Some(("env", tags.env)).filter(|(_, v)| !v.is_empty());
     let version = Some(("version", tags.version)).filter(|(_, v)| !v.is_empty());
     env.into_iter()
         .chain(version)
-        .chain([("language", "rust")])
         .chain(tags.global.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
@@ -666,11 +666,14 @@ fn write_tags<F: Format>(
     // span sets is left out.
     let own = |key: &str| span.meta().iter().any(|(k, _)| k == key);
     // The trace-level tags a chunk's first span carries.
-    let mut trace_level: ArrayVec<(&str, &str), 3> = ArrayVec::new();
+    let mut trace_level: ArrayVec<(&str, &str), 4> = ArrayVec::new();
     // Trace-level ids as hex text, made here: written as copies (see `Format`).
     let mut hex: ArrayVec<(&str, [u8; 16]), 2> = ArrayVec::new();
     let mut propagated: &[(String, String)] = &[];
     if chunk_root {
+        if !tags.global.iter().any(|(key, _)| key == "language") {
+            trace_level.push(("language", "rust"));
+        }
         let high = context.trace_id.high();
         if high != 0 {
             hex.push(("_dd.p.tid", hex16(high)));
@@ -789,7 +792,9 @@ mod tests {
             FixStr(_) | Str8 | Str16 | Str32 => V::S(string(buf)),
             FixMap(_) | Map16 | Map32 => {
                 let n = decode::read_map_len(buf).unwrap();
-                V::Map((0..n).map(|_| (string(buf), value(buf))).collect())
+                let map: BTreeMap<String, V> = (0..n).map(|_| (string(buf), value(buf))).collect();
+                assert_eq!(map.len(), n as usize, "a key twice in {map:?}");
+                V::Map(map)
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -1105,13 +1110,18 @@ mod tests {
                 span.error = rng.random_bool(0.1);
                 span.start_unix_nanos = rng.random_range(-5..i64::MAX);
                 span.duration_nanos = rng.random_range(0..1i64 << 40);
+                // Each key once, as a span's setters keep them.
                 for _ in 0..rng.random_range(0..4) {
                     let (key, value) = (pick(owned, &mut rng), pick(!owned, &mut rng));
-                    span.meta.push((key, value));
+                    if !span.meta.iter().any(|(k, _)| *k == key) {
+                        span.meta.push((key, value));
+                    }
                 }
                 for _ in 0..rng.random_range(0..3) {
-                    span.metrics
-                        .push((pick(owned, &mut rng), rng.random_range(-1.0..1.0)));
+                    let key = pick(owned, &mut rng);
+                    if !span.metrics.iter().any(|(k, _)| *k == key) {
+                        span.metrics.push((key, rng.random_range(-1.0..1.0)));
+                    }
                 }
                 if rng.random_bool(0.2) {
                     span.context
@@ -1129,12 +1139,19 @@ mod tests {
                 }
                 batch.push(span);
             }
-            let global = [("team".to_owned(), "blog".to_owned())];
+            let global = [
+                ("team".to_owned(), "blog".to_owned()),
+                ("language".to_owned(), "rust-2024".to_owned()),
+            ];
             let tags = Tags {
                 service: "svc",
                 env: if round % 2 == 0 { "prod" } else { "" },
                 version: if round % 3 == 0 { "1.0" } else { "" },
-                global: if round % 5 == 0 { &global } else { &[] },
+                global: match round % 5 {
+                    0 => &global[..1],
+                    1 => &global,
+                    _ => &[],
+                },
                 anchor: &Anchor::now(),
             };
             let (spans, ..) = both(&batch, &tags);
@@ -1353,6 +1370,7 @@ mod tests {
         assert_eq!(m["env"], "prod");
         assert_eq!(m["version"], "1.2.3");
         assert_eq!(m["team"], "blog", "DD_TAGS on every span");
+        assert_eq!(m["language"], "rust", "on the first span of a chunk");
         assert_eq!(m["_dd.p.tid"], "6b04d2e800000000");
         assert_eq!(m["_dd.p.dm"], "-0");
         assert_eq!(m["http.method"], "GET");
@@ -1364,6 +1382,7 @@ mod tests {
         assert_eq!(second["error"], V::U(1));
         assert_eq!(second["parent_id"], V::U(10582933694091117294));
         assert!(!meta(&second).contains_key("_dd.p.tid"));
+        assert!(!meta(&second).contains_key("language"));
         assert_eq!(meta(&second)["env"], "prod");
         assert_eq!(meta(&second)["team"], "blog");
         assert!(!metrics(&second).contains_key("_sampling_priority_v1"));
@@ -1376,12 +1395,7 @@ mod tests {
         };
         assert_eq!(
             plain_meta,
-            pairs(&[
-                ("env", "prod"),
-                ("language", "rust"),
-                ("team", "blog"),
-                ("version", "1.2.3")
-            ])
+            pairs(&[("env", "prod"), ("team", "blog"), ("version", "1.2.3")])
         );
         assert!(metrics(&fourth).is_empty());
         assert_eq!(fourth["parent_id"], V::U(7));
