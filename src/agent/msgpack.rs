@@ -172,7 +172,8 @@ fn write_head<F: Format>(
 
 /// The tags of every span, unless it sets the key itself: unified service tagging, then
 /// `DD_TAGS`. (`language` goes on the first span of each chunk only, with the other
-/// trace-level tags, as Datadog's Python tracer does: 14 bytes less for the others in v0.4.)
+/// trace-level tags, as Datadog's Python tracer does: 14 bytes less a span in v0.4
+/// for the others.)
 fn default_tags<'a>(tags: &Tags<'a>) -> impl Iterator<Item = (&'a str, &'a str)> + Clone {
     let env = Some(("env", tags.env)).filter(|(_, v)| !v.is_empty());
     let version = Some(("version", tags.version)).filter(|(_, v)| !v.is_empty());
