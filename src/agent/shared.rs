@@ -230,10 +230,9 @@ impl Shared {
             if !self.running.load(Ordering::SeqCst) {
                 return false;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            let Some(left) = deadline::left(deadline) else {
                 return false;
-            }
+            };
             flushes = match self.flushed.wait_timeout(flushes, left) {
                 Ok((guard, _)) => guard,
                 Err(_) => return false,

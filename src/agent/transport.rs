@@ -177,15 +177,9 @@ impl Transport {
     }
 }
 
-/// The time left before `deadline`, or an error once it is gone (a zero timeout means
-/// none to the socket calls).
-pub(crate) fn left(deadline: Instant, name: &str) -> Result<Duration, String> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        Err(format!("timed out talking to {name}"))
-    } else {
-        Ok(left)
-    }
+/// The time left before `deadline`, or an error naming `name` once it is gone.
+fn left(deadline: Instant, name: &str) -> Result<Duration, String> {
+    deadline::left(deadline).ok_or_else(|| format!("timed out talking to {name}"))
 }
 
 /// `host`'s addresses. An IP address is used as it is; a name is looked up on a thread
@@ -300,10 +294,7 @@ impl Stream {
 
 impl answer::Source for Stream {
     fn read_before(&mut self, buf: &mut [u8], deadline: Instant) -> std::io::Result<usize> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ErrorKind::TimedOut.into());
-        }
+        let left = deadline::left(deadline).ok_or(ErrorKind::TimedOut)?;
         self.set_read_timeout(left)?;
         self.read(buf)
     }
