@@ -103,10 +103,13 @@ impl FinishedSpan {
             metrics,
         }
     }
+}
 
-    /// The other way: parts that make this span again with [`FinishedSpan::from_parts`].
-    #[cfg(feature = "agent")]
-    pub(crate) fn into_parts(self) -> (SpanParts, i64, i64) {
+/// A finished span as the agent exporter's buffers hold one, its times already on the
+/// wall clock: what [`FinishedSpan::from_parts`] made it from, again.
+#[cfg(feature = "agent")]
+impl From<FinishedSpan> for PendingSpan {
+    fn from(span: FinishedSpan) -> PendingSpan {
         let FinishedSpan {
             context,
             name,
@@ -118,7 +121,7 @@ impl FinishedSpan {
             error,
             meta,
             metrics,
-        } = self;
+        } = span;
         let extra = Extra {
             service,
             span_type,
@@ -138,7 +141,7 @@ impl FinishedSpan {
             span_type: InlineSpanType::default(),
             extra: (!plain).then(|| Box::new(extra)),
         };
-        (parts, start_unix_nanos, duration_nanos)
+        PendingSpan::on_wall_clock(parts, start_unix_nanos, duration_nanos)
     }
 }
 
@@ -260,12 +263,6 @@ pub(crate) mod testing {
     /// `batch` as the agent exporter's buffers hold spans, its times as they are.
     #[cfg(feature = "agent")]
     pub(crate) fn pending(batch: &[FinishedSpan]) -> Vec<crate::span_parts::PendingSpan> {
-        batch
-            .iter()
-            .map(|span| {
-                let (parts, start, duration) = span.clone().into_parts();
-                crate::span_parts::PendingSpan::on_wall_clock(parts, start, duration)
-            })
-            .collect()
+        batch.iter().map(|span| span.clone().into()).collect()
     }
 }

@@ -200,8 +200,7 @@ impl export::Buffered for AgentExporter {
 impl Exporter for AgentExporter {
     #[inline]
     fn export(&self, span: FinishedSpan) {
-        let (parts, start, duration) = span.into_parts();
-        let mut span = Some(PendingSpan::on_wall_clock(parts, start, duration));
+        let mut span = Some(PendingSpan::from(span));
         export::Buffered::export_into(self, &mut |buffer| buffer.extend(span.take()));
     }
 
