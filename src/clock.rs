@@ -44,10 +44,8 @@ thread_local! {
 #[inline]
 pub(crate) fn finish(start: Stamp) -> (i64, i64) {
     let end = clock().raw();
-    let anchor = ANCHOR
-        .try_with(|cell| fresh(cell, end))
-        // This thread's locals are gone: read the wall clock itself.
-        .unwrap_or_else(|_| Anchor::now());
+    // This thread's locals are gone: read the wall clock itself.
+    let anchor = thread_anchor(end).unwrap_or_else(Anchor::now);
     anchor.place(start, end)
 }
 
@@ -60,20 +58,23 @@ pub(crate) fn unix_seconds(now: Stamp) -> Option<u64> {
     if now == 0 {
         return None;
     }
-    let anchor = ANCHOR.try_with(|cell| fresh(cell, now)).ok()?;
-    let (start, _) = anchor.place(now, now);
+    let (start, _) = thread_anchor(now)?.place(now, now);
     u64::try_from(start).ok().map(|nanos| nanos / 1_000_000_000)
 }
 
 /// This thread's anchor, read again first when it is unset or a second older than
-/// `now`.
+/// `now`; `None` where this thread's locals are gone.
 #[inline]
-fn fresh(cell: &Cell<Anchor>, now: Stamp) -> Anchor {
-    let anchor = cell.get();
-    if anchor.at == 0 || clock().delta_as_nanos(anchor.at, now) > ANCHOR_LIFETIME_NANOS {
-        cell.set(Anchor::now());
-    }
-    cell.get()
+fn thread_anchor(now: Stamp) -> Option<Anchor> {
+    ANCHOR
+        .try_with(|cell| {
+            let anchor = cell.get();
+            if anchor.at == 0 || clock().delta_as_nanos(anchor.at, now) > ANCHOR_LIFETIME_NANOS {
+                cell.set(Anchor::now());
+            }
+            cell.get()
+        })
+        .ok()
 }
 
 /// The fast clock and the wall clock read together, to place readings of the fast
