@@ -38,12 +38,11 @@ thread_local! {
     static ANCHOR: Cell<Anchor> = const { Cell::new(Anchor { at: 0, unix: 0 }) };
 }
 
-/// The wall-clock start and the duration, both in nanoseconds, of a span that started
-/// at `start` and finishes now, placed with this thread's anchor (read again once it is
-/// a second old).
+/// The wall-clock start and the duration, both in nanoseconds, of a span that ran from
+/// `start` to `end` (a reading taken just now), placed with this thread's anchor (read
+/// again once it is a second old).
 #[inline]
-pub(crate) fn finish(start: Stamp) -> (i64, i64) {
-    let end = clock().raw();
+pub(crate) fn place_here(start: Stamp, end: Stamp) -> (i64, i64) {
     // This thread's locals are gone: read the wall clock itself.
     let anchor = thread_anchor(end).unwrap_or_else(Anchor::now);
     anchor.place(start, end)
@@ -137,7 +136,7 @@ mod tests {
             let before = system_now();
             let start = now();
             std::thread::sleep(Duration::from_millis(pause));
-            let (start_unix, duration) = finish(start);
+            let (start_unix, duration) = place_here(start, now());
             let after = system_now();
             assert!(duration >= 0);
             assert!(
@@ -210,7 +209,7 @@ mod tests {
         let start = now();
         let (start_unix, duration) = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(5));
-            finish(start)
+            place_here(start, now())
         })
         .join()
         .unwrap();

@@ -8,13 +8,10 @@ use std::time::Duration;
 
 use once_cell::sync::OnceCell;
 
+use crate::clock;
 use crate::context::SpanContext;
 use crate::global::AlreadySet;
-#[cfg(feature = "agent")]
-use crate::span_parts::InlineSpanType;
-#[cfg(feature = "agent")]
-use crate::span_parts::PendingSpan;
-use crate::span_parts::{Extra, SpanParts};
+use crate::span_parts::{EndedSpan, Extra, SpanParts};
 
 /// A span that has finished, handed to the installed [`Exporter`].
 #[derive(Clone, Debug, PartialEq)]
@@ -105,46 +102,6 @@ impl FinishedSpan {
     }
 }
 
-/// A finished span as the agent exporter's buffers hold one, its times already on the
-/// wall clock: what [`FinishedSpan::from_parts`] made it from, again.
-#[cfg(feature = "agent")]
-impl From<FinishedSpan> for PendingSpan {
-    fn from(span: FinishedSpan) -> PendingSpan {
-        let FinishedSpan {
-            context,
-            name,
-            resource,
-            service,
-            span_type,
-            start_unix_nanos,
-            duration_nanos,
-            error,
-            meta,
-            metrics,
-        } = span;
-        let extra = Extra {
-            service,
-            span_type,
-            error,
-            tags: meta,
-            metrics,
-        };
-        let plain = extra.service.is_none()
-            && extra.span_type.is_none()
-            && !extra.error
-            && extra.tags.is_empty()
-            && extra.metrics.is_empty();
-        let parts = SpanParts {
-            context,
-            name,
-            resource: Some(resource),
-            span_type: InlineSpanType::default(),
-            extra: (!plain).then(|| Box::new(extra)),
-        };
-        PendingSpan::on_wall_clock(parts, start_unix_nanos, duration_nanos)
-    }
-}
-
 /// Receives every finished span. Implementations must return quickly and never block
 /// the caller: hand the span to a queue and do the work elsewhere.
 pub trait Exporter: Send + Sync + 'static {
@@ -159,45 +116,41 @@ pub trait Exporter: Send + Sync + 'static {
     }
 }
 
-/// Flushes the installed exporter, waiting at most `timeout`; `true` when everything
-/// queued went out (or when no exporter is installed). Call it before the process
-/// exits: statics are not dropped, so nothing else will.
-pub fn flush(timeout: Duration) -> bool {
-    installed().is_none_or(|exporter| exporter.flush(timeout))
+/// The seam between the core and whatever receives finished spans: the core hands a
+/// finishing span over as its own record ([`EndedSpan`]: its parts and fast-clock
+/// readings), and the backend makes of it what it needs, on its side. An [`Exporter`]
+/// sits behind it through [`Converting`]; a backend that buffers spans itself (the
+/// agent exporter) implements it directly and keeps the span's parts as they are.
+pub(crate) trait Collector: Send + Sync + 'static {
+    /// Takes one finished span. Must return quickly and never block.
+    fn collect(&self, span: EndedSpan<'_>);
+
+    /// Sends what is queued, waiting at most `timeout`; `true` when everything went out.
+    fn flush(&self, timeout: Duration) -> bool;
 }
 
-/// An exporter that keeps finished spans in a buffer of its own (the agent exporter): a
-/// finishing span's parts are moved into it as they are (times converted on the
-/// exporter's thread), not made a `FinishedSpan` and moved through [`Exporter::export`]'s
-/// `dyn` call and the layers behind it.
-#[cfg(feature = "agent")]
-pub(crate) trait Buffered: Send + Sync + 'static {
-    /// Runs `push` with the buffer the span goes in, at most once (not when the
-    /// exporter has stopped and counts the span as dropped).
-    fn export_into(&self, push: &mut dyn FnMut(&mut Vec<PendingSpan>));
+/// An [`Exporter`] behind the seam: each span's times are placed on the wall clock on
+/// the finishing thread and the span is handed over as a [`FinishedSpan`].
+struct Converting<E>(E);
 
-    /// The same exporter, for everything else (flushing).
-    fn as_exporter(&self) -> &dyn Exporter;
-}
+impl<E: Exporter> Collector for Converting<E> {
+    #[inline]
+    fn collect(&self, span: EndedSpan<'_>) {
+        let (parts, start, end) = span.take();
+        let (start_unix_nanos, duration_nanos) = clock::place_here(start, end);
+        self.0.export(FinishedSpan::from_parts(
+            parts,
+            start_unix_nanos,
+            duration_nanos,
+        ));
+    }
 
-/// The installed exporter: any, or one that buffers spans itself.
-pub(crate) enum Installed {
-    Any(Box<dyn Exporter>),
-    #[cfg(feature = "agent")]
-    Buffered(Box<dyn Buffered>),
-}
-
-impl Installed {
-    fn as_dyn(&self) -> &dyn Exporter {
-        match self {
-            Installed::Any(exporter) => &**exporter,
-            #[cfg(feature = "agent")]
-            Installed::Buffered(exporter) => exporter.as_exporter(),
-        }
+    fn flush(&self, timeout: Duration) -> bool {
+        self.0.flush(timeout)
     }
 }
 
-static EXPORTER: OnceCell<Installed> = OnceCell::new();
+static COLLECTOR: OnceCell<Box<dyn Collector>> = OnceCell::new();
 
 /// Installs the process-wide exporter. Spans that finish before this, or while none is
 /// installed, are not recorded anywhere (their ids still appear in log lines).
@@ -206,63 +159,34 @@ static EXPORTER: OnceCell<Installed> = OnceCell::new();
 ///
 /// Fails, handing the exporter back, when one is already installed.
 pub fn set_global<E: Exporter>(exporter: E) -> Result<(), AlreadySet<E>> {
-    let mut slot = Some(exporter);
-    install(|| Installed::Any(Box::new(slot.take().expect("taken once"))));
-    match slot {
-        None => Ok(()),
-        Some(exporter) => Err(AlreadySet::new("exporter", exporter)),
-    }
+    set_collector(Converting(exporter))
+        .map_err(|Converting(exporter)| AlreadySet::new("exporter", exporter))
 }
 
-/// Installs an exporter that buffers spans itself; hands it back when an exporter is
-/// already installed.
-#[cfg(feature = "agent")]
-pub(crate) fn set_buffered<E: Buffered>(exporter: E) -> Result<(), E> {
-    let mut slot = Some(exporter);
-    install(|| Installed::Buffered(Box::new(slot.take().expect("taken once"))));
+/// Installs a backend behind the seam; hands it back when one is already installed.
+pub(crate) fn set_collector<C: Collector>(collector: C) -> Result<(), C> {
+    // Spans read the fast clock from now on: calibrate it here, not in the first span.
+    clock::warm_up();
+    let mut slot = Some(collector);
+    COLLECTOR.get_or_init(|| Box::new(slot.take().expect("taken once")));
     slot.map_or(Ok(()), Err)
 }
 
-fn install(make: impl FnOnce() -> Installed) {
-    // Spans read the fast clock from now on: calibrate it here, not in the first span.
-    crate::clock::warm_up();
-    EXPORTER.get_or_init(make);
+/// Flushes the installed exporter, waiting at most `timeout`; `true` when everything
+/// queued went out (or when no exporter is installed). Call it before the process
+/// exits: statics are not dropped, so nothing else will.
+pub fn flush(timeout: Duration) -> bool {
+    installed().is_none_or(|collector| collector.flush(timeout))
 }
 
+/// The installed backend.
 #[inline]
-pub(crate) fn installed() -> Option<&'static dyn Exporter> {
-    EXPORTER.get().map(Installed::as_dyn)
-}
-
-/// The installed exporter, as what it is.
-#[inline]
-pub(crate) fn installed_kind() -> Option<&'static Installed> {
-    EXPORTER.get()
+pub(crate) fn installed() -> Option<&'static dyn Collector> {
+    COLLECTOR.get().map(|collector| &**collector)
 }
 
 /// Whether an exporter is installed (without asking it for anything).
 #[inline]
 pub(crate) fn is_installed() -> bool {
-    EXPORTER.get().is_some()
-}
-
-#[cfg(all(test, feature = "agent"))]
-pub(crate) mod testing {
-    use super::FinishedSpan;
-    use crate::context::SpanContext;
-    use crate::id::{SpanId, TraceId};
-
-    /// A finished span named `n` of the 64-bit trace `trace`, with id `id` and parent
-    /// `parent` (0: a root).
-    pub(crate) fn finished(trace: u64, id: u64, parent: u64) -> FinishedSpan {
-        let mut context = SpanContext::new(TraceId::from_parts(0, trace), SpanId::from_u64(id));
-        context.parent_id = SpanId::from_u64(parent);
-        FinishedSpan::new(context, "n")
-    }
-
-    /// `batch` as the agent exporter's buffers hold spans, its times as they are.
-    #[cfg(feature = "agent")]
-    pub(crate) fn pending(batch: &[FinishedSpan]) -> Vec<crate::span_parts::PendingSpan> {
-        batch.iter().map(|span| span.clone().into()).collect()
-    }
+    COLLECTOR.get().is_some()
 }

@@ -9,16 +9,14 @@ use crate::clock;
 use crate::config;
 use crate::context::{ContextGuard, SpanContext};
 use crate::correlation::Correlation;
-use crate::export::{self, FinishedSpan};
+use crate::export;
 use crate::id::{SpanId, TraceId};
 use crate::ids_text::IdsText;
 
 /// A name, resource, tag or other text of a span: borrowed for the life of the
 /// program, or owned.
 pub(crate) use crate::annotations::Text;
-#[cfg(feature = "agent")]
-use crate::span_parts::PendingSpan;
-use crate::span_parts::SpanParts;
+use crate::span_parts::{EndedSpan, SpanParts};
 pub(crate) use crate::span_parts::{Extra, InlineSpanType, set_span_type};
 
 /// A unit of work: a name, a resource, ids, a start time and, once finished, a duration.
@@ -36,11 +34,7 @@ pub(crate) use crate::span_parts::{Extra, InlineSpanType, set_span_type};
 /// flag or an owned span type live in a part of the span allocated once, by the first
 /// setter that needs it.
 pub struct Span {
-    pub(crate) context: SpanContext,
-    pub(crate) name: Text,
-    pub(crate) resource: Option<Text>,
-    pub(crate) span_type: InlineSpanType,
-    pub(crate) extra: Option<Box<Extra>>,
+    pub(crate) parts: SpanParts,
     /// When the span started, on the fast monotonic clock (`clock::now`); 0 when no
     /// exporter was installed then.
     pub(crate) start: clock::Stamp,
@@ -60,7 +54,7 @@ impl Span {
     #[inline]
     pub fn enter(&self) -> Entered<'_> {
         Entered {
-            _guard: self.context.enter(),
+            _guard: self.parts.context.enter(),
             _span: PhantomData,
         }
     }
@@ -80,63 +74,67 @@ impl Span {
     /// assert!(line.contains(&format!(r#"dd.span_id="{}" dd.parent_id="0""#, span.span_id())));
     /// ```
     pub fn log(&self) -> Correlation<'static> {
-        let c = &self.context;
+        let c = &self.parts.context;
         let wide = config::global().trace_id_128_logging();
         Correlation::global(Some(IdsText::new(c.trace_id, c.span_id, c.parent_id, wide)))
     }
 
     /// This span's context: what children and other threads need.
     pub fn context(&self) -> &SpanContext {
-        &self.context
+        &self.parts.context
     }
 
     /// The trace id.
     #[inline]
     pub fn trace_id(&self) -> TraceId {
-        self.context.trace_id
+        self.parts.context.trace_id
     }
 
     /// The span id.
     #[inline]
     pub fn span_id(&self) -> SpanId {
-        self.context.span_id
+        self.parts.context.span_id
     }
 
     /// The parent's span id, zero for a root span.
     #[inline]
     pub fn parent_id(&self) -> SpanId {
-        self.context.parent_id
+        self.parts.context.parent_id
     }
 
     /// The operation name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.parts.name
     }
 
     /// The resource (the name unless one was set).
     pub fn resource(&self) -> &str {
-        self.resource.as_deref().unwrap_or(&self.name)
+        self.parts.resource.as_deref().unwrap_or(&self.parts.name)
     }
 
     /// Replaces the resource.
     pub fn set_resource(&mut self, resource: impl Into<Text>) {
-        self.resource = Some(resource.into());
+        self.parts.resource = Some(resource.into());
     }
 
     /// Replaces the service this span belongs to (see [`SpanBuilder::service`](crate::SpanBuilder::service)).
     pub fn set_service(&mut self, service: impl Into<Text>) {
-        self.extra.get_or_insert_default().service = Some(service.into());
+        self.parts.extra.get_or_insert_default().service = Some(service.into());
     }
 
     /// Replaces the span type (`web`, `sql`, ...).
     pub fn set_span_type(&mut self, span_type: impl Into<Text>) {
-        set_span_type(&mut self.span_type, &mut self.extra, span_type.into());
+        set_span_type(
+            &mut self.parts.span_type,
+            &mut self.parts.extra,
+            span_type.into(),
+        );
     }
 
     /// Sets a string tag (Datadog `meta`), replacing one with the same key.
     pub fn set_tag(&mut self, key: impl Into<Text>, value: impl Into<Text>) {
         set(
-            &mut self.extra.get_or_insert_default().tags,
+            &mut self.parts.extra.get_or_insert_default().tags,
             key.into(),
             value.into(),
         );
@@ -145,7 +143,7 @@ impl Span {
     /// Sets a numeric tag (Datadog `metrics`), replacing one with the same key.
     pub fn set_metric(&mut self, key: impl Into<Text>, value: f64) {
         set(
-            &mut self.extra.get_or_insert_default().metrics,
+            &mut self.parts.extra.get_or_insert_default().metrics,
             key.into(),
             value,
         );
@@ -155,7 +153,11 @@ impl Span {
     /// a known number of tags calls it once).
     #[cfg(feature = "tower")]
     pub(crate) fn reserve_tags(&mut self, additional: usize) {
-        self.extra.get_or_insert_default().tags.reserve(additional);
+        self.parts
+            .extra
+            .get_or_insert_default()
+            .tags
+            .reserve(additional);
     }
 
     /// Adds a tag whose key the caller knows is not set yet (middleware setting its own
@@ -163,7 +165,8 @@ impl Span {
     #[cfg(feature = "tower")]
     pub(crate) fn push_new_tag(&mut self, key: &'static str, value: impl Into<Text>) {
         debug_assert!(self.tag(key).is_none(), "{key} is already set");
-        self.extra
+        self.parts
+            .extra
             .get_or_insert_default()
             .tags
             .push((Text::Borrowed(key), value.into()));
@@ -179,13 +182,13 @@ impl Span {
     /// assert_eq!(span.tag("missing"), None);
     /// ```
     pub fn tag(&self, key: &str) -> Option<&str> {
-        let extra = self.extra.as_deref()?;
+        let extra = self.parts.extra.as_deref()?;
         extra.tags.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
     }
 
     /// The numeric tag `key`, if set.
     pub fn metric(&self, key: &str) -> Option<f64> {
-        let extra = self.extra.as_deref()?;
+        let extra = self.parts.extra.as_deref()?;
         extra
             .metrics
             .iter()
@@ -195,9 +198,9 @@ impl Span {
 
     /// Marks the span as failed (or not).
     pub fn set_error(&mut self, error: bool) {
-        match &mut self.extra {
+        match &mut self.parts.extra {
             Some(extra) => extra.error = error,
-            None if error => self.extra.get_or_insert_default().error = true,
+            None if error => self.parts.extra.get_or_insert_default().error = true,
             None => {}
         }
     }
@@ -226,7 +229,7 @@ impl Span {
     /// ```
     pub fn sampling_decision(&self) -> Option<crate::sampling::Decision> {
         let config = config::global();
-        crate::sampling::decide_for_export(&self.context, &self.root_info(config), false)
+        crate::sampling::decide_for_export(&self.parts.context, &self.root_info(config), false)
     }
 
     /// What `sampler` would decide for this span's trace with this span as its local
@@ -239,14 +242,14 @@ impl Span {
     }
 
     fn root_info<'a>(&'a self, config: &'a crate::Config) -> crate::sampling::RootInfo<'a> {
-        let extra = self.extra.as_deref();
+        let extra = self.parts.extra.as_deref();
         crate::sampling::RootInfo {
-            trace_id: self.context.trace_id,
+            trace_id: self.parts.context.trace_id,
             service: extra
                 .and_then(|e| e.service.as_deref())
                 .unwrap_or(config.service()),
             env: config.env(),
-            name: Some(&self.name),
+            name: Some(&self.parts.name),
             resource: Some(self.resource()),
             tags: Some(extra.map(|e| e.tags.as_slice()).unwrap_or_default()),
         }
@@ -254,76 +257,22 @@ impl Span {
 
     /// Whether the span is marked as failed.
     pub fn is_error(&self) -> bool {
-        self.extra.as_ref().is_some_and(|extra| extra.error)
+        self.parts.extra.as_ref().is_some_and(|extra| extra.error)
     }
 
     /// Finishes the span now; the same as dropping it.
     pub fn finish(self) {}
-
-    /// Hands the span to an exporter that buffers spans itself (the agent exporter);
-    /// runs once, from `drop`. Out of line (as [`Span::export_to`]), so that dropping a
-    /// span when no exporter is installed stays small enough to inline. The span's
-    /// fields are moved into the buffer as they are, with the fast clock's reading now:
-    /// the exporter's thread places the times on the wall clock and encodes from them.
-    #[cfg(feature = "agent")]
-    #[inline(never)]
-    fn export_into(&mut self, exporter: &dyn export::Buffered) {
-        exporter.export_into(&mut |buffer| {
-            let end = clock::now();
-            let start = self.started().unwrap_or(end);
-            buffer.push(PendingSpan::stamped(self.parts(), start, end));
-        });
-    }
-
-    /// Hands the span to any other exporter, through the `Exporter` trait.
-    #[inline(never)]
-    fn export_to(&mut self, exporter: &dyn export::Exporter) {
-        let start = self.started().unwrap_or_else(clock::now);
-        let (start_unix_nanos, duration_nanos) = clock::finish(start);
-        exporter.export(FinishedSpan::from_parts(
-            self.parts(),
-            start_unix_nanos,
-            duration_nanos,
-        ));
-    }
-
-    /// When the span started, on the fast clock. A span started before the exporter was
-    /// installed has no start time: it is reported as starting and ending when it
-    /// finishes.
-    #[inline]
-    fn started(&self) -> Option<clock::Stamp> {
-        (self.start != 0).then_some(self.start)
-    }
-
-    /// The span's data, moved out (the span is being dropped).
-    #[inline]
-    fn parts(&mut self) -> SpanParts {
-        SpanParts {
-            // Its trace data moves: no reference count.
-            context: SpanContext {
-                trace: self.context.trace.take(),
-                ..self.context
-            },
-            name: std::mem::take(&mut self.name),
-            resource: self.resource.take(),
-            span_type: self.span_type,
-            extra: self.extra.take(),
-        }
-    }
 }
 
 impl Drop for Span {
     #[inline]
     fn drop(&mut self) {
         // Changes made through `with_current_span`: one relaxed load when there are none.
-        if let Some(changes) = annotations::take(self.context.span_id.to_u64()) {
+        if let Some(changes) = annotations::take(self.parts.context.span_id.to_u64()) {
             self.apply(changes);
         }
-        match export::installed_kind() {
-            None => {}
-            #[cfg(feature = "agent")]
-            Some(export::Installed::Buffered(exporter)) => self.export_into(&**exporter),
-            Some(export::Installed::Any(exporter)) => self.export_to(&**exporter),
+        if let Some(collector) = export::installed() {
+            collector.collect(EndedSpan::new(&mut self.parts, self.start));
         }
     }
 }
@@ -345,11 +294,11 @@ impl Span {
 impl fmt::Debug for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Span")
-            .field("name", &self.name)
+            .field("name", &self.parts.name)
             .field("resource", &self.resource())
-            .field("trace_id", &self.context.trace_id)
-            .field("span_id", &self.context.span_id)
-            .field("parent_id", &self.context.parent_id)
+            .field("trace_id", &self.parts.context.trace_id)
+            .field("span_id", &self.parts.context.span_id)
+            .field("parent_id", &self.parts.context.parent_id)
             .field("error", &self.is_error())
             .finish_non_exhaustive()
     }
@@ -357,7 +306,7 @@ impl fmt::Debug for Span {
 
 impl From<&Span> for SpanContext {
     fn from(span: &Span) -> Self {
-        span.context.clone()
+        span.parts.context.clone()
     }
 }
 
@@ -453,7 +402,7 @@ mod tests {
             .start();
         assert_eq!(span.name(), "web.request");
         assert_eq!(span.resource(), "/posts");
-        let tags = |span: &Span| span.extra.as_ref().unwrap().tags.clone();
+        let tags = |span: &Span| span.parts.extra.as_ref().unwrap().tags.clone();
         assert_eq!(
             tags(&span),
             vec![(Text::from("http.method"), Text::from("POST"))]

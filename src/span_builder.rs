@@ -7,6 +7,7 @@ use crate::context::SpanContext;
 use crate::export;
 use crate::id::{SpanId, TraceId};
 use crate::span::{EnteredSpan, Extra, InlineSpanType, Span, Text, set, set_span_type};
+use crate::span_parts::SpanParts;
 
 /// Starts building a span named `name` (Datadog's operation name, e.g. `web.request`).
 ///
@@ -128,11 +129,13 @@ impl SpanBuilder {
             }
         };
         Span {
-            context,
-            name: self.name,
-            resource: self.resource,
-            span_type: self.span_type,
-            extra: self.extra,
+            parts: SpanParts {
+                context,
+                name: self.name,
+                resource: self.resource,
+                span_type: self.span_type,
+                extra: self.extra,
+            },
             start,
         }
     }
@@ -143,7 +146,7 @@ impl SpanBuilder {
     pub fn entered(self) -> EnteredSpan {
         let span = self.start();
         EnteredSpan {
-            _guard: span.context.enter(),
+            _guard: span.parts.context.enter(),
             span,
         }
     }

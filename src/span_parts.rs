@@ -1,7 +1,6 @@
-//! What a span hands to its exporter, apart from its times: the span, its builder and
-//! the agent exporter's buffers share these.
+//! What a span hands to its exporter: its parts (shared by the span and its builder)
+//! and, once it has finished, the fast clock's readings at its start and end.
 
-#[cfg(feature = "agent")]
 use crate::clock::Stamp;
 use crate::context::SpanContext;
 
@@ -78,8 +77,7 @@ pub(crate) fn set_span_type(inline: &mut InlineSpanType, extra: &mut Option<Box<
 }
 
 /// A finishing span's own data, moved out of it as it is: with the span's times, an
-/// exporter's [`FinishedSpan`](crate::export::FinishedSpan), or the agent exporter's
-/// [`PendingSpan`].
+/// [`EndedSpan`].
 pub(crate) struct SpanParts {
     pub(crate) context: SpanContext,
     pub(crate) name: Text,
@@ -89,120 +87,51 @@ pub(crate) struct SpanParts {
     pub(crate) extra: Option<Box<Extra>>,
 }
 
-/// A finished span as the agent exporter's buffers hold it: its parts as the span had
-/// them, its times as the fast clock read them, encoded on the exporter's thread.
-/// Nothing is converted on the application's thread, and at 128 bytes it is moved
-/// into the buffer without a call to `memcpy` (a `FinishedSpan` is 216).
-#[cfg(feature = "agent")]
-pub(crate) struct PendingSpan {
-    context: SpanContext,
-    name: Text,
-    resource: Option<Text>,
-    extra: Option<Box<Extra>>,
-    /// Fast-clock readings at the span's start and end; or, when `on_wall_clock`, its
-    /// start in unix nanoseconds and its duration (as `i64`s).
-    times: (u64, u64),
-    span_type: InlineSpanType,
-    on_wall_clock: bool,
-}
-
-#[cfg(feature = "agent")]
-impl PendingSpan {
-    /// A span that ran from `start` to `end` on the fast clock.
+impl SpanParts {
+    /// Moves the parts out, leaving empty ones (the span is being dropped). The trace's
+    /// shared data moves too: no reference count is touched.
     #[inline]
-    pub(crate) fn stamped(parts: SpanParts, start: Stamp, end: Stamp) -> Self {
-        Self::new(parts, (start, end), false)
-    }
-
-    /// A span whose times are already on the wall clock.
-    pub(crate) fn on_wall_clock(parts: SpanParts, start_unix_nanos: i64, duration: i64) -> Self {
-        Self::new(parts, (start_unix_nanos as u64, duration as u64), true)
-    }
-
-    #[inline]
-    fn new(parts: SpanParts, times: (u64, u64), on_wall_clock: bool) -> Self {
-        let SpanParts {
-            context,
-            name,
-            resource,
-            span_type,
-            extra,
-        } = parts;
-        PendingSpan {
-            context,
-            name,
-            resource,
-            extra,
-            times,
-            span_type,
-            on_wall_clock,
-        }
-    }
-
-    /// The span's identity.
-    #[inline]
-    pub(crate) fn context(&self) -> &SpanContext {
-        &self.context
-    }
-
-    pub(crate) fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The resource: the name when none was set.
-    pub(crate) fn resource(&self) -> &str {
-        self.resource.as_deref().unwrap_or(&self.name)
-    }
-
-    fn extra(&self) -> Option<&Extra> {
-        self.extra.as_deref()
-    }
-
-    /// The span's own service, when it differs from the configured one.
-    pub(crate) fn service(&self) -> Option<&str> {
-        self.extra().and_then(|e| e.service.as_deref())
-    }
-
-    pub(crate) fn span_type(&self) -> Option<&str> {
-        self.extra()
-            .and_then(|e| e.span_type.as_deref())
-            .or(self.span_type.get())
-    }
-
-    pub(crate) fn error(&self) -> bool {
-        self.extra().is_some_and(|e| e.error)
-    }
-
-    /// String tags.
-    pub(crate) fn meta(&self) -> &[(Text, Text)] {
-        self.extra().map_or(&[], |e| &e.tags)
-    }
-
-    /// Numeric tags.
-    pub(crate) fn metrics(&self) -> &[(Text, f64)] {
-        self.extra().map_or(&[], |e| &e.metrics)
-    }
-
-    /// The wall-clock start and the duration, in nanoseconds.
-    #[inline]
-    pub(crate) fn times(&self, anchor: &crate::clock::Anchor) -> (i64, i64) {
-        let (start, end) = self.times;
-        match self.on_wall_clock {
-            false => anchor.place(start, end),
-            // Stored as the bits of the two `i64`s.
-            true => (start as i64, end as i64),
+    fn take(&mut self) -> SpanParts {
+        SpanParts {
+            context: SpanContext {
+                trace: self.context.trace.take(),
+                ..self.context
+            },
+            name: std::mem::take(&mut self.name),
+            resource: self.resource.take(),
+            span_type: self.span_type,
+            extra: self.extra.take(),
         }
     }
 }
 
-#[cfg(all(test, feature = "agent"))]
-mod tests {
-    #[test]
-    fn a_pending_span_is_moved_without_memcpy() {
-        assert!(
-            std::mem::size_of::<super::PendingSpan>() <= 128,
-            "{}",
-            std::mem::size_of::<super::PendingSpan>()
-        );
+/// A span that has just finished, as the core hands it to the installed backend: its
+/// parts, still in the span until the backend moves them out with [`EndedSpan::take`],
+/// which also reads the fast clock for the span's end. Nothing is converted on the
+/// application's thread: the backend makes its own record from the parts and the two
+/// readings (an [`Exporter`](crate::export::Exporter)'s
+/// [`FinishedSpan`](crate::export::FinishedSpan), the agent exporter's buffered span),
+/// straight from the span's fields. What it does not take, the span drops.
+pub(crate) struct EndedSpan<'a> {
+    parts: &'a mut SpanParts,
+    /// The fast clock at the span's start; 0 for a span that started before an
+    /// exporter was installed.
+    start: Stamp,
+}
+
+impl<'a> EndedSpan<'a> {
+    #[inline]
+    pub(crate) fn new(parts: &'a mut SpanParts, start: Stamp) -> Self {
+        EndedSpan { parts, start }
+    }
+
+    /// Moves the span's parts out, with the fast clock's readings at its start and now,
+    /// at its end. A span that started before an exporter was installed is reported as
+    /// starting when it ends.
+    #[inline]
+    pub(crate) fn take(self) -> (SpanParts, Stamp, Stamp) {
+        let end = crate::clock::now();
+        let start = if self.start == 0 { end } else { self.start };
+        (self.parts.take(), start, end)
     }
 }

@@ -7,8 +7,9 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
 
+use super::pending::PendingSpan;
 use super::shared::{Buffer, Message, Shared, THREAD_BATCH};
-use crate::span_parts::PendingSpan;
+use crate::span_parts::EndedSpan;
 
 /// This thread's buffer for the exporter it last exported to.
 struct Local {
@@ -33,9 +34,9 @@ impl Local {
     }
 
     #[inline]
-    fn push_with(&self, push: &mut dyn FnMut(&mut Vec<PendingSpan>)) {
+    fn push(&self, span: PendingSpan) {
         let mut spans = self.buffer.lock();
-        push(&mut spans);
+        spans.push(span);
         if spans.len() >= THREAD_BATCH {
             let full = std::mem::replace(&mut *spans, self.shared.empty_batch());
             drop(spans);
@@ -61,15 +62,30 @@ impl Drop for Local {
     }
 }
 
-/// Runs `push` once, with this thread's buffer for the exporter that `shared` and
-/// `queue` belong to: the span is built in the buffer, not moved there.
+/// Puts `span` in this thread's buffer for the exporter that `shared` and `queue`
+/// belong to, its parts moved from the span into the buffer.
 #[inline]
-pub(crate) fn export_into(
+pub(crate) fn export(shared: &Arc<Shared>, queue: &SyncSender<Message>, span: EndedSpan<'_>) {
+    with_local(shared, queue, span, |local, span| local.push(span.into()));
+}
+
+/// Puts `span`, made elsewhere, in this thread's buffer.
+#[cfg(test)]
+pub(crate) fn export_pending(shared: &Arc<Shared>, queue: &SyncSender<Message>, span: PendingSpan) {
+    with_local(shared, queue, span, |local, span| local.push(span));
+}
+
+/// Runs `push` with this thread's buffer for the exporter that `shared` and `queue`
+/// belong to, or, where this thread's locals are gone (or busy, in a re-entrant call),
+/// sends the span alone.
+#[inline]
+fn with_local<S: Into<PendingSpan>>(
     shared: &Arc<Shared>,
     queue: &SyncSender<Message>,
-    push: &mut dyn FnMut(&mut Vec<PendingSpan>),
+    span: S,
+    push: impl FnOnce(&Local, S),
 ) {
-    let mut pushed = false;
+    let mut span = Some(span);
     let _ = LOCAL.try_with(|cell| {
         let Ok(mut local) = cell.try_borrow_mut() else {
             return;
@@ -81,16 +97,12 @@ pub(crate) fn export_into(
             // Replacing an earlier exporter's buffer hands its spans over first.
             *local = Some(Local::new(shared, queue));
         }
-        if let Some(local) = local.as_ref() {
-            local.push_with(push);
-            pushed = true;
+        if let (Some(local), Some(span)) = (local.as_ref(), span.take()) {
+            push(local, span);
         }
     });
-    // This thread's locals are gone (or busy, in a re-entrant call): send it alone.
-    if !pushed {
-        let mut alone = Vec::with_capacity(1);
-        push(&mut alone);
-        send(shared, queue, alone);
+    if let Some(span) = span {
+        send(shared, queue, vec![span.into()]);
     }
 }
 

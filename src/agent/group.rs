@@ -4,9 +4,9 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 
+use super::pending::PendingSpan;
 use crate::id::SpreadHasher;
 use crate::sampling::{self, Decision, RootInfo};
-use crate::span_parts::PendingSpan;
 
 type IdBuild = BuildHasherDefault<SpreadHasher>;
 
@@ -167,11 +167,11 @@ fn first_orphan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::pending::testing::finished;
     use crate::export::FinishedSpan;
-    use crate::export::testing::finished;
 
     fn ids(batch: &[FinishedSpan]) -> Vec<Vec<u64>> {
-        let pending = crate::export::testing::pending(batch);
+        let pending = crate::agent::pending::testing::pending(batch);
         let batch: Vec<&PendingSpan> = pending.iter().collect();
         let mut chunks = Chunks::default();
         chunks.group(&batch);

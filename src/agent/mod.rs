@@ -39,6 +39,7 @@ mod config;
 mod deadline;
 mod group;
 mod msgpack;
+mod pending;
 mod shared;
 mod transport;
 mod worker;
@@ -52,9 +53,9 @@ use std::time::Duration;
 pub use self::config::{AgentConfig, ApiVersion, InvalidAddress, InvalidApiVersion};
 use self::shared::{Message, Shared};
 use self::worker::Worker;
-use crate::export::{self, Exporter, FinishedSpan};
+use crate::export;
 use crate::global::AlreadySet;
-use crate::span_parts::PendingSpan;
+use crate::span_parts::EndedSpan;
 
 /// What the exporter did so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -122,7 +123,7 @@ pub fn set_global(config: AgentConfig) -> Result<Agent, AlreadySet<AgentConfig>>
         return Ok(Agent { running: None });
     }
     let (exporter, agent) = start(config.clone());
-    match export::set_buffered(exporter) {
+    match export::set_collector(exporter) {
         Ok(()) => Ok(agent),
         // Another thread installed one in between.
         Err(_) => {
@@ -180,33 +181,35 @@ pub(crate) struct AgentExporter {
     shared: Arc<Shared>,
 }
 
-impl export::Buffered for AgentExporter {
-    /// `push` puts the span in this thread's buffer: a span finishing hands its data
-    /// over this way, as it is (a `FinishedSpan` is made on the exporter's thread),
-    /// without moving through the `Exporter` trait's `dyn` call.
+impl export::Collector for AgentExporter {
+    /// The span goes into this thread's buffer as the core made it (its times are
+    /// placed on the wall clock, and it is encoded, on the exporter's thread).
     #[inline]
-    fn export_into(&self, push: &mut dyn FnMut(&mut Vec<PendingSpan>)) {
+    fn collect(&self, span: EndedSpan<'_>) {
         if self.shared.stopped.load(Ordering::Relaxed) {
             return self.shared.count_dropped(1);
         }
-        buffer::export_into(&self.shared, &self.queue, push);
-    }
-
-    fn as_exporter(&self) -> &dyn Exporter {
-        self
-    }
-}
-
-impl Exporter for AgentExporter {
-    #[inline]
-    fn export(&self, span: FinishedSpan) {
-        let mut span = Some(PendingSpan::from(span));
-        export::Buffered::export_into(self, &mut |buffer| buffer.extend(span.take()));
+        buffer::export(&self.shared, &self.queue, span);
     }
 
     fn flush(&self, timeout: Duration) -> bool {
         buffer::hand_over_local(&self.shared);
         self.shared.flush(&self.queue, timeout)
+    }
+}
+
+/// A span made elsewhere, its times already on the wall clock, as the tests hand them.
+#[cfg(test)]
+impl AgentExporter {
+    fn export(&self, span: export::FinishedSpan) {
+        if self.shared.stopped.load(Ordering::Relaxed) {
+            return self.shared.count_dropped(1);
+        }
+        buffer::export_pending(&self.shared, &self.queue, span.into());
+    }
+
+    fn flush(&self, timeout: Duration) -> bool {
+        export::Collector::flush(self, timeout)
     }
 }
 
@@ -240,8 +243,8 @@ fn start(config: AgentConfig) -> (AgentExporter, Agent) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::pending::testing::finished;
     use crate::clock;
-    use crate::export::testing::finished;
 
     /// An address where nothing answers at once: a port that was just closed.
     fn closed_port() -> AgentConfig {
@@ -427,23 +430,21 @@ mod tests {
         let config = AgentConfig::new().with_address(&address).unwrap();
         let (exporter, agent) = start(config);
         let exporter: &'static AgentExporter = Box::leak(Box::new(exporter));
-        // Spans finish through the `Buffered` path, as a `Span` dropping does.
-        let finish = |name: &'static str, started: clock::Stamp| {
-            export::Buffered::export_into(exporter, &mut |buffer| {
-                let mut context = crate::SpanContext::new(
-                    crate::TraceId::from_parts(0, 1),
-                    crate::SpanId::from_u64(name.len() as u64),
-                );
-                context.parent_id = crate::SpanId::ZERO;
-                let parts = crate::span_parts::SpanParts {
-                    context: context.clone(),
-                    name: name.into(),
-                    resource: None,
-                    span_type: Default::default(),
-                    extra: None,
-                };
-                buffer.push(PendingSpan::stamped(parts, started, clock::now()));
-            });
+        // Spans finish through the seam, as a `Span` dropping does.
+        let finish = |name: &'static str, start: clock::Stamp| {
+            let mut context = crate::SpanContext::new(
+                crate::TraceId::from_parts(0, 1),
+                crate::SpanId::from_u64(name.len() as u64),
+            );
+            context.parent_id = crate::SpanId::ZERO;
+            let mut parts = crate::span_parts::SpanParts {
+                context,
+                name: name.into(),
+                resource: None,
+                span_type: Default::default(),
+                extra: None,
+            };
+            export::Collector::collect(exporter, EndedSpan::new(&mut parts, start));
         };
         let mut expected = Vec::new();
         let mut measure = |name: &'static str, run: &dyn Fn(clock::Stamp)| {

@@ -16,10 +16,10 @@ use arrayvec::ArrayVec;
 
 use super::config::ApiVersion;
 use super::group::Chunks;
+use super::pending::PendingSpan;
 use crate::clock::Anchor;
 use crate::digits::hex16;
 use crate::sampling::Decision;
-use crate::span_parts::PendingSpan;
 
 /// What every span of the payload shares: unified service tagging.
 pub(crate) struct Tags<'a> {
@@ -87,7 +87,7 @@ pub(crate) fn encode_traces(
     chunks: &Chunks,
     tags: &Tags<'_>,
 ) {
-    let pending = crate::export::testing::pending(batch);
+    let pending = crate::agent::pending::testing::pending(batch);
     let batch: Vec<&PendingSpan> = pending.iter().collect();
     Encoder::default().encode(ApiVersion::V04, out, &batch, chunks, tags);
 }
@@ -884,7 +884,7 @@ mod tests {
     }
 
     fn span(trace: TraceId, id: u64, parent: u64) -> FinishedSpan {
-        let mut span = crate::export::testing::finished(trace.low(), id, parent);
+        let mut span = crate::agent::pending::testing::finished(trace.low(), id, parent);
         span.context.trace_id = trace;
         span.name = "web.request".into();
         span.resource = "/posts".into();
@@ -979,7 +979,7 @@ mod tests {
 
     /// Both payloads of `batch`, decoded; they must say the same.
     fn both(batch: &[FinishedSpan], tags: &Tags<'_>) -> (Spans, usize, usize) {
-        let pending = crate::export::testing::pending(batch);
+        let pending = crate::agent::pending::testing::pending(batch);
         let batch: &[&PendingSpan] = &pending.iter().collect::<Vec<_>>();
         let mut chunks = Chunks::default();
         chunks.group(batch);
@@ -1167,7 +1167,7 @@ mod tests {
         span.duration_nanos = i64::MIN;
         span.error = true;
         let mut v04 = Vec::new();
-        let pending = crate::export::testing::pending(&[span]);
+        let pending = crate::agent::pending::testing::pending(&[span]);
         let wide = WideNumbers::new(&mut V04);
         write_numbers(
             &mut Writer(&mut v04),
@@ -1224,7 +1224,7 @@ mod tests {
                 let mut span = span(TraceId::from_parts(7, trace), id, parent);
                 (span.start_unix_nanos, span.duration_nanos) = (start, 1_500);
                 let times = [start, 1_500, i64::from(span.error)];
-                let pending = &crate::export::testing::pending(&[span])[0];
+                let pending = &crate::agent::pending::testing::pending(&[span])[0];
                 let ids = [trace, id, parent];
 
                 let mut v04 = Vec::new();
@@ -1299,7 +1299,7 @@ mod tests {
         plain.error = false;
         let batch = [root, child, remote, plain];
         let mut chunks = Chunks::default();
-        let pending = crate::export::testing::pending(&batch);
+        let pending = crate::agent::pending::testing::pending(&batch);
         chunks.group(&pending.iter().collect::<Vec<_>>());
         let mut body = Vec::new();
         encode_traces(&mut body, &batch, &chunks, &tags);

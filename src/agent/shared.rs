@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::deadline;
-use crate::span_parts::PendingSpan;
+use super::pending::PendingSpan;
 
 /// How many spans a thread collects before it hands them over itself.
 pub(crate) const THREAD_BATCH: usize = 64;

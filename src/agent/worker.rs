@@ -10,12 +10,12 @@ use super::config::{AgentConfig, ApiVersion};
 use super::deadline;
 use super::group::Chunks;
 use super::msgpack::{Encoder, Tags};
+use super::pending::PendingSpan;
 use super::shared::{Held, Message, Shared};
 use super::transport::Transport;
 use crate::clock;
 use crate::config;
 use crate::sampling::Sampler;
-use crate::span_parts::PendingSpan;
 
 pub(crate) struct Worker {
     config: AgentConfig,

@@ -187,7 +187,7 @@ impl Fields<'_> {
             "resource.name" => span.set_resource(value),
             "span.type" => span.set_span_type(value),
             "service.name" => span.set_service(value),
-            "otel.name" => span.name = value.into(),
+            "otel.name" => span.parts.name = value.into(),
             "otel.kind" => span.set_tag("span.kind", value.to_ascii_lowercase()),
             "otel.status_code" => {
                 if value.eq_ignore_ascii_case("error") {
