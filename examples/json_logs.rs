@@ -6,8 +6,7 @@
 //! {"dd.parent_id":"0","dd.service":"json_logs","dd.span_id":"...","dd.trace_id":"...","level":"INFO","message":"my log message","target":"json_logs","timestamp":...}
 //! ```
 //!
-//! Run it with `cargo run --example json_logs` (the `json` feature, which this
-//! repository's examples always have).
+//! Run it with `cargo run --example json_logs --features json`.
 
 use std::thread;
 use std::time::Duration;

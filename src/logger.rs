@@ -244,6 +244,19 @@ impl<L: Log> Log for CorrelatingLogger<L> {
         if !config.logs_injection() || (self.passthrough_outside_spans && active::is_idle()) {
             return self.inner.log(record);
         }
+        self.log_with_fields(record, config);
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
+    }
+}
+
+impl<L: Log> CorrelatingLogger<L> {
+    /// A line with fields to add. Out of line: the common case outside spans (records
+    /// passed through as they are) then needs no stack frame of its own.
+    #[inline(never)]
+    fn log_with_fields(&self, record: &Record<'_>, config: &Config) {
         // A copy of the span's cached id text, made only inside a span; the thread's
         // stack is no longer borrowed when the inner logger runs.
         let mut ids = IdsText::empty();
@@ -282,10 +295,6 @@ impl<L: Log> Log for CorrelatingLogger<L> {
                 }
             }
         }
-    }
-
-    fn flush(&self) {
-        self.inner.flush();
     }
 }
 

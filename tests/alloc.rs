@@ -257,6 +257,7 @@ fn inside_opentelemetry_spans(go: &spanlog::CorrelatingLogger<LastLine>) {
         true,
         TraceState::default(),
     );
+    spanlog::opentelemetry::look_up_active_spans();
     let _otel = Context::new().with_remote_span_context(sc).attach();
     info!(logger: go, "warm");
     check(

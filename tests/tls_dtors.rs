@@ -95,6 +95,7 @@ fn main() {
         // OpenTelemetry's context then (that access would panic).
         let otel_first = std::thread::spawn(|| {
             use opentelemetry::trace::{self as otel, TraceContextExt};
+            spanlog::opentelemetry::look_up_active_spans();
             LOGGER_DTOR.with(|slot| *slot.borrow_mut() = Some(LogOnDrop("after otel")));
             let sc = otel::SpanContext::new(
                 otel::TraceId::from_bytes(9_u128.to_be_bytes()),

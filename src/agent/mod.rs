@@ -158,12 +158,20 @@ impl Agent {
         shared.flush(wake, timeout)
     }
 
-    /// Flushes, waiting at most `timeout`, then stops the background thread; spans
-    /// finished afterwards are dropped and counted. Call it before the process exits.
+    /// Flushes, waiting at most `timeout`, then stops the background thread and waits
+    /// for it to end within what is left of `timeout` (once it has, [`Stats::running`]
+    /// is `false`); spans finished afterwards are dropped and counted. Call it before
+    /// the process exits. `true` when everything queued went out and the thread ended
+    /// in time.
     pub fn shutdown(&self, timeout: Duration) -> bool {
+        let deadline = deadline::after(std::time::Instant::now(), timeout);
         let flushed = self.flush(timeout);
         self.stop();
-        flushed
+        let ended = match &self.running {
+            Some(Running { shared, .. }) => shared.wait_ended(deadline),
+            None => true,
+        };
+        flushed && ended
     }
 
     fn stop(&self) {
@@ -272,7 +280,12 @@ mod tests {
         assert!(stats.running, "{stats}");
         assert_eq!(stats.failed, 1, "{stats}");
         assert!(agent.shutdown(Duration::MAX));
-        assert!(!agent.stats().running || agent.stats().dropped == 0);
+        let stats = agent.stats();
+        assert!(
+            !stats.running,
+            "the thread ended before shutdown returned: {stats}"
+        );
+        assert_eq!(stats.dropped, 0, "{stats}");
     }
 
     /// A thread that finished a few spans (fewer than it hands over at once) and then

@@ -257,6 +257,22 @@ impl Shared {
         self.flushed.notify_all();
     }
 
+    /// Waits until the background thread has ended, at most until `deadline`; `true`
+    /// when it has.
+    pub(crate) fn wait_ended(&self, deadline: Instant) -> bool {
+        let mut flushes = lock(&self.flushes);
+        while self.running.load(Ordering::SeqCst) {
+            let Some(left) = deadline::left(deadline) else {
+                return false;
+            };
+            flushes = match self.flushed.wait_timeout(flushes, left) {
+                Ok((guard, _)) => guard,
+                Err(_) => return !self.running.load(Ordering::SeqCst),
+            };
+        }
+        true
+    }
+
     /// The background thread is gone: nothing will be sent any more. Wakes every
     /// waiting `flush`, which then returns `false`.
     pub(crate) fn thread_ended(&self) {

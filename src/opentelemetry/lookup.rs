@@ -2,6 +2,7 @@
 //! never a panic, not even from a thread-local destructor.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ::opentelemetry::Context;
 use ::opentelemetry::trace::TraceContextExt;
@@ -58,9 +59,36 @@ impl Drop for Sentinel {
     fn drop(&mut self) {}
 }
 
+/// Whether OpenTelemetry spans can exist in this process, as far as spanlog knows: until
+/// then, the log path and span starts do not look for one (one relaxed load). Cargo
+/// features unify, so the `opentelemetry` feature may be on in a service that never
+/// makes an OpenTelemetry span; it costs that service nothing.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// From now on, look for the active OpenTelemetry span.
+pub(crate) fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+/// Whether the look-up is on.
+#[inline]
+pub(crate) fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
 /// The ids of the active OpenTelemetry span on this thread, if it is valid.
 #[inline]
 pub(crate) fn active() -> Option<OtelIds> {
+    if !enabled() {
+        return None;
+    }
+    read_active()
+}
+
+/// [`active`] once the look-up is on; out of line, so that callers stay small while it
+/// is off.
+#[inline(never)]
+fn read_active() -> Option<OtelIds> {
     SENTINEL.try_with(|_| ()).ok()?;
     Context::map_current(|cx| {
         if !cx.has_active_span() {
@@ -80,6 +108,11 @@ pub(crate) fn active() -> Option<OtelIds> {
 /// [`active`] without reading its ids).
 #[inline]
 pub(crate) fn has_active() -> bool {
+    enabled() && read_has_active()
+}
+
+#[inline(never)]
+fn read_has_active() -> bool {
     SENTINEL.try_with(|_| ()).is_ok()
         && Context::map_current(|cx| cx.has_active_span() && cx.span().span_context().is_valid())
 }

@@ -2,9 +2,13 @@
 //!
 //! With the `opentelemetry` feature, a line logged where no spanlog span is current
 //! takes its ids from the active OpenTelemetry span (`opentelemetry::Context::current()`),
-//! when that span is valid, sampled or not: the `log` wrapper (text and key-values),
+//! when that span is valid, sampled or not, once spanlog knows such spans can exist: a
+//! [`CorrelatedTracerProvider`] was made ([`set_tracer_provider`] makes one), or
+//! [`look_up_active_spans`] was called (for tracing-opentelemetry's spans, a provider
+//! used without the wrapper, or a context attached by hand); before that, spanlog does
+//! not look, and the feature costs nothing. The `log` wrapper (text and key-values),
 //! [`Correlation::current`](crate::Correlation::current) and [`crate::current`] all see
-//! it. The ids are written as for spanlog's own spans: the 128-bit trace id as 32 hex
+//! the span. The ids are written as for spanlog's own spans: the 128-bit trace id as 32 hex
 //! digits when its upper half is non-zero and 128-bit logging is on, else its lower 64
 //! bits in decimal; the span id in decimal. An OpenTelemetry trace id is the 128-bit
 //! Datadog trace id and a span id the 64-bit one (both big-endian), so the fields match
@@ -76,6 +80,38 @@ pub(crate) use lookup::{active, copy_ids_text, has_active, is_inside};
 use crate::context::{self, SpanContext};
 use crate::id::SpanId;
 use crate::propagation::{self, Extractor, Injector};
+
+/// Makes log lines and spanlog spans look for the active OpenTelemetry span from now on,
+/// for spans that spanlog's wrappers do not see being made: tracing-opentelemetry's,
+/// a provider used without [`CorrelatedTracerProvider`], or a context attached by hand.
+///
+/// Until then (or until a [`CorrelatedTracerProvider`] is made, which includes
+/// [`set_tracer_provider`]) spanlog does not look: Cargo features unify, so a crate
+/// anywhere in a service's tree may turn the `opentelemetry` feature on in a service
+/// that never makes an OpenTelemetry span, and there a line outside a spanlog span
+/// costs one relaxed load more than without the feature. The switch cannot be turned
+/// off again.
+///
+/// ```
+/// use opentelemetry::Context;
+/// use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
+///
+/// let remote = SpanContext::new(
+///     TraceId::from_bytes(0x1234_u128.to_be_bytes()),
+///     SpanId::from_bytes(42_u64.to_be_bytes()),
+///     TraceFlags::SAMPLED,
+///     true,
+///     Default::default(),
+/// );
+/// let _attached = Context::new().with_remote_span_context(remote).attach();
+/// assert!(spanlog::current().is_none()); // spanlog does not look yet
+///
+/// spanlog::opentelemetry::look_up_active_spans();
+/// assert_eq!(spanlog::current().map(|c| c.span_id().to_u64()), Some(42));
+/// ```
+pub fn look_up_active_spans() {
+    lookup::enable();
+}
 
 /// Installs `provider`, wrapped in a [`CorrelatedTracerProvider`], as OpenTelemetry's
 /// global tracer provider (`opentelemetry::global::tracer` then starts spans through

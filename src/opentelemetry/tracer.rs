@@ -23,8 +23,10 @@ pub struct CorrelatedTracerProvider<P> {
 }
 
 impl<P> CorrelatedTracerProvider<P> {
-    /// Wraps `inner`.
+    /// Wraps `inner`. From now on, log lines and spanlog spans look for the active
+    /// OpenTelemetry span (see [`look_up_active_spans`](super::look_up_active_spans)).
     pub fn new(inner: P) -> Self {
+        super::lookup::enable();
         CorrelatedTracerProvider { inner }
     }
 

@@ -255,7 +255,9 @@ mod tests {
             go.ends_with(" dd.trace_id=\"5\" dd.span_id=\"6\" dd.parent_id=\"0\"\n"),
             "{go}"
         );
-        assert!(go.contains(&format!("dd.service={service}")) || service.is_empty());
+        // Never empty: DD_SERVICE, else the executable's name.
+        assert!(!service.is_empty());
+        assert!(go.contains(&format!(" dd.service={service} ")), "{go}");
         let object = json("{\"message\":\"hello\"}\n");
         let parsed: serde_json::Value = serde_json::from_str(object.trim_end()).unwrap();
         assert_eq!(parsed["message"], "hello");
