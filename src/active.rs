@@ -1,11 +1,12 @@
 //! The span a line or a new span belongs to: the top of this thread's stack, or, with
 //! the `opentelemetry` feature, the active OpenTelemetry span when it is the innermost.
 
-use crate::context::{self, SpanContext};
+use crate::context;
 use crate::ids_text::IdsText;
 #[cfg(feature = "opentelemetry")]
 use crate::opentelemetry as otel;
 use crate::propagation::{self, Injector};
+use crate::span_context::SpanContext;
 
 /// The context of the span that is current on this thread, if any: the innermost
 /// spanlog span entered here, or, with the `opentelemetry` feature, the active

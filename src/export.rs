@@ -9,8 +9,8 @@ use std::time::Duration;
 use once_cell::sync::OnceCell;
 
 use crate::clock;
-use crate::context::SpanContext;
 use crate::global::AlreadySet;
+use crate::span_context::SpanContext;
 use crate::span_parts::{EndedSpan, Extra, SpanParts};
 
 /// A span that has finished, handed to the installed [`Exporter`].

@@ -7,8 +7,9 @@ use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 
 use crate::active;
-use crate::context::{DropScope, SpanContext};
+use crate::context::DropScope;
 use crate::span::Span;
+use crate::span_context::SpanContext;
 
 pin_project_lite::pin_project! {
     /// A future that runs inside a span: the span is current on whichever thread polls

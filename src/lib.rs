@@ -153,6 +153,7 @@ pub mod sampling;
 mod sharded;
 mod span;
 mod span_builder;
+mod span_context;
 mod span_parts;
 #[cfg(feature = "tower")]
 pub mod tower;
@@ -161,7 +162,7 @@ pub mod tracing;
 
 pub use crate::active::{current, inject_current};
 pub use crate::config::Config;
-pub use crate::context::{ContextGuard, MAX_DEPTH, SpanContext, depth};
+pub use crate::context::{ContextGuard, MAX_DEPTH, depth};
 pub use crate::correlation::{Correlation, Style};
 pub use crate::current_span::{CurrentSpan, record_err, with_current_span};
 pub use crate::global::AlreadySet;
@@ -170,6 +171,7 @@ pub use crate::instrument::{Instrument, Instrumented, WithContext, bind, spawn};
 pub use crate::logger::{Builder, CorrelatingLogger, Fields};
 pub use crate::span::{Entered, EnteredSpan, Span};
 pub use crate::span_builder::{SpanBuilder, start_span};
+pub use crate::span_context::SpanContext;
 
 /// Installs `env_logger`, configured from `RUST_LOG`, wrapped in a [`CorrelatingLogger`]
 /// as the global logger, and sets the max level from env_logger's own filter.

@@ -7,11 +7,12 @@ use std::ops::Deref;
 use crate::annotations::{self, Annotation};
 use crate::clock;
 use crate::config;
-use crate::context::{ContextGuard, SpanContext};
+use crate::context::ContextGuard;
 use crate::correlation::Correlation;
 use crate::export;
 use crate::id::{SpanId, TraceId};
 use crate::ids_text::IdsText;
+use crate::span_context::SpanContext;
 
 /// A name, resource, tag or other text of a span: borrowed for the life of the
 /// program, or owned.

@@ -3,10 +3,10 @@
 use crate::active;
 use crate::clock;
 use crate::config;
-use crate::context::SpanContext;
 use crate::export;
 use crate::id::{SpanId, TraceId};
 use crate::span::{EnteredSpan, Extra, InlineSpanType, Span, Text, set, set_span_type};
+use crate::span_context::SpanContext;
 use crate::span_parts::SpanParts;
 
 /// Starts building a span named `name` (Datadog's operation name, e.g. `web.request`).

@@ -2,7 +2,7 @@
 //! and, once it has finished, the fast clock's readings at its start and end.
 
 use crate::clock::Stamp;
-use crate::context::SpanContext;
+use crate::span_context::SpanContext;
 
 /// A name, resource, tag or other text of a span.
 pub(crate) use crate::annotations::Text;

@@ -765,9 +765,9 @@ fn write_tags<F: Format>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::TraceMeta;
     use crate::export::FinishedSpan;
     use crate::id::TraceId;
+    use crate::span_context::TraceMeta;
     use rmp::decode;
     use std::borrow::Cow;
     use std::collections::BTreeMap;

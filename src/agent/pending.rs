@@ -2,7 +2,7 @@
 //! kept as it is until the exporter's thread encodes it.
 
 use crate::clock::Anchor;
-use crate::context::SpanContext;
+use crate::span_context::SpanContext;
 use crate::span_parts::{EndedSpan, Extra, InlineSpanType, SpanParts, Text};
 
 /// A finished span in the agent exporter's buffers: its parts as the span had them,
@@ -112,9 +112,9 @@ impl PendingSpan {
 #[cfg(test)]
 pub(crate) mod testing {
     use super::PendingSpan;
-    use crate::context::SpanContext;
     use crate::export::FinishedSpan;
     use crate::id::{SpanId, TraceId};
+    use crate::span_context::SpanContext;
     use crate::span_parts::{Extra, InlineSpanType, SpanParts};
 
     /// A finished span named `n` of the 64-bit trace `trace`, with id `id` and parent

@@ -77,9 +77,10 @@ use ::opentelemetry::{Context, global};
 pub use self::tracer::{CorrelatedSpan, CorrelatedTracer, CorrelatedTracerProvider};
 pub(crate) use lookup::{active, copy_ids_text, has_active, is_inside};
 
-use crate::context::{self, SpanContext};
+use crate::context;
 use crate::id::SpanId;
 use crate::propagation::{self, Extractor, Injector};
+use crate::span_context::SpanContext;
 
 /// Makes log lines and spanlog spans look for the active OpenTelemetry span from now on,
 /// for spans that spanlog's wrappers do not see being made: tracing-opentelemetry's,

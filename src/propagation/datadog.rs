@@ -3,8 +3,8 @@
 use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
 use super::values::{MAX_TAGS_LEN, parse_decimal, parse_hex16, valid_origin, valid_tag};
-use crate::context::{SpanContext, TraceMeta};
 use crate::id::{SpanId, TraceId};
+use crate::span_context::{SpanContext, TraceMeta};
 
 pub(super) const TRACE_ID: &str = "x-datadog-trace-id";
 pub(super) const PARENT_ID: &str = "x-datadog-parent-id";

@@ -59,7 +59,7 @@ pub(crate) use self::carrier::HeaderIndex;
 pub use self::carrier::{Extractor, Injector};
 pub use self::propagator::{Propagator, global};
 pub use self::style::{ExtractedContext, PropagationStyle};
-use crate::context::SpanContext;
+use crate::span_context::SpanContext;
 
 /// Extracts a trace context from incoming headers with the global [`Propagator`].
 pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Option<ExtractedContext> {

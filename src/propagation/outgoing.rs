@@ -1,7 +1,7 @@
 //! What injection needs of a context, whatever the style.
 
-use crate::context::{SpanContext, TraceMeta};
 use crate::sampling;
+use crate::span_context::{SpanContext, TraceMeta};
 
 /// What injection needs of a context, with the trace's sampling decision made.
 pub(super) struct Trace<'a> {

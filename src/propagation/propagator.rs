@@ -7,9 +7,9 @@ use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
 use super::style::{ExtractedContext, PropagationStyle};
 use super::{datadog, w3c};
-use crate::context::SpanContext;
 use crate::env::Env;
 use crate::global::AlreadySet;
+use crate::span_context::SpanContext;
 
 /// Which styles to extract and inject, in order.
 ///
@@ -269,7 +269,7 @@ mod tests {
             .context
     }
 
-    fn meta(context: &SpanContext) -> &crate::context::TraceMeta {
+    fn meta(context: &SpanContext) -> &crate::span_context::TraceMeta {
         context.trace.as_deref().expect("trace data")
     }
 

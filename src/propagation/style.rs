@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::context::SpanContext;
+use crate::span_context::SpanContext;
 
 /// A header format for trace context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

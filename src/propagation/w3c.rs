@@ -5,8 +5,8 @@ use super::outgoing::Trace;
 use super::values::{
     MAX_HEADER_LEN, is_lower_hex, parse_hex16, parse_lower_hex, valid_origin, valid_tag,
 };
-use crate::context::{SpanContext, TraceMeta};
 use crate::id::{SpanId, TraceId};
+use crate::span_context::{SpanContext, TraceMeta};
 
 pub(super) const TRACEPARENT: &str = "traceparent";
 pub(super) const TRACESTATE: &str = "tracestate";

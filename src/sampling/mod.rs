@@ -60,10 +60,10 @@ use once_cell::sync::OnceCell;
 use self::glob::Glob;
 use self::limiter::Limiter;
 use crate::config;
-use crate::context::SpanContext;
 use crate::env::{self, Env};
 use crate::global::AlreadySet;
 use crate::id::TraceId;
+use crate::span_context::SpanContext;
 
 /// Datadog's sampling hash: whether the trace `trace_id` is kept at `rate` (0 to 1).
 ///

@@ -84,7 +84,7 @@ impl Mirrors {
     }
 
     /// The context of the mirror of `id`, if there is one.
-    fn context(&self, id: &Id) -> Option<crate::context::SpanContext> {
+    fn context(&self, id: &Id) -> Option<crate::span_context::SpanContext> {
         self.shard(id)
             .get(&id.into_u64())
             .map(|m| m.context().clone())

@@ -1,0 +1,138 @@
+//! The context a span hands to its children, log lines and other services: its ids
+//! and the trace-wide data that travel with the trace.
+
+use std::sync::Arc;
+
+use crate::id::{SpanId, TraceId};
+
+/// The identity of a span as its children, log lines and other services need it: the
+/// trace it belongs to, its own id, its parent's id, and trace-wide data that travels
+/// with the trace (sampling decision, origin, propagated tags).
+///
+/// It is cheap to clone (ids plus one optional reference count), `Send` and `Sync`: hand
+/// it to another thread and [`enter`](SpanContext::enter) it there, or give it to
+/// [`SpanBuilder::child_of`](crate::SpanBuilder::child_of).
+///
+/// # Examples
+///
+/// ```
+/// let request = spanlog::start_span("web.request").entered();
+/// let context = spanlog::current().expect("inside a span");
+/// std::thread::spawn(move || {
+///     let _guard = context.enter();
+///     // Log lines here carry the request's ids; spans started here are its children.
+///     let child = spanlog::start_span("worker").start();
+///     assert_eq!(child.parent_id(), context.span_id());
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SpanContext {
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    pub(crate) parent_id: SpanId,
+    pub(crate) trace: Option<Arc<TraceMeta>>,
+    /// The span lives in another process: a context extracted from headers (or taken
+    /// from an OpenTelemetry span), not a span of this one.
+    pub(crate) remote: bool,
+    /// The parent is such a remote span: this span is its process's local root.
+    pub(crate) parent_remote: bool,
+    /// The sampling priority decided upstream, when `has_upstream_priority`: kept
+    /// inline, so that a context that carries nothing else needs no trace data.
+    pub(crate) upstream_priority: i32,
+    pub(crate) has_upstream_priority: bool,
+}
+
+/// Trace-wide data that children inherit and propagation carries between services.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct TraceMeta {
+    /// Where the trace started (`x-datadog-origin`), e.g. `synthetics` or `rum`.
+    pub(crate) origin: Option<String>,
+    /// Propagated `_dd.p.*` tags other than `_dd.p.tid`, in arrival order.
+    pub(crate) tags: Vec<(String, String)>,
+    /// Other vendors' `tracestate` members, in order, kept for the next hop.
+    pub(crate) foreign_tracestate: Vec<String>,
+    /// The last Datadog span id upstream (`p:` in `tracestate`, or the Datadog parent a
+    /// W3C parent replaced): `_dd.parent_id` on this process's root span.
+    pub(crate) last_parent_id: Option<u64>,
+    /// What went wrong with the propagated tags on the way in (`extract_max_size`,
+    /// `decoding_error`): `_dd.propagation_error` on this process's root span.
+    pub(crate) propagation_error: Option<&'static str>,
+}
+
+impl TraceMeta {
+    /// The data to share between the contexts of a trace; `None` when there is none
+    /// (the common case: no allocation).
+    pub(crate) fn shared(self) -> Option<Arc<TraceMeta>> {
+        let empty = self.origin.is_none()
+            && self.tags.is_empty()
+            && self.foreign_tracestate.is_empty()
+            && self.last_parent_id.is_none()
+            && self.propagation_error.is_none();
+        (!empty).then(|| Arc::new(self))
+    }
+}
+
+impl SpanContext {
+    /// A context for the given ids, with no parent and no trace-wide data. Use it to
+    /// continue a trace whose ids arrived by other means.
+    pub fn new(trace_id: TraceId, span_id: SpanId) -> Self {
+        SpanContext {
+            trace_id,
+            span_id,
+            parent_id: SpanId::ZERO,
+            trace: None,
+            remote: false,
+            parent_remote: false,
+            upstream_priority: 0,
+            has_upstream_priority: false,
+        }
+    }
+
+    /// The sampling priority decided upstream, if any.
+    #[inline]
+    pub(crate) fn upstream_priority(&self) -> Option<i32> {
+        self.has_upstream_priority.then_some(self.upstream_priority)
+    }
+
+    #[inline]
+    pub(crate) fn set_upstream_priority(&mut self, priority: Option<i32>) {
+        self.upstream_priority = priority.unwrap_or(0);
+        self.has_upstream_priority = priority.is_some();
+    }
+
+    /// The trace id.
+    #[inline]
+    pub fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// The span id.
+    #[inline]
+    pub fn span_id(&self) -> SpanId {
+        self.span_id
+    }
+
+    /// The parent span's id; zero for a root span and for remote contexts.
+    pub fn parent_id(&self) -> SpanId {
+        self.parent_id
+    }
+
+    /// The trace's sampling priority: the one decided upstream, or 1 (kept by the
+    /// default mechanism) for a trace that started here or arrived without a decision.
+    pub fn sampling_priority(&self) -> i32 {
+        self.upstream_priority().unwrap_or(1)
+    }
+
+    /// Whether this span is the first of its trace in this process: a root, or the
+    /// child of a context that came from another service. Sampling decides on it.
+    pub fn is_local_root(&self) -> bool {
+        self.parent_id.is_zero() || self.parent_remote
+    }
+
+    /// The trace's origin (`x-datadog-origin`), if any.
+    pub fn origin(&self) -> Option<&str> {
+        self.trace.as_ref().and_then(|t| t.origin.as_deref())
+    }
+}
