@@ -94,8 +94,7 @@
 //! - `env_logger` (default): `init()`, `try_init()` and `Builder::wrap_env_logger`.
 //! - `kv`: `Fields::KeyValues`, the correlation fields as `log` key-values for
 //!   structured loggers (enables `log/kv`).
-//! - `agent`: `agent::set_global()`, export of finished spans to a Datadog Agent, and
-//!   sampling rules from `DD_TRACE_SAMPLING_RULES`.
+//! - `agent`: `agent::set_global()`, export of finished spans to a Datadog Agent.
 //! - `http`: [`propagation`] carriers for `http::HeaderMap` and `http::Request`.
 //! - `json`: `json::init()`, JSON lines on standard output with the `dd.*` fields at
 //!   the root of each object, as Datadog expects (enables `kv`).

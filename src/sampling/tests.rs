@@ -186,17 +186,13 @@ fn rules_from_the_environment() {
         ],
         Sampler::read,
     );
-    if cfg!(feature = "agent") {
-        assert!(warnings.is_empty(), "{warnings:?}");
-        let rules: Vec<_> = sampler.rules().collect();
-        assert_eq!(rules.len(), 2);
-        assert_eq!(rules[0].sample_rate(), 0.5);
-        assert_eq!(rules[0].max_per_second, Some(5.0));
-        assert_eq!(rules[1], &SamplingRule::new(0.25));
-    } else {
-        assert_eq!(sampler.rules().count(), 1);
-        assert!(warnings[0].contains("`agent` feature"), "{warnings:?}");
-    }
+    // Rules are read whatever the features: JSON, not export.
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let rules: Vec<_> = sampler.rules().collect();
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[0].sample_rate(), 0.5);
+    assert_eq!(rules[0].max_per_second, Some(5.0));
+    assert_eq!(rules[1], &SamplingRule::new(0.25));
 
     for (var, bad) in [
         ("DD_TRACE_SAMPLING_RULES", "[{\"name\": \"x\"}]"),
