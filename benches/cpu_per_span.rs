@@ -35,7 +35,7 @@
 //!   discards: fastrace's own share, nothing encoded or sent.
 
 mod common;
-#[path = "../tests/support/cpu_harness.rs"]
+#[path = "../tests/common/cpu_harness.rs"]
 mod cpu_harness;
 
 use std::hint::black_box;

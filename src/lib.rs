@@ -120,10 +120,19 @@
 // Output goes through the one warning sink (`env::print_warning`), nowhere else.
 #![warn(clippy::print_stderr, clippy::print_stdout)]
 
-// The modules form a ladder, each importing only those below it: env, global, rng,
-// clock, id, sharded, config, ids_text, context, annotations, current_span, propagation,
-// opentelemetry, active, correlation, logger, export, span, span_builder, instrument,
-// agent, json, tracing, tower.
+// The modules form a ladder: each imports only modules on the rungs below it, so the
+// import graph has no circle. From the bottom:
+//   1. clock, digits, env, global, rng (leaves)
+//   2. id, config
+//   3. ids_text, sharded, span_context
+//   4. context (the thread's stack), annotations, sampling
+//   5. current_span, propagation, span_parts
+//   6. export (the seam), opentelemetry
+//   7. active (where a line's span comes from), agent (behind the export seam)
+//   8. correlation
+//   9. logger, span
+//  10. instrument, span_builder
+//  11. json, tower, tracing (integrations, on top of the public API)
 mod active;
 #[cfg(feature = "agent")]
 pub mod agent;

@@ -8,7 +8,7 @@
 //! again for the scenario that needs a fresh process.
 
 mod common;
-#[path = "support/test_agent.rs"]
+#[path = "common/test_agent.rs"]
 mod test_agent;
 
 use std::collections::HashMap;

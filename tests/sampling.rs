@@ -3,7 +3,7 @@
 //! rate, when `SPANLOG_DDTRACE_PYTHON` names a python that has it (`.ci/run` does).
 
 mod common;
-#[path = "support/reference.rs"]
+#[path = "common/reference.rs"]
 mod reference;
 
 use common::example;

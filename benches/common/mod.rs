@@ -235,7 +235,7 @@ pub(crate) fn noop_exporter() {
     let _ = spanlog::export::set_global(Discard);
 }
 
-#[path = "../../tests/support/sink.rs"]
+#[path = "../../tests/common/sink.rs"]
 mod sink_server;
 pub(crate) use sink_server::sink;
 #[allow(unused_imports)] // for the benches that use them

@@ -1,4 +1,7 @@
-//! Test-only loggers shared by the integration tests.
+//! What the integration tests share, in one place: this module (`mod common;`) holds
+//! the test-only loggers and collectors; the other files here are standalone helpers
+//! that a test binary, a bench or a workspace member includes with `#[path]`
+//! (`test_agent.rs`, `reference.rs`, `sink.rs`, `cpu_harness.rs`).
 #![allow(dead_code)]
 
 use std::fmt::Write as _;

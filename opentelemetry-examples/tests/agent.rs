@@ -2,7 +2,7 @@
 //! (`SPANLOG_TEST_AGENT_URL`; `.ci/run` starts one). Without it the scenarios are
 //! skipped, except under `CI=true`, where that is a failure.
 
-#[path = "../../tests/support/test_agent.rs"]
+#[path = "../../tests/common/test_agent.rs"]
 mod test_agent;
 
 use std::process::Command;

@@ -11,9 +11,9 @@
 //! - `dd_trace_rs`: OpenTelemetry spans of dd-trace-rs's tracer provider (a root, nine
 //!   children started and ended inside it), dd-trace-rs's span processor and exporter.
 
-#[path = "../../tests/support/cpu_harness.rs"]
+#[path = "../../tests/common/cpu_harness.rs"]
 mod cpu_harness;
-#[path = "../../tests/support/sink.rs"]
+#[path = "../../tests/common/sink.rs"]
 mod sink;
 
 use std::hint::black_box;

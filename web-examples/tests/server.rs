@@ -15,9 +15,9 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-#[path = "../../tests/support/reference.rs"]
+#[path = "../../tests/common/reference.rs"]
 mod reference;
-#[path = "../../tests/support/test_agent.rs"]
+#[path = "../../tests/common/test_agent.rs"]
 mod test_agent;
 
 use spanlog::export::{Exporter, FinishedSpan};

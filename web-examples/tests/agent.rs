@@ -3,7 +3,7 @@
 //! HTTP tags, continued from the caller's headers, and `/fail` as an error. Without an
 //! agent it is skipped, except under `CI=true`, where that is a failure.
 
-#[path = "../../tests/support/test_agent.rs"]
+#[path = "../../tests/common/test_agent.rs"]
 mod test_agent;
 
 use std::io::{BufRead, BufReader, Read, Write};
