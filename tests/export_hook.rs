@@ -139,12 +139,17 @@ fn unix_now() -> i64 {
         .as_nanos() as i64
 }
 
-/// The documented bound: a span's start is within 100 µs of the wall clock read just
-/// before it started (or after it finished), and its duration within 100 µs of the
-/// monotonic time read around it. Checked on this thread, on another thread, and for
+/// A span's start is within 1 ms of the wall clock read just before it started (or
+/// after it finished), and its duration within 1 ms of the monotonic time read around
+/// it. Nothing here depends on how the threads are scheduled: a reading taken late only
+/// widens the window read around the span, and the anchor that places the fast clock
+/// on the wall clock is read again when its thread is interrupted. The bound covers
+/// what remains: the fast clock's rate against the wall clock over the anchor's
+/// one-second life (NTP may slew the wall clock by up to 500 ppm); in practice the
+/// error is a few microseconds. Checked on this thread, on another thread, and for
 /// spans that finish on another thread than they started on.
 fn timestamps_match_the_clocks_read_around_them(collect: &Collect) {
-    const BOUND: i64 = 100_000;
+    const BOUND: i64 = 1_000_000;
     let check = |name: &str, before: i64, after: i64, elapsed: Duration| {
         let span = collect.named(name);
         assert!(

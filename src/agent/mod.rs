@@ -431,14 +431,14 @@ mod tests {
         since.unwrap().as_nanos() as i64
     }
 
-    /// Spans reach the agent with their start within 100 µs of the wall clock read
-    /// around them, and their duration within 100 µs of the monotonic time read around
-    /// them: on this thread, on another, and finished on another thread than the one
+    /// Spans reach the agent with their start within 1 ms of the wall clock read around
+    /// them, and their duration within 1 ms of the monotonic time read around them (the
+    /// bound, and why scheduling does not matter: tests/export_hook.rs): on this thread, on another, and finished on another thread than the one
     /// they started on (their times are placed on the wall clock by the exporter's
     /// thread).
     #[test]
     fn exported_times_match_the_clocks_read_around_them() {
-        const BOUND: i64 = 100_000;
+        const BOUND: i64 = 1_000_000;
         let (address, requests) = agent_without_v05();
         let config = AgentConfig::new().with_address(&address).unwrap();
         let (exporter, agent) = start(config);
