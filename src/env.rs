@@ -88,12 +88,81 @@ fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// `RUST_LOG`, or `info` when it is unset or blank: both `init`s start from it.
+/// `RUST_LOG` as the `init`s read it: `info` when it is unset or blank. A directive
+/// that names a target no logger has (with brackets, braces, quotes or blanks, such as
+/// tracing-subscriber's span filters `target[span]=level`) is left out with a warning
+/// on standard error, and `info` is used when no directive is left: a filter spanlog
+/// cannot read never silently turns all output off.
 #[cfg(any(feature = "env_logger", feature = "json", feature = "tracing"))]
 pub(crate) fn rust_log() -> String {
-    process()
-        .get("RUST_LOG")
-        .unwrap_or_else(|| "info".to_owned())
+    read_rust_log(&mut process())
+}
+
+#[cfg(any(feature = "env_logger", feature = "json", feature = "tracing", test))]
+fn read_rust_log(env: &mut Env<'_>) -> String {
+    let Some(value) = env.get("RUST_LOG") else {
+        return "info".to_owned();
+    };
+    // env_logger's optional `/regex` suffix is its own business.
+    let (directives, regex) = match value.split_once('/') {
+        Some((directives, regex)) => (directives, Some(regex)),
+        None => (value.as_str(), None),
+    };
+    let unreadable = |directive: &str| {
+        let target = directive.split('=').next().unwrap_or_default().trim();
+        target.contains(|c: char| "[]{}\"'".contains(c) || c.is_whitespace())
+    };
+    let (bad, good): (Vec<&str>, Vec<&str>) = directives
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .partition(|d| unreadable(d));
+    if bad.is_empty() {
+        return value;
+    }
+    let kept = match good.is_empty() {
+        true => "info".to_owned(),
+        false => good.join(","),
+    };
+    env.warn(format!(
+        "spanlog: ignoring {} in RUST_LOG={value:?}: not a target a logger has (span filters, \
+         `target[span]=level`, are tracing-subscriber's EnvFilter syntax); using {kept:?}",
+        bad.iter()
+            .map(|d| format!("{d:?}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    ));
+    match regex {
+        Some(regex) => format!("{kept}/{regex}"),
+        None => kept,
+    }
+}
+
+#[cfg(test)]
+mod rust_log_tests {
+    use super::read_rust_log;
+    use super::testing::read_with;
+
+    #[test]
+    fn a_filter_that_names_no_target_warns_and_is_left_out() {
+        let read = |value: &str| read_with(&[("RUST_LOG", value)], read_rust_log);
+        for fine in [
+            "info",
+            "my_app=debug,hyper=warn",
+            "warn/foo.*",
+            "my-app::db=trace",
+        ] {
+            assert_eq!(read(fine), (fine.to_owned(), vec![]), "{fine}");
+        }
+        let (filter, warnings) = read("garbage[");
+        assert_eq!(filter, "info", "never all output off");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("\"garbage[\""), "{warnings:?}");
+        let (filter, warnings) = read("my_app=debug,my_app[request]=trace/abc");
+        assert_eq!(filter, "my_app=debug/abc");
+        assert!(warnings[0].contains("EnvFilter"), "{warnings:?}");
+        assert_eq!(read(" ").0, "info");
+    }
 }
 
 #[cfg(test)]

@@ -343,3 +343,36 @@ fn tracing_app_lines_carry_their_spans_ids() {
     traces.dedup();
     assert_eq!(traces.len(), 3, "three requests, three traces");
 }
+
+/// A `RUST_LOG` no init can read (here tracing-subscriber's span filter syntax) warns on
+/// standard error and leaves the default filter (`info`), in each init path: it never
+/// silently turns all output off.
+#[test]
+fn an_unreadable_rust_log_warns_and_keeps_info_lines() {
+    let mut paths = vec![("web_request", false)];
+    if cfg!(feature = "json") {
+        paths.push(("json_logs", true));
+    }
+    if cfg!(feature = "tracing") {
+        paths.push(("tracing_app", true));
+    }
+    for (name, to_stdout) in paths {
+        let mut command = example(name);
+        command.env("RUST_LOG", "garbage[");
+        let output = command.output().expect("example runs");
+        let (stdout, stderr) = (
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        );
+        assert!(output.status.success(), "{name}: {stderr}");
+        let warning = stderr
+            .lines()
+            .find(|l| l.starts_with("spanlog: ignoring \"garbage[\" in RUST_LOG"));
+        assert!(warning.is_some(), "{name} warned: {stderr}");
+        let logs = if to_stdout { &stdout } else { &stderr };
+        assert!(
+            logs.lines().any(|l| l.contains("my log message")),
+            "{name} printed its info lines: {logs}"
+        );
+    }
+}

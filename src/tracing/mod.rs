@@ -57,16 +57,23 @@ pub use self::writer::{CorrelatedWriter, Correlating};
 /// `fmt` layer writing to standard output through [`CorrelatedWriter::text`] (with
 /// colours only when standard output is a terminal), filtered
 /// by `RUST_LOG` (`target=level` directives separated by commas, as `tracing`'s
-/// `Targets` reads them; `info` when unset, empty or unreadable). `log` records are
+/// `Targets` reads them; `info` when unset or empty). A filter it cannot read, such as
+/// `EnvFilter`'s span filters (`target[span]=level`), is left out with a warning on
+/// standard error, never silently turning output off; for those filters, set up
+/// tracing-subscriber's `EnvFilter` with [`SpanlogLayer`] yourself. `log` records are
 /// bridged into `tracing`.
 ///
 /// # Errors
 ///
 /// When a global `tracing` subscriber, or a `log` logger, is already installed.
 pub fn try_init() -> Result<(), TryInitError> {
-    let filter = crate::env::rust_log()
-        .parse::<Targets>()
-        .unwrap_or_else(|_| Targets::new().with_default(tracing_core::Level::INFO));
+    let spec = crate::env::rust_log();
+    let filter = spec.parse::<Targets>().unwrap_or_else(|error| {
+        crate::env::print_warning(format!(
+            "spanlog: ignoring RUST_LOG={spec:?}: {error}; using \"info\""
+        ));
+        Targets::new().with_default(tracing_core::Level::INFO)
+    });
     // Colours only for a terminal: escape codes have no place in a log file.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     tracing_subscriber::registry()
