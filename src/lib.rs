@@ -127,12 +127,13 @@
 //   3. ids_text, sharded, span_context
 //   4. context (the thread's stack), annotations, sampling
 //   5. current_span, propagation, span_parts
-//   6. export (the seam), opentelemetry
+//   6. export (the seam), opentelemetry, settings (read at set-up)
 //   7. active (where a line's span comes from), agent (behind the export seam)
 //   8. correlation
 //   9. logger, span
 //  10. instrument, span_builder
-//  11. json, tower, tracing (integrations, on top of the public API)
+//  11. json, tower, tracing (integrations, on top of the public API; json reaches the
+//      logger through the crate root)
 mod active;
 #[cfg(feature = "agent")]
 pub mod agent;
@@ -158,6 +159,7 @@ pub mod opentelemetry;
 pub mod propagation;
 mod rng;
 pub mod sampling;
+mod settings;
 mod sharded;
 mod span;
 mod span_builder;

@@ -205,6 +205,7 @@ impl<L: Log + 'static> CorrelatingLogger<L> {
     /// Fails when a global logger is already installed; the max level is left alone.
     pub fn try_init(self) -> Result<(), SetLoggerError> {
         let level = self.max_level;
+        crate::settings::read_all();
         log::set_boxed_logger(Box::new(self))?;
         log::set_max_level(level);
         Ok(())

@@ -376,3 +376,24 @@ fn an_unreadable_rust_log_warns_and_keeps_info_lines() {
         );
     }
 }
+
+/// An invalid propagation style warns once, when the logger is installed: not at the
+/// first request that propagates (which may never come), and not once per direction.
+#[test]
+fn an_invalid_propagation_style_warns_once_at_set_up() {
+    let mut command = example("web_request");
+    command.env("DD_TRACE_PROPAGATION_STYLE", "bogus");
+    let output = command.output().expect("example runs");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let warnings: Vec<(usize, &str)> = stderr
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("DD_TRACE_PROPAGATION_STYLE"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    let first_log = stderr.lines().position(|l| l.contains("my log message"));
+    assert!(
+        first_log.is_some_and(|line| warnings[0].0 < line),
+        "the warning comes first: {stderr}"
+    );
+}

@@ -116,6 +116,7 @@ impl fmt::Debug for Agent {
 /// When an exporter is already installed; the configuration comes back through
 /// [`AlreadySet::into_inner`] and nothing is started.
 pub fn set_global(config: AgentConfig) -> Result<Agent, AlreadySet<AgentConfig>> {
+    crate::settings::read_all();
     if export::is_installed() {
         return Err(AlreadySet::new("exporter", config));
     }

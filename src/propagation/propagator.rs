@@ -53,20 +53,26 @@ impl Propagator {
     }
 
     pub(crate) fn from_vars(env: &mut Env<'_>) -> Self {
-        let both = env.get("DD_TRACE_PROPAGATION_STYLE");
-        let mut read = |specific: &str| {
-            let (name, value) = match env.get(specific) {
-                Some(value) => (specific, value),
-                None => match &both {
-                    Some(value) => ("DD_TRACE_PROPAGATION_STYLE", value.clone()),
-                    None => return DEFAULT_STYLES.to_vec(),
-                },
-            };
-            parse_styles(name, &value, env)
-        };
+        const BOTH: &str = "DD_TRACE_PROPAGATION_STYLE";
+        // The variable for both directions is read, and warned about, once, and only
+        // when a direction has no variable of its own.
+        let mut both: Option<Vec<PropagationStyle>> = None;
+        let mut styles = [
+            "DD_TRACE_PROPAGATION_STYLE_EXTRACT",
+            "DD_TRACE_PROPAGATION_STYLE_INJECT",
+        ]
+        .map(|specific| match env.get(specific) {
+            Some(value) => parse_styles(specific, &value, env),
+            None => both
+                .get_or_insert_with(|| match env.get(BOTH) {
+                    Some(value) => parse_styles(BOTH, &value, env),
+                    None => DEFAULT_STYLES.to_vec(),
+                })
+                .clone(),
+        });
         Propagator {
-            extract: read("DD_TRACE_PROPAGATION_STYLE_EXTRACT"),
-            inject: read("DD_TRACE_PROPAGATION_STYLE_INJECT"),
+            inject: std::mem::take(&mut styles[1]),
+            extract: std::mem::take(&mut styles[0]),
         }
     }
 
@@ -252,10 +258,18 @@ mod tests {
         assert!(p.extract(&headers).is_none());
         let (p, w) = read(&[("DD_TRACE_PROPAGATION_STYLE", "b3multi,tracecontext")]);
         assert_eq!(p.extract_styles(), [PropagationStyle::TraceContext]);
-        assert_eq!(w.len(), 2, "one warning per direction read: {w:?}");
+        assert_eq!(w.len(), 1, "one warning, not one per direction: {w:?}");
         assert!(w[0].contains("b3multi") && w[0].contains("DD_TRACE_PROPAGATION_STYLE"));
-        let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE", "bogus")]);
+        let (p, w) = read(&[("DD_TRACE_PROPAGATION_STYLE", "bogus")]);
         assert_eq!(p, Propagator::new(), "nothing usable: the default");
+        assert_eq!(w.len(), 1, "{w:?}");
+        // Both directions with variables of their own: the shared one is not read.
+        let (_, w) = read(&[
+            ("DD_TRACE_PROPAGATION_STYLE", "bogus"),
+            ("DD_TRACE_PROPAGATION_STYLE_EXTRACT", "datadog"),
+            ("DD_TRACE_PROPAGATION_STYLE_INJECT", "datadog"),
+        ]);
+        assert!(w.is_empty(), "{w:?}");
     }
 
     fn extract(pairs: &[(&str, &str)]) -> SpanContext {

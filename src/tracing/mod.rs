@@ -67,6 +67,7 @@ pub use self::writer::{CorrelatedWriter, Correlating};
 ///
 /// When a global `tracing` subscriber, or a `log` logger, is already installed.
 pub fn try_init() -> Result<(), TryInitError> {
+    crate::settings::read_all();
     let spec = crate::env::rust_log();
     let filter = spec.parse::<Targets>().unwrap_or_else(|error| {
         crate::env::print_warning(format!(
