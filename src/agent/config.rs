@@ -18,6 +18,7 @@ pub struct AgentConfig {
     max_retries: u32,
     enabled: bool,
     api_version: ApiVersion,
+    shutdown_timeout: Duration,
 }
 
 /// The agent's trace endpoint and payload format.
@@ -141,6 +142,7 @@ impl Default for AgentConfig {
             max_retries: 3,
             enabled: true,
             api_version: ApiVersion::V04,
+            shutdown_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -323,6 +325,19 @@ impl AgentConfig {
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout.max(Duration::from_millis(1));
         self
+    }
+
+    /// How long dropping the last [`Agent`](super::Agent) handle may take to send what
+    /// is queued and stop the exporter (two seconds by default; zero stops it without
+    /// waiting, `Duration::MAX` waits as long as it takes).
+    #[must_use]
+    pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    pub(crate) fn shutdown_timeout(&self) -> Duration {
+        self.shutdown_timeout
     }
 
     /// How often a failed batch is retried (with backoff) before it counts as failed.

@@ -10,7 +10,8 @@
 //!
 //! // ... the application runs; finished spans are queued and sent in batches ...
 //!
-//! // Before exiting: send what is queued, waiting two seconds at most.
+//! // Dropping the handle at the end of `main` sends what is queued (two seconds at
+//! // most). Or do it explicitly, to read the counters after:
 //! agent.shutdown(Duration::from_secs(2));
 //! println!("{}", agent.stats());
 //! ```
@@ -27,7 +28,8 @@
 //!   exponential backoff, then counted as failed ([`Stats::failed`]); memory stays
 //!   bounded by the queue and one batch; one warning at most every minute goes to
 //!   standard error.
-//! - [`Agent::flush`] and [`Agent::shutdown`] send what is queued, bounded by a timeout.
+//! - [`Agent::flush`] and [`Agent::shutdown`] send what is queued, bounded by a timeout;
+//!   so does dropping the last [`Agent`] handle (a guard: keep it in `main`).
 //!   Every duration saturates: `Duration::MAX` waits as long as it takes, never panics.
 //! - Should the background thread ever end unexpectedly, it says so once on standard
 //!   error, [`Stats::running`] turns false, `flush` returns `false` at once, and later
@@ -87,17 +89,33 @@ impl fmt::Display for Stats {
     }
 }
 
-/// A handle on the installed agent exporter: its counters, flush and shutdown.
+/// A handle on the installed agent exporter: its counters, flush and shutdown; and a
+/// guard. Rust runs no code when `main` returns, and statics are never dropped: when
+/// the last handle (it is `Clone`) is dropped, it sends what is queued and stops the
+/// exporter, waiting at most [`AgentConfig::with_shutdown_timeout`] (two seconds by
+/// default). Keep it in `main` for the life of the program, as tracing-appender's
+/// `WorkerGuard`: `let _agent = ...`, not `let _ = ...`, which drops it, and stops the
+/// exporter, at once. (`std::process::exit` skips every drop: call
+/// [`Agent::shutdown`] before it.)
 #[derive(Clone)]
+#[must_use = "dropping the handle stops the exporter: keep it alive for the program's life (`let _agent = ...`)"]
 pub struct Agent {
     /// `None` when export is turned off (`DD_TRACE_ENABLED=false`).
-    running: Option<Running>,
+    running: Option<Arc<Running>>,
 }
 
-#[derive(Clone)]
 struct Running {
     shared: Arc<Shared>,
     wake: SyncSender<Message>,
+    /// What dropping the last handle may wait.
+    shutdown_timeout: Duration,
+}
+
+impl Drop for Running {
+    /// The last handle is gone: send what is queued and stop, within the timeout.
+    fn drop(&mut self) {
+        shutdown(&self.shared, &self.wake, self.shutdown_timeout);
+    }
 }
 
 impl fmt::Debug for Agent {
@@ -137,7 +155,7 @@ pub fn set_global(config: AgentConfig) -> Result<Agent, AlreadySet<AgentConfig>>
 impl Agent {
     /// The counters.
     pub fn stats(&self) -> Stats {
-        let Some(Running { shared: s, .. }) = &self.running else {
+        let Some(Running { shared: s, .. }) = self.running.as_deref() else {
             return Stats::default();
         };
         Stats {
@@ -152,7 +170,7 @@ impl Agent {
     /// went out (accepted or given up on) in time. `false` at once when the exporter
     /// is shut down or its thread is gone.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let Some(Running { shared, wake }) = &self.running else {
+        let Some(Running { shared, wake, .. }) = self.running.as_deref() else {
             return true; // export is off: nothing is ever queued
         };
         buffer::hand_over_local(shared);
@@ -165,22 +183,31 @@ impl Agent {
     /// the process exits. `true` when everything queued went out and the thread ended
     /// in time.
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        let deadline = deadline::after(std::time::Instant::now(), timeout);
-        let flushed = self.flush(timeout);
-        self.stop();
-        let ended = match &self.running {
-            Some(Running { shared, .. }) => shared.wait_ended(deadline),
+        match self.running.as_deref() {
+            Some(Running { shared, wake, .. }) => shutdown(shared, wake, timeout),
             None => true,
-        };
-        flushed && ended
+        }
     }
 
     fn stop(&self) {
-        if let Some(Running { shared, wake }) = &self.running {
-            shared.stopped.store(true, Ordering::SeqCst);
-            let _ = wake.try_send(Message::Wake);
+        if let Some(Running { shared, wake, .. }) = self.running.as_deref() {
+            stop(shared, wake);
         }
     }
+}
+
+/// [`Agent::shutdown`].
+fn shutdown(shared: &Arc<Shared>, wake: &SyncSender<Message>, timeout: Duration) -> bool {
+    let deadline = deadline::after(std::time::Instant::now(), timeout);
+    buffer::hand_over_local(shared);
+    let flushed = shared.flush(wake, timeout);
+    stop(shared, wake);
+    flushed && shared.wait_ended(deadline)
+}
+
+fn stop(shared: &Shared, wake: &SyncSender<Message>) {
+    shared.stopped.store(true, Ordering::SeqCst);
+    let _ = wake.try_send(Message::Wake);
 }
 
 /// The installed exporter: each thread's buffer, and the bounded queue in front of the
@@ -230,6 +257,7 @@ fn start(config: AgentConfig) -> (AgentExporter, Agent) {
         config.queue_capacity(),
         config.batch_size(),
     ));
+    let shutdown_timeout = config.shutdown_timeout();
     let worker = Worker::new(config, Arc::clone(&shared));
     let spawned = std::thread::Builder::new()
         .name("spanlog-agent".to_owned())
@@ -241,10 +269,11 @@ fn start(config: AgentConfig) -> (AgentExporter, Agent) {
         ));
     }
     let agent = Agent {
-        running: Some(Running {
+        running: Some(Arc::new(Running {
             shared: Arc::clone(&shared),
             wake: queue.clone(),
-        }),
+            shutdown_timeout,
+        })),
     };
     (AgentExporter { queue, shared }, agent)
 }

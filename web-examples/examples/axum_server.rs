@@ -19,6 +19,9 @@ use axum::routing::get;
 #[tokio::main]
 async fn main() {
     spanlog::init();
+    // The exporter's handle is a guard: when it is dropped, at the end of `main`, the
+    // spans still queued are sent (two seconds at most, `with_shutdown_timeout`). Keep
+    // it named (`let _ = ...` would drop it, and stop the exporter, at once).
     #[cfg(feature = "agent")]
     let agent = spanlog::agent::set_global(spanlog::agent::AgentConfig::from_env())
         .expect("no other exporter installed");
@@ -45,6 +48,7 @@ async fn main() {
         .await
         .expect("the server failed");
 
+    // What the guard does when it goes out of scope, done here to log the counters.
     #[cfg(feature = "agent")]
     {
         agent.shutdown(std::time::Duration::from_secs(2));
