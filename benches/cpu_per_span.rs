@@ -73,7 +73,7 @@ fn run(stack: &str, rate: u64, seconds: u64) {
                 .unwrap()
                 .with_queue_capacity(1_000_000)
                 .with_api_version(version);
-            agent = Some(spanlog::agent::set_global(config).expect("the first exporter"));
+            agent = Some(spanlog::agent::try_init(config).expect("the first exporter"));
             Box::new(|| common::spanlog_trace(SPANS_PER_TRACE))
         }
         "fastrace_datadog" | "fastrace_collector" => {

@@ -25,8 +25,7 @@ use std::time::Duration;
 fn main() {
     spanlog::init();
     #[cfg(feature = "agent")]
-    let agent = spanlog::agent::set_global(spanlog::agent::AgentConfig::from_env())
-        .expect("the first exporter");
+    let agent = spanlog::agent::init(spanlog::agent::AgentConfig::from_env());
 
     for _ in 0..3 {
         handle_request();

@@ -158,9 +158,47 @@ static COLLECTOR: OnceCell<Box<dyn Collector>> = OnceCell::new();
 /// # Errors
 ///
 /// Fails, handing the exporter back, when one is already installed.
-pub fn set_global<E: Exporter>(exporter: E) -> Result<(), AlreadySet<E>> {
+///
+/// # Examples
+///
+/// ```
+/// use spanlog::export::{Exporter, FinishedSpan};
+///
+/// struct Print;
+///
+/// impl Exporter for Print {
+///     fn export(&self, span: FinishedSpan) {
+///         println!("{} took {} ns", span.name, span.duration_nanos);
+///     }
+/// }
+///
+/// spanlog::export::try_init(Print).expect("the first exporter");
+/// assert!(spanlog::export::try_init(Print).is_err());
+/// ```
+pub fn try_init<E: Exporter>(exporter: E) -> Result<(), AlreadySet<E>> {
     set_collector(Converting(exporter))
         .map_err(|Converting(exporter)| AlreadySet::new("exporter", exporter))
+}
+
+/// Like [`try_init`], but panics when an exporter is already installed.
+///
+/// # Panics
+///
+/// When an exporter is already installed.
+pub fn init<E: Exporter>(exporter: E) {
+    if try_init(exporter).is_err() {
+        panic!("spanlog::export::init: an exporter was already installed");
+    }
+}
+
+/// Installs the process-wide exporter.
+///
+/// # Errors
+///
+/// Fails, handing the exporter back, when one is already installed.
+#[deprecated(since = "0.2.0", note = "use `export::try_init`")]
+pub fn set_global<E: Exporter>(exporter: E) -> Result<(), AlreadySet<E>> {
+    try_init(exporter)
 }
 
 /// Installs a backend behind the seam; hands it back when one is already installed.

@@ -1,17 +1,47 @@
-//! The one shape of every process-wide setting: `set_global`, failing with
-//! [`AlreadySet`], which hands the rejected value back.
+//! The vocabulary of process-wide state, one rule for each kind.
+//!
+//! - **Settings** are values that say how spanlog behaves: [`Config`], [`Propagator`],
+//!   [`Sampler`]. `T::new()` gives the defaults and never reads the environment;
+//!   `T::from_env()` reads the `DD_*` variables. A value becomes the process's with
+//!   `value.set_global()`, which fails with [`AlreadySet`] (handing it back) once the
+//!   setting was set or read; `T::global()` reads it, falling back to `T::from_env()`
+//!   on first use.
+//! - **Installers** start something that runs for the rest of the process or receives
+//!   what it makes: the logger, a `tracing` subscriber, an exporter. Each is a free
+//!   function of the module that owns it, `try_init` returning an error and `init`
+//!   panicking with it, as env_logger and tracing-subscriber name theirs:
+//!   [`crate::try_init`] (env_logger, standard error), `json::try_init` (standard
+//!   output), `tracing::try_init` (standard output, as tracing-subscriber's `fmt`),
+//!   [`export::try_init`] and `agent::try_init`, and the method form
+//!   [`CorrelatingLogger::try_init`] for a logger built by hand. A logger or subscriber
+//!   fails with the error of the facade it installs into (`log::SetLoggerError`,
+//!   tracing-subscriber's `TryInitError`); the others with [`AlreadySet`]. One
+//!   exception keeps another crate's name: `opentelemetry::set_tracer_provider` wraps,
+//!   and is named after, `opentelemetry::global::set_tracer_provider`.
+//! - **Setters** that build a value are named for what they set (`resource`,
+//!   `max_level`, `rule`), except where the type reads the same value back under that
+//!   name: then the reader keeps the bare name and the setter says `with_`
+//!   (`Config::with_service` beside `Config::service`).
+//!
+//! [`Config`]: crate::Config
+//! [`Propagator`]: crate::propagation::Propagator
+//! [`Sampler`]: crate::sampling::Sampler
+//! [`export::try_init`]: crate::export::try_init
+//! [`CorrelatingLogger::try_init`]: crate::CorrelatingLogger::try_init
 
 use std::fmt;
 
-/// The error of every `set_global` in spanlog ([`Config::set_global`],
-/// [`Propagator::set_global`], [`export::set_global`], and `agent::set_global` with the
-/// `agent` feature): that process-wide setting was already set, or already read with its
-/// default. The value that was not installed comes back through
+/// The error of every `set_global` and of the installers that are not loggers
+/// ([`Config::set_global`], [`Propagator::set_global`], [`Sampler::set_global`],
+/// [`export::try_init`], and `agent::try_init` with the `agent` feature): that
+/// process-wide setting was already set, or already read with its default, or an
+/// exporter is already installed. The value that was not installed comes back through
 /// [`AlreadySet::into_inner`].
 ///
 /// [`Config::set_global`]: crate::Config::set_global
 /// [`Propagator::set_global`]: crate::propagation::Propagator::set_global
-/// [`export::set_global`]: crate::export::set_global
+/// [`Sampler::set_global`]: crate::sampling::Sampler::set_global
+/// [`export::try_init`]: crate::export::try_init
 ///
 /// # Examples
 ///

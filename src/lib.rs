@@ -78,7 +78,7 @@
 //!
 //! [`propagation`] extracts trace context from incoming Datadog or W3C headers (continue
 //! it with [`SpanBuilder::child_of`]) and injects it into outgoing ones. With the `agent`
-//! feature, `agent::set_global()` sends finished spans to a Datadog Agent, so the ids in
+//! feature, `agent::init()` sends finished spans to a Datadog Agent, so the ids in
 //! the log lines point at traces that exist. With the `json` feature, `json::init()` writes
 //! JSON lines with the `dd.*` fields at the root, which Datadog joins without a pipeline.
 //!
@@ -94,7 +94,7 @@
 //! - `env_logger` (default): `init()`, `try_init()` and `Builder::wrap_env_logger`.
 //! - `kv`: `Fields::KeyValues`, the correlation fields as `log` key-values for
 //!   structured loggers (enables `log/kv`).
-//! - `agent`: `agent::set_global()`, export of finished spans to a Datadog Agent.
+//! - `agent`: `agent::init()`, export of finished spans to a Datadog Agent.
 //! - `http`: [`propagation`] carriers for `http::HeaderMap` and `http::Request`.
 //! - `json`: `json::init()`, JSON lines on standard output with the `dd.*` fields at
 //!   the root of each object, as Datadog expects (enables `kv`).
@@ -110,11 +110,12 @@
 //!
 //! # Process-wide settings
 //!
-//! The configuration, the propagator, the sampler and the exporter are each set once
-//! per process with a `set_global` ([`Config::set_global`],
-//! [`propagation::Propagator::set_global`], [`sampling::Sampler::set_global`],
-//! [`export::set_global`], `agent::set_global`), before first use; later calls fail
-//! with [`AlreadySet`], which hands the value back.
+//! Settings (the configuration, the propagator, the sampler) are made the process's
+//! with `set_global` ([`Config::set_global`], [`propagation::Propagator::set_global`],
+//! [`sampling::Sampler::set_global`]) before first use, and read with `global()`;
+//! what runs (the logger, the exporter) is installed with `init`/`try_init`
+//! ([`init`], [`export::init`], `agent::init`). A setting set twice, or an exporter
+//! installed twice, fails with [`AlreadySet`], which hands the value back.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Output goes through the one warning sink (`env::print_warning`), nowhere else.

@@ -7,6 +7,6 @@
 /// exporter calls it.
 pub(crate) fn read_all() {
     let _ = crate::config::global();
-    let _ = crate::propagation::global();
+    let _ = crate::propagation::Propagator::global();
     let _ = crate::sampling::Sampler::global();
 }

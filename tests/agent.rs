@@ -271,7 +271,7 @@ fn large_traces_are_accepted(agent: &str, api_version: &str) -> String {
 
 fn large_traces_child() {
     let url = std::env::var("SPANLOG_TEST_AGENT_URL").unwrap();
-    let agent = spanlog::agent::set_global(
+    let agent = spanlog::agent::try_init(
         spanlog::agent::AgentConfig::new()
             .with_address(&url)
             .unwrap()
@@ -374,7 +374,7 @@ fn rss() -> u64 {
 /// bounded by the queue.
 fn stalled_agent_child() {
     let url = std::env::var("SPANLOG_SLOW_AGENT_URL").unwrap();
-    let agent = spanlog::agent::set_global(
+    let agent = spanlog::agent::try_init(
         spanlog::agent::AgentConfig::new()
             .with_address(&url)
             .unwrap()
@@ -517,7 +517,7 @@ fn sampled_and_unsampled_traces_arrive(agent: &str) {
 
 fn sampling_child() {
     let url = std::env::var("SPANLOG_TEST_AGENT_URL").unwrap();
-    let agent = spanlog::agent::set_global(
+    let agent = spanlog::agent::try_init(
         spanlog::agent::AgentConfig::new()
             .with_address(&url)
             .unwrap(),

@@ -32,7 +32,7 @@ fn child(address: &str) {
         .unwrap()
         // Long enough that only the guard can send them in time.
         .with_flush_interval(std::time::Duration::from_secs(3600));
-    let _agent = spanlog::agent::set_global(config).expect("the first exporter");
+    let _agent = spanlog::agent::try_init(config).expect("the first exporter");
     for _ in 0..SPANS {
         drop(spanlog::start_span("work").root().start());
     }

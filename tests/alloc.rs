@@ -353,7 +353,7 @@ fn with_the_agent_exporter() {
         .with_address(&format!("http://127.0.0.1:{port}"))
         .unwrap()
         .with_max_retries(0);
-    let agent = spanlog::agent::set_global(config).unwrap();
+    let agent = spanlog::agent::try_init(config).unwrap();
     let lifecycle = || {
         let _root = spanlog::start_span("request").resource("/posts").entered();
         let _child = spanlog::start_span("query").span_type("sql").entered();

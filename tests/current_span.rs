@@ -41,7 +41,7 @@ fn query() -> Result<u32, QueryFailed> {
 
 fn main() {
     let collect = Collect::default();
-    spanlog::export::set_global(collect.clone()).unwrap();
+    spanlog::export::try_init(collect.clone()).unwrap();
 
     // Outside any span: nothing runs, nothing is recorded.
     assert!(spanlog::with_current_span(|_| unreachable!()).is_none());

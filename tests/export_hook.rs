@@ -11,9 +11,9 @@ use spanlog::Instrument;
 
 fn main() {
     let collect = Collect::default();
-    spanlog::export::set_global(collect.clone()).unwrap();
+    spanlog::export::try_init(collect.clone()).unwrap();
     assert!(
-        spanlog::export::set_global(Collect::default()).is_err(),
+        spanlog::export::try_init(Collect::default()).is_err(),
         "installed once"
     );
 

@@ -7,7 +7,7 @@ mod common;
 use common::Capture;
 
 fn main() {
-    let agent = spanlog::agent::set_global(spanlog::agent::AgentConfig::new().with_enabled(false))
+    let agent = spanlog::agent::try_init(spanlog::agent::AgentConfig::new().with_enabled(false))
         .expect("nothing installed yet");
     let stats = agent.stats();
     assert!(!stats.running, "{stats:?}");
@@ -28,6 +28,6 @@ fn main() {
             logger.inner().lines()
         );
     }
-    spanlog::export::set_global(collect.clone()).expect("the disabled agent installed nothing");
+    spanlog::export::try_init(collect.clone()).expect("the disabled agent installed nothing");
     println!("1 passed, 0 failed");
 }

@@ -13,7 +13,7 @@ fn tag<'a>(span: &'a FinishedSpan, key: &str) -> Option<&'a str> {
 
 fn main() {
     let collect = Collect::default();
-    spanlog::export::set_global(collect.clone()).unwrap();
+    spanlog::export::try_init(collect.clone()).unwrap();
     let subscriber = tracing_subscriber::registry().with(spanlog::tracing::SpanlogLayer::new());
     tracing::subscriber::with_default(subscriber, || {
         let request = tracing::info_span!(

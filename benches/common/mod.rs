@@ -232,7 +232,7 @@ pub(crate) fn noop_exporter() {
             black_box(span);
         }
     }
-    let _ = spanlog::export::set_global(Discard);
+    let _ = spanlog::export::try_init(Discard);
 }
 
 #[path = "../../tests/common/sink.rs"]
@@ -247,7 +247,7 @@ pub(crate) fn agent_to_sink() -> spanlog::agent::Agent {
         .with_address(&sink())
         .expect("a valid address")
         .with_queue_capacity(100_000);
-    spanlog::agent::set_global(config).expect("the first exporter")
+    spanlog::agent::try_init(config).expect("the first exporter")
 }
 
 /// Starts a span of `provider`'s tracer and makes it active until the guard drops.

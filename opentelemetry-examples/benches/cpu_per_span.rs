@@ -42,7 +42,7 @@ fn run(stack: &str, rate: u64, seconds: u64) {
                 .with_address(&sink)
                 .unwrap()
                 .with_queue_capacity(1_000_000);
-            let agent = spanlog::agent::set_global(config).expect("the first exporter");
+            let agent = spanlog::agent::try_init(config).expect("the first exporter");
             make = Box::new(|| {
                 let _root = spanlog::start_span("web.request")
                     .resource("/posts")

@@ -109,7 +109,7 @@ fn mixed_spans_land_in_one_trace(agent: &str) {
 }
 
 fn mixed_child() {
-    let agent = spanlog::agent::set_global(spanlog::agent::AgentConfig::from_env()).unwrap();
+    let agent = spanlog::agent::try_init(spanlog::agent::AgentConfig::from_env()).unwrap();
     let provider = datadog_opentelemetry::tracing().init();
     let tracer =
         spanlog::opentelemetry::CorrelatedTracerProvider::new(provider.clone()).tracer("mixed");

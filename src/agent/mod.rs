@@ -5,8 +5,7 @@
 //! use std::time::Duration;
 //!
 //! // DD_TRACE_AGENT_URL, or DD_AGENT_HOST / DD_TRACE_AGENT_PORT, or localhost:8126.
-//! let agent = spanlog::agent::set_global(spanlog::agent::AgentConfig::from_env())
-//!     .expect("no other exporter installed");
+//! let agent = spanlog::agent::init(spanlog::agent::AgentConfig::from_env());
 //!
 //! // ... the application runs; finished spans are queued and sent in batches ...
 //!
@@ -127,13 +126,14 @@ impl fmt::Debug for Agent {
     }
 }
 
-/// Starts the background sender and installs it as the process-wide exporter.
+/// Starts the background sender and installs it as the process-wide exporter. Keep the
+/// handle it returns for the life of the program: it is a guard (see [`Agent`]).
 ///
 /// # Errors
 ///
 /// When an exporter is already installed; the configuration comes back through
 /// [`AlreadySet::into_inner`] and nothing is started.
-pub fn set_global(config: AgentConfig) -> Result<Agent, AlreadySet<AgentConfig>> {
+pub fn try_init(config: AgentConfig) -> Result<Agent, AlreadySet<AgentConfig>> {
     crate::settings::read_all();
     if export::is_installed() {
         return Err(AlreadySet::new("exporter", config));
@@ -150,6 +150,28 @@ pub fn set_global(config: AgentConfig) -> Result<Agent, AlreadySet<AgentConfig>>
             Err(AlreadySet::new("exporter", config))
         }
     }
+}
+
+/// Like [`try_init`], but panics when an exporter is already installed.
+///
+/// # Panics
+///
+/// When an exporter is already installed.
+pub fn init(config: AgentConfig) -> Agent {
+    match try_init(config) {
+        Ok(agent) => agent,
+        Err(_) => panic!("spanlog::agent::init: an exporter was already installed"),
+    }
+}
+
+/// Starts the background sender and installs it as the process-wide exporter.
+///
+/// # Errors
+///
+/// When an exporter is already installed.
+#[deprecated(since = "0.2.0", note = "use `agent::try_init` (or `agent::init`)")]
+pub fn set_global(config: AgentConfig) -> Result<Agent, AlreadySet<AgentConfig>> {
+    try_init(config)
 }
 
 impl Agent {

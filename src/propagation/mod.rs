@@ -57,18 +57,20 @@ mod w3c;
 #[cfg(feature = "tower")]
 pub(crate) use self::carrier::HeaderIndex;
 pub use self::carrier::{Extractor, Injector};
-pub use self::propagator::{Propagator, global};
+pub use self::propagator::Propagator;
+#[allow(deprecated)]
+pub use self::propagator::global;
 pub use self::style::{ExtractedContext, PropagationStyle};
 use crate::span_context::SpanContext;
 
 /// Extracts a trace context from incoming headers with the global [`Propagator`].
 pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Option<ExtractedContext> {
-    global().extract(carrier)
+    Propagator::global().extract(carrier)
 }
 
 /// Injects `context` into outgoing headers with the global [`Propagator`].
 pub fn inject<I: Injector + ?Sized>(context: &SpanContext, carrier: &mut I) {
-    global().inject(context, carrier)
+    Propagator::global().inject(context, carrier)
 }
 
 /// The context W3C headers describe (`traceparent`, `tracestate`), whatever the global

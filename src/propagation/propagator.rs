@@ -169,14 +169,20 @@ impl Propagator {
             .set(self)
             .map_err(|propagator| AlreadySet::new("propagator", propagator))
     }
+
+    /// The process-wide propagator: the one given to [`Propagator::set_global`], or
+    /// else [`Propagator::from_env`], read on first use.
+    pub fn global() -> &'static Propagator {
+        GLOBAL.get_or_init(Propagator::from_env)
+    }
 }
 
 static GLOBAL: OnceCell<Propagator> = OnceCell::new();
 
-/// The process-wide propagator: the one given to [`Propagator::set_global`], or else
-/// [`Propagator::from_env`], read on first use.
+/// The process-wide propagator.
+#[deprecated(since = "0.2.0", note = "use `Propagator::global()`")]
 pub fn global() -> &'static Propagator {
-    GLOBAL.get_or_init(Propagator::from_env)
+    Propagator::global()
 }
 
 fn extract_style(style: PropagationStyle, carrier: &dyn Extractor) -> Option<SpanContext> {

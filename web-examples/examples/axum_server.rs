@@ -23,8 +23,7 @@ async fn main() {
     // spans still queued are sent (two seconds at most, `with_shutdown_timeout`). Keep
     // it named (`let _ = ...` would drop it, and stop the exporter, at once).
     #[cfg(feature = "agent")]
-    let agent = spanlog::agent::set_global(spanlog::agent::AgentConfig::from_env())
-        .expect("no other exporter installed");
+    let agent = spanlog::agent::init(spanlog::agent::AgentConfig::from_env());
 
     let app = Router::new()
         .route("/posts/{id}", get(show_post))

@@ -176,7 +176,7 @@ fn main() {
         .init();
     log::set_max_level(log::LevelFilter::Info);
     let spans = Spans::default();
-    spanlog::export::set_global(spans.clone()).unwrap();
+    spanlog::export::try_init(spans.clone()).unwrap();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
