@@ -7,7 +7,7 @@
 //! `user-agent` and a `host` header.
 //!
 //! - `no_layer`: the service alone (the floor): build the request, call, drain the body.
-//! - `spanlog_no_export`: `spanlog::tower::TraceLayer` before any exporter is
+//! - `spanlog_no_export`: `spanlog::tower::ServerLayer` before any exporter is
 //!   installed: extraction of the caller's context, the span with its HTTP tags and
 //!   resource, current during the call, finished when the body ends; no clock read and
 //!   nothing handed over at the end (what `tower_http` over a bare registry compares
@@ -91,7 +91,7 @@ fn http_server(c: &mut Criterion) {
     let mut bare = Ok200;
     group.bench_function("no_layer", |b| b.iter(|| serve(&mut bare)));
 
-    let mut spanlog = spanlog::tower::TraceLayer::new().layer(Ok200);
+    let mut spanlog = spanlog::tower::ServerLayer::new().layer(Ok200);
     group.bench_function("spanlog_no_export", |b| b.iter(|| serve(&mut spanlog)));
 
     common::noop_exporter();

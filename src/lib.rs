@@ -104,7 +104,7 @@
 //! - `tracing`: `tracing::SpanlogLayer` mirrors `tracing` spans as spanlog spans, and
 //!   `tracing::CorrelatedWriter` puts the fields in `tracing_subscriber::fmt` lines;
 //!   `tracing::init()` sets both up.
-//! - `tower`: `tower::TraceLayer` and `tower::ClientLayer`, server and client
+//! - `tower`: `tower::ServerLayer` and `tower::ClientLayer`, server and client
 //!   middleware for tower/hyper HTTP services (enables `http`).
 //! - `axum`: `tower`, plus axum's matched route as the resource.
 //!

@@ -44,9 +44,18 @@ impl Default for ClientLayer {
 }
 
 impl ClientLayer {
-    /// A layer configured from the environment: `DD_TRACE_HEADER_TAGS` and
-    /// `DD_TRACE_HTTP_CLIENT_ERROR_STATUSES` (default 400–499).
+    /// A layer with the defaults: `http.request` spans, no header tags, error statuses
+    /// 400–499. Reads no environment variable (see [`ClientLayer::from_env`]).
     pub fn new() -> Self {
+        ClientLayer {
+            settings: Arc::new(Settings::new(StatusCodes::client_errors())),
+        }
+    }
+
+    /// A layer configured from the environment as Datadog's tracers are:
+    /// `DD_TRACE_HEADER_TAGS` and `DD_TRACE_HTTP_CLIENT_ERROR_STATUSES` (default 400–499); an invalid value
+    /// warns on standard error and leaves the default.
+    pub fn from_env() -> Self {
         ClientLayer {
             settings: Arc::new(Settings::from_env(
                 "DD_TRACE_HTTP_CLIENT_ERROR_STATUSES",

@@ -1,7 +1,7 @@
 //! HTTP services in one line: server middleware and client injection for the
 //! tower/hyper stack (axum, tonic, hyper-util), with the `tower` feature.
 //!
-//! - [`TraceLayer`]: every request a server handles gets a span, continued from the
+//! - [`ServerLayer`]: every request a server handles gets a span, continued from the
 //!   caller's Datadog or W3C headers, tagged as Datadog's HTTP integrations tag them,
 //!   current while the handler and the response body run, marked as an error on 5xx,
 //!   on a handler error and on a panic, finished when the body ends.
@@ -18,7 +18,7 @@
 //!
 //! let app = Router::new()
 //!     .route("/posts/{id}", get(show_post))
-//!     .layer(spanlog::tower::TraceLayer::new()); // resource: "GET /posts/{id}"
+//!     .layer(spanlog::tower::ServerLayer::from_env()); // resource: "GET /posts/{id}"
 //! # }
 //! ```
 //!
@@ -48,7 +48,18 @@ mod statuses;
 
 pub use self::client::{ClientFuture, ClientLayer, ClientService};
 pub use self::header_tags::{HeaderTags, InvalidHeaderTags};
-pub use self::server::{ResponseFuture, TraceLayer, TraceService, TracedBody};
+pub use self::server::{ResponseFuture, ServerLayer, ServerService, TracedBody};
+
+/// The server layer's name in 0.1.
+#[deprecated(since = "0.2.0", note = "renamed `ServerLayer`, beside `ClientLayer`")]
+pub type TraceLayer = ServerLayer;
+
+/// The server service's name in 0.1.
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed `ServerService`, beside `ClientService`"
+)]
+pub type TraceService<S> = ServerService<S>;
 pub use self::statuses::{InvalidStatusCodes, StatusCodes};
 
 use crate::env::{self, Env};
@@ -62,6 +73,15 @@ struct Settings {
 }
 
 impl Settings {
+    /// `http.request` spans, no header tags, the `default` error statuses.
+    fn new(default: StatusCodes) -> Self {
+        Settings {
+            span_name: Cow::Borrowed("http.request"),
+            error_statuses: default,
+            header_tags: HeaderTags::new(),
+        }
+    }
+
     /// `http.request` spans, `DD_TRACE_HEADER_TAGS` and the error statuses in
     /// `statuses_var` (else `default`), with warnings for invalid values.
     fn from_env(statuses_var: &str, default: StatusCodes) -> Self {

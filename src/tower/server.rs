@@ -35,34 +35,43 @@ use crate::span_builder::start_span;
 /// a handler panic, and it finishes when the response body ends or is dropped.
 ///
 /// Configuration comes from `DD_TRACE_HEADER_TAGS` and
-/// `DD_TRACE_HTTP_SERVER_ERROR_STATUSES` (read by [`TraceLayer::new`]; an invalid value
+/// `DD_TRACE_HTTP_SERVER_ERROR_STATUSES` (read by [`ServerLayer::new`]; an invalid value
 /// warns on standard error and the default is used), or from the builder methods.
 ///
 /// ```
-/// use spanlog::tower::{StatusCodes, TraceLayer};
+/// use spanlog::tower::{StatusCodes, ServerLayer};
 ///
-/// let layer = TraceLayer::new()
+/// let layer = ServerLayer::new()
 ///     .span_name("web.request")
 ///     .error_statuses(StatusCodes::parse("500-599,429").unwrap());
 /// // axum: Router::new().route("/posts/{id}", get(handler)).layer(layer)
 /// # let _ = layer;
 /// ```
 #[derive(Clone, Debug)]
-pub struct TraceLayer {
+pub struct ServerLayer {
     settings: Arc<Settings>,
 }
 
-impl Default for TraceLayer {
+impl Default for ServerLayer {
     fn default() -> Self {
-        TraceLayer::new()
+        ServerLayer::new()
     }
 }
 
-impl TraceLayer {
-    /// A layer configured from the environment: `DD_TRACE_HEADER_TAGS` and
-    /// `DD_TRACE_HTTP_SERVER_ERROR_STATUSES` (default 500–599).
+impl ServerLayer {
+    /// A layer with the defaults: `http.request` spans, no header tags, error statuses
+    /// 500–599. Reads no environment variable (see [`ServerLayer::from_env`]).
     pub fn new() -> Self {
-        TraceLayer {
+        ServerLayer {
+            settings: Arc::new(Settings::new(StatusCodes::server_errors())),
+        }
+    }
+
+    /// A layer configured from the environment as Datadog's tracers are:
+    /// `DD_TRACE_HEADER_TAGS` and `DD_TRACE_HTTP_SERVER_ERROR_STATUSES` (default 500–599); an invalid value
+    /// warns on standard error and leaves the default.
+    pub fn from_env() -> Self {
+        ServerLayer {
             settings: Arc::new(Settings::from_env(
                 "DD_TRACE_HTTP_SERVER_ERROR_STATUSES",
                 StatusCodes::server_errors(),
@@ -73,20 +82,20 @@ impl TraceLayer {
     super::settings_methods!();
 }
 
-impl<S> Layer<S> for TraceLayer {
-    type Service = TraceService<S>;
+impl<S> Layer<S> for ServerLayer {
+    type Service = ServerService<S>;
 
-    fn layer(&self, inner: S) -> TraceService<S> {
-        TraceService {
+    fn layer(&self, inner: S) -> ServerService<S> {
+        ServerService {
             inner,
             settings: self.settings.clone(),
         }
     }
 }
 
-/// The service a [`TraceLayer`] wraps around another.
+/// The service a [`ServerLayer`] wraps around another.
 #[derive(Clone, Debug)]
-pub struct TraceService<S> {
+pub struct ServerService<S> {
     inner: S,
     settings: Arc<Settings>,
 }
@@ -137,7 +146,7 @@ fn matched_route<B>(_: &Request<B>) -> Option<String> {
     None
 }
 
-impl<S, B, ResBody> Service<Request<B>> for TraceService<S>
+impl<S, B, ResBody> Service<Request<B>> for ServerService<S>
 where
     S: Service<Request<B>, Response = Response<ResBody>>,
     S::Error: fmt::Display,
@@ -164,7 +173,7 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// The response future of a [`TraceService`]: the handler's future, polled inside
+    /// The response future of a [`ServerService`]: the handler's future, polled inside
     /// the request's span.
     pub struct ResponseFuture<F> {
         // Dropped inside the span (see `drop`), then the span is left and finishes.

@@ -1,4 +1,4 @@
-//! An axum server traced by `spanlog::tower::TraceLayer`: every request gets a span
+//! An axum server traced by `spanlog::tower::ServerLayer`: every request gets a span
 //! (continued from the caller's `traceparent` or `x-datadog-*` headers), every log line
 //! in it carries the ids.
 //!
@@ -29,7 +29,7 @@ async fn main() {
         .route("/posts/{id}", get(show_post))
         .route("/fail", get(fail))
         // Added with `Router::layer`, so that axum's matched route is the resource.
-        .layer(spanlog::tower::TraceLayer::new());
+        .layer(spanlog::tower::ServerLayer::from_env());
 
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port.parse().expect("PORT must be a port number"),

@@ -21,7 +21,7 @@ mod reference;
 mod test_agent;
 
 use spanlog::export::{Exporter, FinishedSpan};
-use spanlog::tower::{ClientLayer, HeaderTags, TraceLayer};
+use spanlog::tower::{ClientLayer, HeaderTags, ServerLayer};
 use test_agent::field;
 use tower::{Layer, Service, ServiceExt};
 
@@ -144,7 +144,7 @@ fn app() -> Router {
             }),
         )
         .route("/stream", get(stream))
-        .layer(TraceLayer::new().header_tags(HeaderTags::parse("x-request-id").unwrap()))
+        .layer(ServerLayer::new().header_tags(HeaderTags::parse("x-request-id").unwrap()))
 }
 
 /// Three chunks, 50 ms apart, each logged while the body is polled.
@@ -527,7 +527,7 @@ async fn a_handler_error_marks_the_span(s: &Server) {
     let failing = tower::service_fn(|_: Request<Body>| async {
         Err::<Response<Body>, _>(std::io::Error::other("database is down"))
     });
-    let mut service = TraceLayer::new().layer(failing);
+    let mut service = ServerLayer::new().layer(failing);
     let request = Request::get("/x")
         .header("x-datadog-trace-id", "800800")
         .header("x-datadog-parent-id", "1")
