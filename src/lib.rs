@@ -152,6 +152,7 @@ mod global;
 mod id;
 mod ids_text;
 mod instrument;
+mod invalid;
 #[cfg(feature = "json")]
 pub mod json;
 mod logger;
@@ -179,6 +180,7 @@ pub use crate::current_span::{CurrentSpan, record_err, with_current_span};
 pub use crate::global::AlreadySet;
 pub use crate::id::{LogTraceId, SpanId, TraceId};
 pub use crate::instrument::{Instrument, Instrumented, WithContext, bind, spawn};
+pub use crate::invalid::InvalidValue;
 pub use crate::logger::{Builder, CorrelatingLogger, Fields};
 pub use crate::span::{Entered, EnteredSpan, Span};
 pub use crate::span_builder::{SpanBuilder, start_span};

@@ -3,6 +3,8 @@
 //! `DD_TRACE_API_VERSION`.
 
 use std::fmt;
+
+use crate::InvalidValue;
 use std::time::Duration;
 
 use crate::env::Env;
@@ -62,7 +64,7 @@ impl fmt::Display for ApiVersion {
 }
 
 impl std::str::FromStr for ApiVersion {
-    type Err = InvalidApiVersion;
+    type Err = InvalidValue;
 
     /// `v0.4` or `v0.5` (`0.4`, `0.5` too, any case, spaces around ignored).
     fn from_str(value: &str) -> Result<Self, Self::Err> {
@@ -70,26 +72,21 @@ impl std::str::FromStr for ApiVersion {
         match trimmed.strip_prefix('v').unwrap_or(&trimmed) {
             "0.4" => Ok(ApiVersion::V04),
             "0.5" => Ok(ApiVersion::V05),
-            _ => Err(InvalidApiVersion(value.to_owned())),
+            _ => Err(InvalidValue::new(
+                "trace API version",
+                value,
+                "expected v0.4 or v0.5",
+            )),
         }
     }
 }
 
 /// A trace API version other than `v0.4` and `v0.5`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvalidApiVersion(String);
-
-impl fmt::Display for InvalidApiVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid trace API version {:?}: expected v0.4 or v0.5",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for InvalidApiVersion {}
+#[deprecated(
+    since = "0.2.0",
+    note = "every invalid value is a `spanlog::InvalidValue`"
+)]
+pub type InvalidApiVersion = crate::InvalidValue;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Address {
@@ -110,20 +107,11 @@ impl fmt::Display for Address {
 }
 
 /// An agent address that is neither `http://host[:port]` nor `unix:///path`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvalidAddress(String);
-
-impl fmt::Display for InvalidAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid Datadog Agent address {:?}: expected http://host[:port] or unix:///path",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for InvalidAddress {}
+#[deprecated(
+    since = "0.2.0",
+    note = "every invalid value is a `spanlog::InvalidValue`"
+)]
+pub type InvalidAddress = crate::InvalidValue;
 
 /// The default address, for messages; a test checks it is what the default gives.
 const DEFAULT_ADDRESS: &str = "http://localhost:8126";
@@ -260,8 +248,14 @@ impl AgentConfig {
     /// # Errors
     ///
     /// When the address has another scheme, no host, or a bad port.
-    pub fn with_address(mut self, address: &str) -> Result<Self, InvalidAddress> {
-        let invalid = || InvalidAddress(address.to_owned());
+    pub fn with_address(mut self, address: &str) -> Result<Self, InvalidValue> {
+        let invalid = || {
+            InvalidValue::new(
+                "Datadog Agent address",
+                address,
+                "expected http://host[:port] or unix:///path",
+            )
+        };
         let address = address.trim();
         if let Some(path) = address.strip_prefix("unix://") {
             if path.is_empty() {

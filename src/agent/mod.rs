@@ -51,7 +51,9 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, SyncSender};
 use std::time::Duration;
 
-pub use self::config::{AgentConfig, ApiVersion, InvalidAddress, InvalidApiVersion};
+pub use self::config::{AgentConfig, ApiVersion};
+#[allow(deprecated)]
+pub use self::config::{InvalidAddress, InvalidApiVersion};
 use self::shared::{Message, Shared};
 use self::worker::Worker;
 use crate::export;

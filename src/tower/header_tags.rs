@@ -1,9 +1,8 @@
 //! Which HTTP headers become span tags, as Datadog's `DD_TRACE_HEADER_TAGS` says.
 
-use std::fmt;
-
 use http::{HeaderMap, HeaderName};
 
+use crate::InvalidValue;
 use crate::span::Span;
 
 /// HTTP headers copied onto spans as tags: `header` or `header:tag`, comma-separated,
@@ -34,17 +33,16 @@ impl HeaderTags {
     /// # Errors
     ///
     /// When a header name is not a valid HTTP header name, or a tag name is empty.
-    pub fn parse(text: &str) -> Result<Self, InvalidHeaderTags> {
+    pub fn parse(text: &str) -> Result<Self, InvalidValue> {
         let mut tags = HeaderTags::new();
         for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
             let (header, tag) = match item.split_once(':') {
                 Some((header, tag)) => (header.trim(), Some(tag.trim())),
                 None => (item, None),
             };
-            tags = tags.with(header, tag).map_err(|reason| InvalidHeaderTags {
-                input: text.to_owned(),
-                reason,
-            })?;
+            tags = tags
+                .with(header, tag)
+                .map_err(|reason| InvalidValue::new("header tags", text, reason))?;
         }
         Ok(tags)
     }
@@ -108,19 +106,11 @@ fn normalize(name: &str) -> String {
 }
 
 /// Why a header-tags list could not be read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvalidHeaderTags {
-    input: String,
-    reason: &'static str,
-}
-
-impl fmt::Display for InvalidHeaderTags {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid header tags {:?}: {}", self.input, self.reason)
-    }
-}
-
-impl std::error::Error for InvalidHeaderTags {}
+#[deprecated(
+    since = "0.2.0",
+    note = "every invalid value is a `spanlog::InvalidValue`"
+)]
+pub type InvalidHeaderTags = crate::InvalidValue;
 
 #[cfg(test)]
 mod tests {

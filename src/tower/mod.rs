@@ -47,7 +47,9 @@ mod server;
 mod statuses;
 
 pub use self::client::{ClientFuture, ClientLayer, ClientService};
-pub use self::header_tags::{HeaderTags, InvalidHeaderTags};
+pub use self::header_tags::HeaderTags;
+#[allow(deprecated)]
+pub use self::header_tags::InvalidHeaderTags;
 pub use self::server::{ResponseFuture, ServerLayer, ServerService, TracedBody};
 
 /// The server layer's name in 0.1.
@@ -60,7 +62,9 @@ pub type TraceLayer = ServerLayer;
     note = "renamed `ServerService`, beside `ClientService`"
 )]
 pub type TraceService<S> = ServerService<S>;
-pub use self::statuses::{InvalidStatusCodes, StatusCodes};
+#[allow(deprecated)]
+pub use self::statuses::InvalidStatusCodes;
+pub use self::statuses::StatusCodes;
 
 use crate::env::{self, Env};
 

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::InvalidValue;
+
 /// A set of HTTP status codes, e.g. `500-599` or `403,418,429-451`: the codes that mark
 /// a span as an error.
 ///
@@ -65,11 +67,8 @@ impl StatusCodes {
     /// # Errors
     ///
     /// When an item is not a code or a range of codes, or nothing is given.
-    pub fn parse(text: &str) -> Result<Self, InvalidStatusCodes> {
-        let invalid = |reason: &'static str| InvalidStatusCodes {
-            input: text.to_owned(),
-            reason,
-        };
+    pub fn parse(text: &str) -> Result<Self, InvalidValue> {
+        let invalid = |reason: &'static str| InvalidValue::new("status codes", text, reason);
         let code = |s: &str| {
             s.trim()
                 .parse::<u16>()
@@ -127,19 +126,11 @@ impl fmt::Debug for StatusCodes {
 }
 
 /// Why a list of status codes could not be read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvalidStatusCodes {
-    input: String,
-    reason: &'static str,
-}
-
-impl fmt::Display for InvalidStatusCodes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid status codes {:?}: {}", self.input, self.reason)
-    }
-}
-
-impl std::error::Error for InvalidStatusCodes {}
+#[deprecated(
+    since = "0.2.0",
+    note = "every invalid value is a `spanlog::InvalidValue`"
+)]
+pub type InvalidStatusCodes = crate::InvalidValue;
 
 #[cfg(test)]
 mod tests {
