@@ -27,8 +27,8 @@ fn main() {
         common::fastrace_setup();
     }
     let inner = common::BufferLogger;
-    let text = common::spanlog_logger(spanlog::Fields::Text);
-    let kv = common::spanlog_logger(spanlog::Fields::KeyValues);
+    let text = common::spanlog_logger(spanlog::LogFields::Text);
+    let kv = common::spanlog_logger(spanlog::LogFields::KeyValues);
     match stack.as_str() {
         "inner_only" => (0..n).for_each(|i| info!(logger: &inner, "request {}", i)),
         "spanlog_no_span" => (0..n).for_each(|i| info!(logger: &text, "request {}", i)),

@@ -29,7 +29,7 @@ fn log_call(c: &mut Criterion) {
         })
     });
 
-    let text = spanlog_logger(spanlog::Fields::Text);
+    let text = spanlog_logger(spanlog::LogFields::Text);
     group.bench_function("spanlog_no_span", |b| {
         let mut i = 0u64;
         b.iter(|| {
@@ -58,7 +58,7 @@ fn log_call(c: &mut Criterion) {
         })
     });
 
-    let kv = spanlog_logger(spanlog::Fields::KeyValues);
+    let kv = spanlog_logger(spanlog::LogFields::KeyValues);
     group.bench_function("spanlog_kv", |b| {
         let _span = spanlog::start_span("web.request").entered();
         let mut i = 0u64;

@@ -1,7 +1,7 @@
 //! Automatic injection around a logger that is not env_logger: any `log::Log` works.
 //!
 //! A minimal logger printing `LEVEL target: message` to standard output is wrapped
-//! with `spanlog::Builder`, installed with an explicit max level, and every line inside
+//! with `spanlog::LoggerBuilder`, installed with an explicit max level, and every line inside
 //! a span gets the correlation fields (here in Datadog's Python layout, for a fleet
 //! whose log pipeline expects it).
 //!
@@ -27,8 +27,8 @@ impl Log for StdoutLogger {
 }
 
 fn main() {
-    spanlog::Builder::new()
-        .style(spanlog::Style::Python)
+    spanlog::LoggerBuilder::new()
+        .style(spanlog::FieldStyle::Python)
         .wrap(StdoutLogger)
         .max_level(LevelFilter::Info)
         .init();

@@ -26,7 +26,7 @@ use crate::global::AlreadySet;
 /// never panics.
 ///
 /// The process-wide configuration ([`Config::global`]) is read from the environment the first
-/// time it is needed: by `spanlog::init()` or [`Builder::wrap`](crate::Builder::wrap)
+/// time it is needed: by `spanlog::init()` or [`LoggerBuilder::wrap`](crate::LoggerBuilder::wrap)
 /// (the logger keeps it), the first span's trace id, or [`Span::log`](crate::Span::log).
 /// To choose it in code, call [`Config::set_global`] before any of those, first thing in
 /// `main`.

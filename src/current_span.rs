@@ -25,7 +25,7 @@ use crate::id::{SpanId, TraceId};
 /// assert!(spanlog::with_current_span(|_| ()).is_none()); // no span: nothing runs
 ///
 /// let request = spanlog::start_span("web.request").entered();
-/// let _ = spanlog::record_err(load_post(7)); // records the error, passes the Result on
+/// let _ = spanlog::record_result(load_post(7)); // records the error, passes the Result on
 /// let seen = spanlog::with_current_span(|span| span.span_id());
 /// assert_eq!(seen, Some(request.span_id()));
 /// ```
@@ -36,7 +36,7 @@ pub fn with_current_span<R>(f: impl FnOnce(&mut CurrentSpan) -> R) -> Option<R> 
 
 /// Records `result`'s error, if any, on the current span (as
 /// [`CurrentSpan::record_error`]) and returns `result` unchanged.
-pub fn record_err<T, E: std::error::Error>(result: Result<T, E>) -> Result<T, E> {
+pub fn record_result<T, E: std::error::Error>(result: Result<T, E>) -> Result<T, E> {
     if let Err(error) = &result {
         with_current_span(|span| span.record_error(error));
     }

@@ -10,7 +10,7 @@
 //!   what it makes: the logger, a `tracing` subscriber, an exporter. Each is a free
 //!   function of the module that owns it, `try_init` returning an error and `init`
 //!   panicking with it, as env_logger and tracing-subscriber name theirs:
-//!   [`crate::try_init`] (env_logger, standard error), `json::try_init` (standard
+//!   `spanlog::try_init` (env_logger, standard error), `json::try_init` (standard
 //!   output), `tracing::try_init` (standard output, as tracing-subscriber's `fmt`),
 //!   [`export::try_init`] and `agent::try_init`, and the method form
 //!   [`CorrelatingLogger::try_init`] for a logger built by hand. A logger or subscriber

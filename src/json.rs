@@ -4,7 +4,7 @@
 //! `dd.trace_id` and `dd.span_id` are string attributes at the root of the object.
 //! [`init`] sets that up in one call: the [`structured-logger`] crate writes one JSON
 //! object per line to standard output, with every key-value of the record at the root,
-//! and spanlog adds the correlation fields as key-values ([`Fields::KeyValues`]):
+//! and spanlog adds the correlation fields as key-values ([`LogFields::KeyValues`]):
 //!
 //! ```text
 //! {"dd.parent_id":"0","dd.service":"blog","dd.span_id":"10582933694091117294","dd.trace_id":"6b04d2e800000000e6a5cefc6c3cef4e","level":"INFO","message":"my log message","target":"blog","timestamp":1764000000000}
@@ -31,8 +31,8 @@
 //!
 //! ```no_run
 //! # fn my_json_logger() -> Box<dyn log::Log> { unimplemented!() }
-//! spanlog::Builder::new()
-//!     .fields(spanlog::Fields::KeyValues)
+//! spanlog::LoggerBuilder::new()
+//!     .fields(spanlog::LogFields::KeyValues)
 //!     .wrap(my_json_logger())
 //!     .max_level(log::LevelFilter::Info)
 //!     .init();
@@ -43,11 +43,11 @@
 //! for one, writes its context as a nested `"mdc"` object.
 //!
 //! [`structured-logger`]: https://docs.rs/structured-logger
-//! [`Fields::KeyValues`]: crate::Fields::KeyValues
+//! [`LogFields::KeyValues`]: crate::LogFields::KeyValues
 
 use log::SetLoggerError;
 
-use crate::{Builder, Fields};
+use crate::{LogFields, LoggerBuilder};
 
 /// Installs JSON logging to standard output with the correlation fields at the root of
 /// each object, filtered by `RUST_LOG` (env_logger's syntax; `info` when unset or
@@ -72,8 +72,8 @@ pub fn try_init() -> Result<(), SetLoggerError> {
     let json = structured_logger::Builder::with_level("trace")
         .with_default_writer(structured_logger::json::new_writer(std::io::stdout()))
         .build();
-    Builder::new()
-        .fields(Fields::KeyValues)
+    LoggerBuilder::new()
+        .fields(LogFields::KeyValues)
         .wrap(env_filter::FilteredLog::new(json, filter))
         .max_level(level)
         .try_init()

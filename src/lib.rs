@@ -37,7 +37,7 @@
 //! # In applications
 //!
 //! Install the wrapper once, early in `main`: `init()` for env_logger, or
-//! [`Builder::wrap`] around any other logger. Configure service, env and version through
+//! [`LoggerBuilder::wrap`] around any other logger. Configure service, env and version through
 //! `DD_SERVICE`, `DD_ENV` and `DD_VERSION`, or in code with [`Config::set_global`]
 //! *before* `init()` (installing a logger reads the configuration, which is then fixed
 //! for the life of the process). Without an installed wrapper, [`Span::log`] still gives
@@ -51,7 +51,7 @@
 //! strings. The trace id is 32 lower-case hex digits when it has upper bits and 128-bit
 //! logging is on (the default), else its lower 64 bits in decimal
 //! ([`TraceId::for_logs`] gives the same string, for a response header, say); span ids
-//! are decimal. [`Style::Python`] writes Python's bracketed layout instead, where every
+//! are decimal. [`FieldStyle::Python`] writes Python's bracketed layout instead, where every
 //! key is present (`dd.env=` when empty, as dd-trace-py prints it). A service, env or
 //! version containing blanks, quotes, `\`, `=`, control characters or Unicode line
 //! breaks is written quoted and escaped, so it can neither split a line nor forge a key.
@@ -91,8 +91,8 @@
 //!
 //! # Crate features
 //!
-//! - `env_logger` (default): `init()`, `try_init()` and `Builder::wrap_env_logger`.
-//! - `kv`: `Fields::KeyValues`, the correlation fields as `log` key-values for
+//! - `env_logger` (default): `init()`, `try_init()` and `LoggerBuilder::wrap_env_logger`.
+//! - `kv`: `LogFields::KeyValues`, the correlation fields as `log` key-values for
 //!   structured loggers (enables `log/kv`).
 //! - `agent`: `agent::init()`, export of finished spans to a Datadog Agent.
 //! - `http`: [`propagation`] carriers for `http::HeaderMap` and `http::Request`.
@@ -114,7 +114,7 @@
 //! with `set_global` ([`Config::set_global`], [`propagation::Propagator::set_global`],
 //! [`sampling::Sampler::set_global`]) before first use, and read with `global()`;
 //! what runs (the logger, the exporter) is installed with `init`/`try_init`
-//! ([`init`], [`export::init`], `agent::init`). A setting set twice, or an exporter
+//! (`init`, [`export::init`], `agent::init`). A setting set twice, or an exporter
 //! installed twice, fails with [`AlreadySet`], which hands the value back.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -174,17 +174,56 @@ pub mod tracing;
 
 pub use crate::active::{current, inject_current};
 pub use crate::config::Config;
-pub use crate::context::{ContextGuard, MAX_DEPTH, depth};
-pub use crate::correlation::{Correlation, Style};
-pub use crate::current_span::{CurrentSpan, record_err, with_current_span};
+pub use crate::context::ContextGuard;
+pub use crate::correlation::{Correlation, FieldStyle};
+pub use crate::current_span::{CurrentSpan, record_result, with_current_span};
 pub use crate::global::AlreadySet;
 pub use crate::id::{LogTraceId, SpanId, TraceId};
 pub use crate::instrument::{Instrument, Instrumented, WithContext, bind, spawn};
 pub use crate::invalid::InvalidValue;
-pub use crate::logger::{Builder, CorrelatingLogger, Fields};
+pub use crate::logger::{CorrelatingLogger, LogFields, LoggerBuilder};
 pub use crate::span::{Entered, EnteredSpan, Span};
 pub use crate::span_builder::{SpanBuilder, start_span};
 pub use crate::span_context::SpanContext;
+
+/// This thread's stack of entered spans, as tests and diagnostics look at it.
+pub mod stack {
+    pub use crate::context::{MAX_DEPTH, depth};
+}
+
+/// [`LoggerBuilder`]'s name in 0.1.
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed `LoggerBuilder` (beside `SpanBuilder`)"
+)]
+pub type Builder = LoggerBuilder;
+
+/// [`LogFields`]' name in 0.1.
+#[deprecated(since = "0.2.0", note = "renamed `LogFields`")]
+pub type Fields = LogFields;
+
+/// [`FieldStyle`]'s name in 0.1.
+#[deprecated(since = "0.2.0", note = "renamed `FieldStyle`")]
+pub type Style = FieldStyle;
+
+/// How many spans are entered on this thread.
+#[deprecated(since = "0.2.0", note = "moved to `spanlog::stack::depth`")]
+pub fn depth() -> usize {
+    stack::depth()
+}
+
+/// How many spans a thread's stack holds at most.
+#[deprecated(since = "0.2.0", note = "moved to `spanlog::stack::MAX_DEPTH`")]
+pub const MAX_DEPTH: usize = stack::MAX_DEPTH;
+
+/// Records `result`'s error, if any, on the current span.
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed `record_result` (beside `Span::record_error`)"
+)]
+pub fn record_err<T, E: std::error::Error>(result: Result<T, E>) -> Result<T, E> {
+    record_result(result)
+}
 
 /// Installs `env_logger`, configured from `RUST_LOG`, wrapped in a [`CorrelatingLogger`]
 /// as the global logger, and sets the max level from env_logger's own filter.
@@ -213,7 +252,9 @@ pub fn try_init() -> Result<(), log::SetLoggerError> {
     if let Some(style) = env::process().get("RUST_LOG_STYLE") {
         inner.parse_write_style(&style);
     }
-    Builder::new().wrap_env_logger(inner.build()).try_init()
+    LoggerBuilder::new()
+        .wrap_env_logger(inner.build())
+        .try_init()
 }
 
 #[doc = include_str!("../README.md")]

@@ -8,14 +8,14 @@ use log::{LevelFilter, Log, Metadata, Record, RecordBuilder, SetLoggerError};
 
 use crate::active;
 use crate::config::{self, Config};
-use crate::correlation::{LineText, Prefix, Style, WithFields};
+use crate::correlation::{FieldStyle, LineText, Prefix, WithFields};
 use crate::current_span;
 use crate::ids_text::IdsText;
 
 /// What the logger adds to each record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Fields {
+pub enum LogFields {
     /// One space and the correlation text after the message (the default).
     #[default]
     Text,
@@ -44,8 +44,8 @@ pub enum Fields {
 /// # }
 /// use log::LevelFilter;
 ///
-/// spanlog::Builder::new()
-///     .style(spanlog::Style::Python)
+/// spanlog::LoggerBuilder::new()
+///     .style(spanlog::FieldStyle::Python)
 ///     .wrap(MyLogger)
 ///     .max_level(LevelFilter::Info)
 ///     .try_init()
@@ -53,28 +53,28 @@ pub enum Fields {
 /// ```
 #[must_use = "a builder does nothing until `wrap`"]
 #[derive(Clone, Debug, Default)]
-pub struct Builder {
+pub struct LoggerBuilder {
     config: Option<Config>,
-    style: Style,
-    fields: Fields,
+    style: FieldStyle,
+    fields: LogFields,
     /// `mark_error_spans(false)` was called.
     errors_unmarked: bool,
 }
 
-impl Builder {
+impl LoggerBuilder {
     /// Default options: Go-style text, the global configuration.
     pub fn new() -> Self {
-        Builder::default()
+        LoggerBuilder::default()
     }
 
     /// The text layout (Go by default).
-    pub fn style(mut self, style: Style) -> Self {
+    pub fn style(mut self, style: FieldStyle) -> Self {
         self.style = style;
         self
     }
 
     /// Text, key-values, or both.
-    pub fn fields(mut self, fields: Fields) -> Self {
+    pub fn fields(mut self, fields: LogFields) -> Self {
         self.fields = fields;
         self
     }
@@ -116,11 +116,11 @@ impl Builder {
         // of the three set) implies no key-values either.
         let adds_outside_spans = |style| !LineText::new(&*prefix, None, style).is_empty();
         let passthrough_outside_spans = match self.fields {
-            Fields::Text => !adds_outside_spans(self.style),
+            LogFields::Text => !adds_outside_spans(self.style),
             #[cfg(feature = "kv")]
-            Fields::KeyValues => !adds_outside_spans(Style::Go),
+            LogFields::KeyValues => !adds_outside_spans(FieldStyle::Go),
             #[cfg(feature = "kv")]
-            Fields::TextAndKeyValues => !adds_outside_spans(self.style),
+            LogFields::TextAndKeyValues => !adds_outside_spans(self.style),
         };
         CorrelatingLogger {
             inner,
@@ -138,7 +138,7 @@ impl Builder {
     ///
     /// ```no_run
     /// let inner = env_logger::Builder::from_default_env().build();
-    /// spanlog::Builder::new().wrap_env_logger(inner).init();
+    /// spanlog::LoggerBuilder::new().wrap_env_logger(inner).init();
     /// ```
     #[cfg(feature = "env_logger")]
     pub fn wrap_env_logger(
@@ -155,7 +155,7 @@ impl Builder {
 ///
 /// `enabled` and `flush` forward to the inner logger. `log` reads the span that is
 /// current on the calling thread, appends one space and the correlation text to the
-/// message (or adds key-values, see [`Fields`]) and forwards the record. It allocates
+/// message (or adds key-values, see [`LogFields`]) and forwards the record. It allocates
 /// nothing, holds no lock or borrow while the inner logger runs (so an inner logger that
 /// logs is fine), and never panics: where the thread's span stack cannot be read (a
 /// thread-local destructor, say) the record goes through without ids.
@@ -172,8 +172,8 @@ pub struct CorrelatingLogger<L> {
     passthrough_outside_spans: bool,
     /// ERROR lines mark the current span as failed.
     mark_errors: bool,
-    style: Style,
-    fields: Fields,
+    style: FieldStyle,
+    fields: LogFields,
     max_level: LevelFilter,
 }
 
@@ -264,8 +264,8 @@ impl<L: Log> CorrelatingLogger<L> {
         let in_span = active::copy_ids_text(config.trace_id_128_logging(), &mut ids);
         let fields = LineText::spaced(&*self.prefix, in_span.then_some(&ids), self.style);
         match self.fields {
-            Fields::Text if fields.is_empty() => self.inner.log(record),
-            Fields::Text => {
+            LogFields::Text if fields.is_empty() => self.inner.log(record),
+            LogFields::Text => {
                 let line = WithFields {
                     message: record.args(),
                     fields,
@@ -274,13 +274,13 @@ impl<L: Log> CorrelatingLogger<L> {
                     .log(&builder(record).args(format_args!("{line}")).build())
             }
             #[cfg(feature = "kv")]
-            Fields::KeyValues => {
+            LogFields::KeyValues => {
                 let pairs = kv_pairs(record, &fields);
                 self.inner
                     .log(&record.to_builder().key_values(&pairs).build())
             }
             #[cfg(feature = "kv")]
-            Fields::TextAndKeyValues => {
+            LogFields::TextAndKeyValues => {
                 let pairs = kv_pairs(record, &fields);
                 let mut builder = record.to_builder();
                 builder.key_values(&pairs);

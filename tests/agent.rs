@@ -523,7 +523,7 @@ fn sampling_child() {
             .unwrap(),
     )
     .unwrap();
-    let logger = spanlog::Builder::new()
+    let logger = spanlog::LoggerBuilder::new()
         .config(spanlog::Config::new())
         .wrap(common::Capture::new());
     let mut rated = Vec::new();

@@ -9,7 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 
 use common::LastLine;
 use log::info;
-use spanlog::{Builder, Config, Style};
+use spanlog::{Config, FieldStyle, LoggerBuilder};
 
 struct Counting;
 
@@ -60,12 +60,12 @@ fn main() {
         .with_service("blog")
         .with_env("prod")
         .with_version("1.2.3");
-    let go = Builder::new()
+    let go = LoggerBuilder::new()
         .config(config.clone())
         .wrap(LastLine::with_capacity(1024));
-    let python = Builder::new()
+    let python = LoggerBuilder::new()
         .config(config.clone())
-        .style(Style::Python)
+        .style(FieldStyle::Python)
         .wrap(LastLine::with_capacity(1024));
 
     let outer = spanlog::start_span("web.request")
@@ -166,9 +166,9 @@ fn main() {
 
     #[cfg(feature = "kv")]
     {
-        let kv = Builder::new()
+        let kv = LoggerBuilder::new()
             .config(config)
-            .fields(spanlog::Fields::KeyValues)
+            .fields(spanlog::LogFields::KeyValues)
             .wrap(KvSink::default());
         info!(logger: &kv, user = "ana"; "warm");
         check(
@@ -198,9 +198,9 @@ fn main() {
                 .build()
         };
         let plain = json();
-        let wrapped = Builder::new()
+        let wrapped = LoggerBuilder::new()
             .config(Config::new().with_service("blog"))
-            .fields(spanlog::Fields::KeyValues)
+            .fields(spanlog::LogFields::KeyValues)
             .wrap(json());
         let text = span.log().to_string();
         let field = |key: &str| {
@@ -390,7 +390,7 @@ impl std::future::Future for YieldTimes {
         mut self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<()> {
-        std::hint::black_box(spanlog::depth());
+        std::hint::black_box(spanlog::stack::depth());
         if self.0 == 0 {
             return std::task::Poll::Ready(());
         }

@@ -26,7 +26,7 @@ const TASKS: usize = 1000;
 
 fn main() {
     let shared = Shared::with_thread();
-    spanlog::Builder::new()
+    spanlog::LoggerBuilder::new()
         .config(spanlog::Config::new())
         .wrap(shared.clone())
         .init();

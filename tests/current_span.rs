@@ -36,7 +36,7 @@ fn query() -> Result<u32, QueryFailed> {
         span.set_metric("db.rows", 3.0);
         span.set_resource("SELECT * FROM posts");
     });
-    spanlog::record_err(Err(QueryFailed(std::io::Error::other("connection reset"))))
+    spanlog::record_result(Err(QueryFailed(std::io::Error::other("connection reset"))))
 }
 
 fn main() {
@@ -45,7 +45,7 @@ fn main() {
 
     // Outside any span: nothing runs, nothing is recorded.
     assert!(spanlog::with_current_span(|_| unreachable!()).is_none());
-    assert!(spanlog::record_err(Err::<(), _>(std::fmt::Error)).is_err());
+    assert!(spanlog::record_result(Err::<(), _>(std::fmt::Error)).is_err());
 
     // Tags, a metric, the resource and an error from a nested function.
     {
@@ -99,10 +99,10 @@ fn main() {
 
     // ERROR lines mark their span with the message; WARN lines do not; the switch
     // turns it off.
-    let logger = spanlog::Builder::new()
+    let logger = spanlog::LoggerBuilder::new()
         .config(spanlog::Config::new())
         .wrap(Capture::new());
-    let quiet = spanlog::Builder::new()
+    let quiet = spanlog::LoggerBuilder::new()
         .config(spanlog::Config::new())
         .mark_error_spans(false)
         .wrap(Capture::new());

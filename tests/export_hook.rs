@@ -20,14 +20,14 @@ fn main() {
     // Started on this thread, finished on another after 30 ms.
     let span = spanlog::start_span("moved").resource("/move").start();
     let trace = span.trace_id();
-    let before = spanlog::depth();
+    let before = spanlog::stack::depth();
     std::thread::spawn(move || {
         let _local = spanlog::start_span("local to b").entered();
-        let depth = spanlog::depth();
+        let depth = spanlog::stack::depth();
         std::thread::sleep(Duration::from_millis(30));
         drop(span);
         assert_eq!(
-            spanlog::depth(),
+            spanlog::stack::depth(),
             depth,
             "finishing never touches this thread's stack"
         );
@@ -35,7 +35,7 @@ fn main() {
     })
     .join()
     .unwrap();
-    assert_eq!(spanlog::depth(), before);
+    assert_eq!(spanlog::stack::depth(), before);
     let moved = collect.named("moved");
     assert_eq!(moved.context.trace_id(), trace);
     assert_eq!(moved.resource, "/move");

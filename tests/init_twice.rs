@@ -38,7 +38,7 @@ fn main() {
     let _ = std::panic::take_hook();
     assert!(twice.is_err(), "init panics when a logger is installed");
 
-    let wrapped = spanlog::Builder::new()
+    let wrapped = spanlog::LoggerBuilder::new()
         .wrap(env_logger::Builder::new().build())
         .max_level(log::LevelFilter::Trace)
         .try_init();

@@ -8,7 +8,7 @@ mod common;
 use common::Pipe;
 use log::info;
 use serde_json::{Map, Value};
-use spanlog::{Builder, Config, Fields, start_span};
+use spanlog::{Config, LogFields, LoggerBuilder, start_span};
 
 fn objects(pipe: &Pipe) -> Vec<Map<String, Value>> {
     pipe.text()
@@ -27,9 +27,9 @@ fn json_logger(config: Config) -> (impl log::Log, Pipe) {
         .with_default_writer(structured_logger::json::new_writer(pipe.clone()))
         .build();
     (
-        Builder::new()
+        LoggerBuilder::new()
             .config(config)
-            .fields(Fields::KeyValues)
+            .fields(LogFields::KeyValues)
             .wrap(inner),
         pipe,
     )

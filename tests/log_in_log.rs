@@ -55,7 +55,7 @@ fn main() {
         .target(env_logger::Target::Pipe(Box::new(pipe.clone())))
         .build();
     let level = inner.filter();
-    spanlog::Builder::new()
+    spanlog::LoggerBuilder::new()
         .config(spanlog::Config::new().with_service("svc"))
         .wrap(Auditing { inner })
         .max_level(level)

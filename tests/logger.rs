@@ -5,7 +5,7 @@ mod common;
 
 use common::{Capture, field};
 use log::{Level, LevelFilter, Log, Metadata, info};
-use spanlog::{Builder, Config, SpanId, Style, TraceId, start_span};
+use spanlog::{Config, FieldStyle, LoggerBuilder, SpanId, TraceId, start_span};
 
 fn blog() -> Config {
     Config::new()
@@ -15,7 +15,7 @@ fn blog() -> Config {
 }
 
 fn wrap(config: Config) -> spanlog::CorrelatingLogger<Capture> {
-    Builder::new().config(config).wrap(Capture::new())
+    LoggerBuilder::new().config(config).wrap(Capture::new())
 }
 
 fn expected_go(message: &str, span: &spanlog::Span, prefix: &str) -> String {
@@ -63,9 +63,9 @@ fn spec_vector_through_the_logger() {
             r#"INFO my log message dd.service=blog dd.env=prod dd.version=1.2.3 dd.trace_id="6b04d2e800000000e6a5cefc6c3cef4e" dd.span_id="10582933694091117294" dd.parent_id="0""#
         ]
     );
-    let python = Builder::new()
+    let python = LoggerBuilder::new()
         .config(blog())
-        .style(Style::Python)
+        .style(FieldStyle::Python)
         .wrap(Capture::new());
     info!(logger: &python, "my log message");
     assert_eq!(
@@ -78,9 +78,9 @@ fn spec_vector_through_the_logger() {
 
 #[test]
 fn python_style_outside_a_span_prints_zeros() {
-    let logger = Builder::new()
+    let logger = LoggerBuilder::new()
         .config(Config::new())
-        .style(Style::Python)
+        .style(FieldStyle::Python)
         .wrap(Capture::new());
     info!(logger: &logger, "hello {}", 42);
     assert_eq!(
@@ -200,7 +200,7 @@ fn nesting_siblings_and_depth() {
             field(&pair[0], "dd.span_id")
         );
     }
-    assert_eq!(spanlog::depth(), 101);
+    assert_eq!(spanlog::stack::depth(), 101);
     drop(guards);
     info!(logger: &logger, "back at root");
     assert_eq!(
@@ -306,7 +306,7 @@ fn record_metadata_is_kept() {
         fn flush(&self) {}
     }
     log::set_max_level(LevelFilter::Trace);
-    let logger = Builder::new().config(Config::new()).wrap(Check);
+    let logger = LoggerBuilder::new().config(Config::new()).wrap(Check);
     let _span = start_span("x").entered();
     log::warn!(logger: &logger, target: "my::target", "careful");
 }
@@ -324,7 +324,7 @@ fn enabled_and_flush_forward() {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
     }
-    let logger = Builder::new().wrap(Counting(AtomicUsize::new(0)));
+    let logger = LoggerBuilder::new().wrap(Counting(AtomicUsize::new(0)));
     assert!(logger.enabled(&Metadata::builder().level(Level::Info).build()));
     assert!(!logger.enabled(&Metadata::builder().level(Level::Debug).build()));
     logger.flush();
@@ -336,7 +336,7 @@ fn enabled_and_flush_forward() {
 fn a_boxed_dyn_logger_can_be_wrapped() {
     let capture = std::sync::Arc::new(Capture::new());
     let inner: Box<dyn Log> = Box::new(capture.clone());
-    let logger = Builder::new().config(Config::new()).wrap(inner);
+    let logger = LoggerBuilder::new().config(Config::new()).wrap(inner);
     let span = start_span("x").entered();
     info!(logger: &logger, "boxed");
     assert_eq!(capture.lines(), [expected_go("boxed", &span, "")]);
@@ -347,8 +347,8 @@ fn a_boxed_dyn_logger_can_be_wrapped() {
 #[test]
 fn fields_go_on_the_last_line_of_the_message() {
     let n = 3;
-    for style in [Style::Go, Style::Python] {
-        let logger = Builder::new()
+    for style in [FieldStyle::Go, FieldStyle::Python] {
+        let logger = LoggerBuilder::new()
             .config(blog())
             .style(style)
             .wrap(Capture::new());
@@ -409,13 +409,13 @@ fn manual_injection_matches_the_logger() {
 #[cfg(feature = "kv")]
 mod key_values {
     use super::*;
-    use spanlog::Fields;
+    use spanlog::LogFields;
 
     #[test]
     fn key_values_instead_of_text() {
-        let logger = Builder::new()
+        let logger = LoggerBuilder::new()
             .config(blog())
-            .fields(Fields::KeyValues)
+            .fields(LogFields::KeyValues)
             .wrap(Capture::new());
         let span = start_span("x").entered();
         info!(logger: &logger, user = "ana"; "signed in");
@@ -431,9 +431,9 @@ mod key_values {
 
     #[test]
     fn text_and_key_values() {
-        let logger = Builder::new()
+        let logger = LoggerBuilder::new()
             .config(Config::new())
-            .fields(Fields::TextAndKeyValues)
+            .fields(LogFields::TextAndKeyValues)
             .wrap(Capture::new());
         let span = start_span("x").entered();
         info!(logger: &logger, "both");
@@ -478,35 +478,39 @@ mod key_values {
 
     #[test]
     fn with_nothing_to_add_the_record_passes_through() {
-        let fields = [Fields::Text, Fields::KeyValues, Fields::TextAndKeyValues];
+        let fields = [
+            LogFields::Text,
+            LogFields::KeyValues,
+            LogFields::TextAndKeyValues,
+        ];
         for fields in fields {
             let wrap = |config: Config, style| {
-                Builder::new()
+                LoggerBuilder::new()
                     .config(config)
                     .style(style)
                     .fields(fields)
                     .wrap(Address::default())
             };
-            let bare = wrap(Config::new(), Style::Go);
+            let bare = wrap(Config::new(), FieldStyle::Go);
             assert!(passes_through(&bare), "{fields:?} outside a span");
             {
                 let _span = start_span("x").entered();
                 assert!(!passes_through(&bare), "{fields:?} inside a span");
             }
             // Something to add outside a span: a service, or Python's zero ids.
-            let with_service = wrap(Config::new().with_service("blog"), Style::Go);
+            let with_service = wrap(Config::new().with_service("blog"), FieldStyle::Go);
             assert!(!passes_through(&with_service), "{fields:?} with a service");
-            let python = wrap(Config::new(), Style::Python);
-            let text = fields != Fields::KeyValues;
+            let python = wrap(Config::new(), FieldStyle::Python);
+            let text = fields != LogFields::KeyValues;
             assert_eq!(passes_through(&python), !text, "{fields:?}, Python style");
         }
     }
 
     #[test]
     fn a_record_key_that_collides_wins_and_is_not_duplicated() {
-        let logger = Builder::new()
+        let logger = LoggerBuilder::new()
             .config(blog())
-            .fields(Fields::KeyValues)
+            .fields(LogFields::KeyValues)
             .wrap(Capture::new());
         let _span = start_span("x").entered();
         info!(logger: &logger, "dd.service" = "override"; "m");

@@ -17,7 +17,7 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use spanlog::opentelemetry::CorrelatedTracerProvider;
-use spanlog::{Builder, Config, start_span};
+use spanlog::{Config, LoggerBuilder, start_span};
 
 /// Span ids 1, 2, 3, ... in start order; trace ids from the parent, or the next one.
 #[derive(Debug, Default)]
@@ -98,7 +98,7 @@ impl otel::Span for TestSpan {
 }
 
 fn logger(config: Config) -> spanlog::CorrelatingLogger<Capture> {
-    Builder::new().config(config).wrap(Capture::new())
+    LoggerBuilder::new().config(config).wrap(Capture::new())
 }
 
 fn ids(line: &str) -> (String, String, String) {

@@ -10,7 +10,7 @@ use opentelemetry::Context;
 use opentelemetry::trace::{
     SpanContext as OtelContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
-use spanlog::{Builder, Config};
+use spanlog::{Config, LoggerBuilder};
 
 use common::{Capture, field};
 
@@ -25,7 +25,9 @@ fn remote(span: u64) -> OtelContext {
 }
 
 fn main() {
-    let logger = Builder::new().config(Config::new()).wrap(Capture::new());
+    let logger = LoggerBuilder::new()
+        .config(Config::new())
+        .wrap(Capture::new());
     let attached = Context::new().with_remote_span_context(remote(12)).attach();
 
     // Off: the active OpenTelemetry span is not seen, by lines, current() or new spans.

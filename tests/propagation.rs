@@ -216,7 +216,7 @@ fn sampled_flag_overrides_a_contradicting_dd_priority() {
 
 #[test]
 fn a_child_of_an_extracted_context_logs_the_remote_trace_id() {
-    let logger = spanlog::Builder::new()
+    let logger = spanlog::LoggerBuilder::new()
         .config(spanlog::Config::new())
         .wrap(common::Capture::new());
     let remote = propagation::extract(&headers(&VECTOR)).unwrap();

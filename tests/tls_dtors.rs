@@ -35,7 +35,7 @@ thread_local! {
 
 fn main() {
     let shared = Shared::default();
-    spanlog::Builder::new()
+    spanlog::LoggerBuilder::new()
         .config(spanlog::Config::new())
         .wrap(shared.clone())
         .init();

@@ -16,7 +16,7 @@ fn main() {
 
     // No exporter is installed: another one still can be.
     let collect = common::Collect::default();
-    let logger = spanlog::Builder::new()
+    let logger = spanlog::LoggerBuilder::new()
         .config(spanlog::Config::new())
         .wrap(Capture::new());
     {

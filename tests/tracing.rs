@@ -97,7 +97,7 @@ fn events_inside_spans_end_with_the_correlation_text() {
     assert_eq!(request.2, "0");
     assert_eq!(query.0, request.0, "one trace");
     assert_eq!(query.2, request.1, "db.query is a child of web.request");
-    assert_eq!(spanlog::depth(), 0, "nothing left entered");
+    assert_eq!(spanlog::stack::depth(), 0, "nothing left entered");
 }
 
 /// Builds a subscriber that writes into the given capture.
@@ -150,13 +150,12 @@ fn every_format_option_keeps_the_fields_on_the_line() {
 #[test]
 fn python_style() {
     let out = Captured::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(SpanlogLayer::new())
-        .with(
-            tracing_subscriber::fmt::layer()
-                .without_time()
-                .with_writer(CorrelatedWriter::text(out.clone()).style(spanlog::Style::Python)),
-        );
+    let subscriber =
+        tracing_subscriber::registry()
+            .with(SpanlogLayer::new())
+            .with(tracing_subscriber::fmt::layer().without_time().with_writer(
+                CorrelatedWriter::text(out.clone()).style(spanlog::FieldStyle::Python),
+            ));
     let (trace, span, _) = tracing::subscriber::with_default(subscriber, || {
         let _span = tracing::info_span!("job").entered();
         tracing::info!("ran");
@@ -256,7 +255,7 @@ fn the_two_kinds_of_span_nest_in_each_other() {
         "{:?}",
         out.lines()
     );
-    assert_eq!(spanlog::depth(), 0);
+    assert_eq!(spanlog::stack::depth(), 0);
 }
 
 #[test]
@@ -269,15 +268,15 @@ fn spans_entered_twice_closed_elsewhere_never_entered_or_disabled_leave_nothing(
         let a = span.enter();
         let b = span.enter();
         let id = spanlog::current().unwrap().span_id();
-        assert_eq!(spanlog::depth(), 2);
+        assert_eq!(spanlog::stack::depth(), 2);
         drop(b);
         assert_eq!(spanlog::current().unwrap().span_id(), id);
         drop(a);
-        assert_eq!(spanlog::depth(), 0);
+        assert_eq!(spanlog::stack::depth(), 0);
         // Never entered, closed on another thread.
         let never = tracing::info_span!("never");
         std::thread::spawn(move || drop(never)).join().unwrap();
-        assert_eq!(spanlog::depth(), 0);
+        assert_eq!(spanlog::stack::depth(), 0);
         // None and disabled spans are not mirrored.
         let none = tracing::Span::none();
         let _n = none.enter();
@@ -288,7 +287,7 @@ fn spans_entered_twice_closed_elsewhere_never_entered_or_disabled_leave_nothing(
     });
     let lines = out.lines();
     assert!(!lines.last().unwrap().contains("dd.trace_id"), "{lines:?}");
-    assert_eq!(spanlog::depth(), 0);
+    assert_eq!(spanlog::stack::depth(), 0);
 }
 
 /// A per-layer filter that hides spans from the mirror: they are not mirrored.
@@ -321,7 +320,7 @@ fn a_per_layer_filter_hides_spans_from_the_mirror() {
         drop(hidden);
         drop(shown);
     });
-    assert_eq!(spanlog::depth(), 0);
+    assert_eq!(spanlog::stack::depth(), 0);
 }
 
 #[test]
@@ -360,7 +359,11 @@ fn instrumented_tasks_keep_their_own_trace_on_every_worker() {
     let depths: Vec<usize> = runtime.block_on(async {
         let mut depths = Vec::new();
         for _ in 0..8 {
-            depths.push(tokio::spawn(async { spanlog::depth() }).await.unwrap());
+            depths.push(
+                tokio::spawn(async { spanlog::stack::depth() })
+                    .await
+                    .unwrap(),
+            );
         }
         depths
     });

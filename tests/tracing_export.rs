@@ -45,7 +45,7 @@ fn main() {
         // The current span from anywhere: a nested function marks the tracing span.
         let nested = tracing::info_span!("nested.error");
         nested.in_scope(|| {
-            let _ = spanlog::record_err(Err::<(), _>(std::io::Error::other("timeout")));
+            let _ = spanlog::record_result(Err::<(), _>(std::io::Error::other("timeout")));
             spanlog::with_current_span(|span| span.set_resource("GET /nested"));
         });
         drop(nested);
@@ -74,6 +74,6 @@ fn main() {
     assert_eq!(tag(&failed, "error.message"), Some("card declined"));
     assert_eq!(failed.context.parent_id(), request.context.span_id());
     assert!(collect.named("flagged").error);
-    assert_eq!(spanlog::depth(), 0);
+    assert_eq!(spanlog::stack::depth(), 0);
     println!("1 passed, 0 failed");
 }

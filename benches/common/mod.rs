@@ -62,8 +62,10 @@ impl Log for BufferLogger {
     fn flush(&self) {}
 }
 
-pub(crate) fn spanlog_logger(fields: spanlog::Fields) -> spanlog::CorrelatingLogger<BufferLogger> {
-    spanlog::Builder::new()
+pub(crate) fn spanlog_logger(
+    fields: spanlog::LogFields,
+) -> spanlog::CorrelatingLogger<BufferLogger> {
+    spanlog::LoggerBuilder::new()
         .config(spanlog::Config::new())
         .fields(fields)
         .wrap(BufferLogger)

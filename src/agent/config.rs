@@ -330,7 +330,8 @@ impl AgentConfig {
         self
     }
 
-    pub(crate) fn shutdown_timeout(&self) -> Duration {
+    /// How long dropping the last handle may take to send what is queued.
+    pub fn shutdown_timeout(&self) -> Duration {
         self.shutdown_timeout
     }
 
@@ -350,23 +351,28 @@ impl AgentConfig {
         &self.address
     }
 
-    pub(crate) fn batch_size(&self) -> usize {
+    /// How many spans make a batch that is sent at once.
+    pub fn batch_size(&self) -> usize {
         self.batch_size
     }
 
-    pub(crate) fn flush_interval(&self) -> Duration {
+    /// How often whatever is queued is sent.
+    pub fn flush_interval(&self) -> Duration {
         self.flush_interval
     }
 
-    pub(crate) fn queue_capacity(&self) -> usize {
+    /// How many finished spans may wait to be sent.
+    pub fn queue_capacity(&self) -> usize {
         self.queue_capacity
     }
 
-    pub(crate) fn request_timeout(&self) -> Duration {
+    /// How long one request to the agent may take.
+    pub fn request_timeout(&self) -> Duration {
         self.request_timeout
     }
 
-    pub(crate) fn max_retries(&self) -> u32 {
+    /// How often a failed batch is retried.
+    pub fn max_retries(&self) -> u32 {
         self.max_retries
     }
 }

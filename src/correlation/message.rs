@@ -93,7 +93,7 @@ impl HoldBreaks<'_, '_> {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::correlation::Style;
+    use crate::correlation::FieldStyle;
     use crate::id::{SpanId, TraceId};
     use crate::ids_text::IdsText;
 
@@ -105,7 +105,7 @@ mod tests {
             SpanId::ZERO,
             true,
         );
-        let fields = LineText::spaced(&config, Some(&ids), Style::Go);
+        let fields = LineText::spaced(&config, Some(&ids), FieldStyle::Go);
         WithFields {
             message: &message,
             fields,

@@ -21,7 +21,7 @@ use crate::ids_text::IdsText;
 /// # Examples
 ///
 /// ```
-/// use spanlog::{Config, Style, TraceId, SpanId, Correlation};
+/// use spanlog::{Config, FieldStyle, TraceId, SpanId, Correlation};
 ///
 /// let config = Config::new().with_service("blog").with_env("prod").with_version("1.2.3");
 /// let trace = TraceId::from_u128(0x6b04d2e800000000e6a5cefc6c3cef4e);
@@ -32,13 +32,13 @@ use crate::ids_text::IdsText;
 ///     r#"dd.service=blog dd.env=prod dd.version=1.2.3 dd.trace_id="6b04d2e800000000e6a5cefc6c3cef4e" dd.span_id="10582933694091117294" dd.parent_id="0""#
 /// );
 /// assert_eq!(
-///     text.style(Style::Python).to_string(),
+///     text.style(FieldStyle::Python).to_string(),
 ///     "[dd.service=blog dd.env=prod dd.version=1.2.3 dd.trace_id=6b04d2e800000000e6a5cefc6c3cef4e dd.span_id=10582933694091117294]"
 /// );
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Style {
+pub enum FieldStyle {
     /// Datadog's Go tracer (v2), `Span` formatted with `%v`: pairs separated by single
     /// spaces, ids double-quoted, empty service/env/version left out, nothing at all
     /// outside a span when those are empty too.
@@ -60,7 +60,7 @@ pub enum Style {
 pub struct Correlation<'a> {
     prefix: Source<'a>,
     ids: Option<IdsText>,
-    style: Style,
+    style: FieldStyle,
 }
 
 /// Where service, env and version come from: the global configuration's prefix, laid
@@ -92,7 +92,7 @@ impl<'a> Correlation<'a> {
         Correlation {
             prefix: Source::Prefix(Prefix::global()),
             ids,
-            style: Style::Go,
+            style: FieldStyle::Go,
         }
     }
 
@@ -107,7 +107,7 @@ impl<'a> Correlation<'a> {
         Correlation {
             prefix: Source::Config(config),
             ids: Some(ids),
-            style: Style::Go,
+            style: FieldStyle::Go,
         }
     }
 
@@ -116,13 +116,13 @@ impl<'a> Correlation<'a> {
         Correlation {
             prefix: Source::Config(config),
             ids: None,
-            style: Style::Go,
+            style: FieldStyle::Go,
         }
     }
 
-    /// The same fields in another [`Style`].
+    /// The same fields in another [`FieldStyle`].
     #[must_use]
-    pub fn style(mut self, style: Style) -> Self {
+    pub fn style(mut self, style: FieldStyle) -> Self {
         self.style = style;
         self
     }
@@ -195,7 +195,7 @@ mod tests {
     fn spec_vector_python() {
         assert_eq!(
             Correlation::for_ids(&blog(), TRACE, SPAN, SpanId::from_u64(7))
-                .style(Style::Python)
+                .style(FieldStyle::Python)
                 .to_string(),
             "[dd.service=blog dd.env=prod dd.version=1.2.3 dd.trace_id=6b04d2e800000000e6a5cefc6c3cef4e dd.span_id=10582933694091117294]"
         );
@@ -219,7 +219,8 @@ mod tests {
     #[test]
     fn empty_values_are_printed_bare_in_python_style() {
         let config = Config::new();
-        let text = Correlation::for_ids(&config, TRACE, SPAN, SpanId::ZERO).style(Style::Python);
+        let text =
+            Correlation::for_ids(&config, TRACE, SPAN, SpanId::ZERO).style(FieldStyle::Python);
         assert_eq!(
             text.to_string(),
             "[dd.service= dd.env= dd.version= dd.trace_id=6b04d2e800000000e6a5cefc6c3cef4e dd.span_id=10582933694091117294]"
@@ -244,7 +245,7 @@ mod tests {
             r#"dd.service=blog dd.env=prod dd.version=1.2.3 dd.trace_id="16619917583423696718" dd.span_id="10582933694091117294" dd.parent_id="0""#
         );
         assert_eq!(
-            text.style(Style::Python).to_string(),
+            text.style(FieldStyle::Python).to_string(),
             "[dd.service=blog dd.env=prod dd.version=1.2.3 dd.trace_id=16619917583423696718 dd.span_id=10582933694091117294]"
         );
     }
@@ -258,7 +259,7 @@ mod tests {
             SpanId::from_u64(3),
             config.trace_id_128_logging(),
         );
-        for style in [Style::Go, Style::Python] {
+        for style in [FieldStyle::Go, FieldStyle::Python] {
             assert_eq!(
                 Correlation::global(Some(ids)).style(style).to_string(),
                 Correlation::for_ids(config, TRACE, SPAN, SpanId::from_u64(3))
@@ -299,13 +300,13 @@ mod tests {
         assert!(Correlation::without_span(&Config::new()).is_empty());
         assert_eq!(
             Correlation::without_span(&Config::new())
-                .style(Style::Python)
+                .style(FieldStyle::Python)
                 .to_string(),
             "[dd.service= dd.env= dd.version= dd.trace_id=0 dd.span_id=0]"
         );
         assert_eq!(
             Correlation::without_span(&blog())
-                .style(Style::Python)
+                .style(FieldStyle::Python)
                 .to_string(),
             "[dd.service=blog dd.env=prod dd.version=1.2.3 dd.trace_id=0 dd.span_id=0]"
         );
@@ -335,7 +336,7 @@ mod tests {
             );
             assert_eq!(
                 Correlation::without_span(&config)
-                    .style(Style::Python)
+                    .style(FieldStyle::Python)
                     .to_string(),
                 format!("[dd.service={expected} dd.env= dd.version= dd.trace_id=0 dd.span_id=0]"),
                 "{value:?}"

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::Style;
+use super::FieldStyle;
 use super::prefix::PrefixSource;
 use crate::ids_text::IdsText;
 
@@ -11,7 +11,7 @@ use crate::ids_text::IdsText;
 pub(crate) struct LineText<'a, P: ?Sized> {
     prefix: &'a P,
     ids: Option<&'a IdsText>,
-    style: Style,
+    style: FieldStyle,
     /// Starts with the space that separates it from a message.
     spaced: bool,
 }
@@ -26,7 +26,7 @@ impl<P: ?Sized> Copy for LineText<'_, P> {}
 
 impl<'a, P: PrefixSource + ?Sized> LineText<'a, P> {
     #[inline]
-    pub(crate) fn new(prefix: &'a P, ids: Option<&'a IdsText>, style: Style) -> Self {
+    pub(crate) fn new(prefix: &'a P, ids: Option<&'a IdsText>, style: FieldStyle) -> Self {
         LineText {
             prefix,
             ids,
@@ -37,7 +37,7 @@ impl<'a, P: PrefixSource + ?Sized> LineText<'a, P> {
 
     /// The text with a leading space, to follow a message: one piece fewer to format.
     #[inline]
-    pub(crate) fn spaced(prefix: &'a P, ids: Option<&'a IdsText>, style: Style) -> Self {
+    pub(crate) fn spaced(prefix: &'a P, ids: Option<&'a IdsText>, style: FieldStyle) -> Self {
         LineText {
             spaced: true,
             ..LineText::new(prefix, ids, style)
@@ -47,7 +47,7 @@ impl<'a, P: PrefixSource + ?Sized> LineText<'a, P> {
     /// Whether there is nothing to print (Go style, no span, no service/env/version).
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.style == Style::Go && self.ids.is_none() && self.prefix.go_is_empty()
+        self.style == FieldStyle::Go && self.ids.is_none() && self.prefix.go_is_empty()
     }
 
     #[cfg(feature = "kv")]
@@ -66,16 +66,16 @@ impl<P: PrefixSource + ?Sized> fmt::Display for LineText<'_, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (p, spaced) = (self.prefix, self.spaced);
         match (self.style, self.ids) {
-            (Style::Go, None) => p.write_go(f, spaced),
-            (Style::Go, Some(ids)) if p.go_is_empty() => f.write_str(match spaced {
+            (FieldStyle::Go, None) => p.write_go(f, spaced),
+            (FieldStyle::Go, Some(ids)) if p.go_is_empty() => f.write_str(match spaced {
                 true => ids.go_spaced(),
                 false => ids.go(),
             }),
-            (Style::Go, Some(ids)) => {
+            (FieldStyle::Go, Some(ids)) => {
                 p.write_go(f, spaced)?;
                 f.write_str(ids.go_spaced())
             }
-            (Style::Python, ids) => {
+            (FieldStyle::Python, ids) => {
                 let (trace, span) = ids.map_or(("0", "0"), |ids| (ids.trace(), ids.span()));
                 p.write_python_lead(f, spaced)?;
                 f.write_str(trace)?;
@@ -102,7 +102,7 @@ mod tests {
             SpanId::from_u64(4),
             true,
         );
-        for style in [Style::Go, Style::Python] {
+        for style in [FieldStyle::Go, FieldStyle::Python] {
             for ids in [Some(&ids), None] {
                 for config in [Config::new().with_service("blog"), Config::new()] {
                     let prefix = Prefix::new(&config);

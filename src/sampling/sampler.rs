@@ -116,8 +116,12 @@ impl Sampler {
     }
 
     /// Replaces the Agent's rates (`rate_by_service` in its answers; keys like
-    /// `service:blog,env:prod`, `service:,env:` for the default). The agent exporter
-    /// calls it with each answer.
+    /// `service:blog,env:prod`, `service:,env:` for the default).
+    ///
+    /// Wiring, not configuration: the agent exporter calls it with each answer of the
+    /// Agent, and an exporter of your own that talks to a Datadog Agent may do the
+    /// same. Rates set by hand are replaced by the next answer; to configure sampling,
+    /// use rules ([`Sampler::rule`]).
     pub fn set_agent_rates(&self, rates: impl IntoIterator<Item = (String, f64)>) {
         // Split once here, so that deciding looks keys up without building one.
         let rates: Vec<(String, String, f64)> = rates

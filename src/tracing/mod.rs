@@ -51,7 +51,11 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::{SubscriberInitExt, TryInitError};
 
 pub use self::layer::SpanlogLayer;
-pub use self::writer::{CorrelatedWriter, Correlating};
+pub use self::writer::{CorrelatedEventWriter, CorrelatedWriter};
+
+/// [`CorrelatedEventWriter`]'s name in 0.1.
+#[deprecated(since = "0.2.0", note = "renamed `CorrelatedEventWriter`")]
+pub type Correlating<W> = CorrelatedEventWriter<W>;
 
 /// Installs, as the global `tracing` subscriber: a registry, [`SpanlogLayer`], and a
 /// `fmt` layer writing to standard output through [`CorrelatedWriter::text`] (with

@@ -9,7 +9,7 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::active;
 use crate::config;
-use crate::correlation::{LineText, Prefix, Style};
+use crate::correlation::{FieldStyle, LineText, Prefix};
 use crate::ids_text::IdsText;
 
 /// Wraps the writer of a `tracing_subscriber::fmt` layer so that every line it writes
@@ -17,7 +17,7 @@ use crate::ids_text::IdsText;
 /// exactly as spanlog's `log` wrapper writes them.
 ///
 /// - [`CorrelatedWriter::text`]: one space and the text after the line (Go style by
-///   default, [`Style::Python`] with [`CorrelatedWriter::style`]), before its line
+///   default, [`FieldStyle::Python`] with [`CorrelatedWriter::style`]), before its line
 ///   break, whatever the format's options (timestamps, targets, ANSI colours,
 ///   compact, full or pretty).
 /// - [`CorrelatedWriter::json`]: for `fmt().json()`: `"dd.trace_id"`, `"dd.span_id"`,
@@ -50,7 +50,7 @@ use crate::ids_text::IdsText;
 pub struct CorrelatedWriter<M> {
     inner: M,
     json: bool,
-    style: Style,
+    style: FieldStyle,
 }
 
 impl<M> CorrelatedWriter<M> {
@@ -59,7 +59,7 @@ impl<M> CorrelatedWriter<M> {
         CorrelatedWriter {
             inner,
             json: false,
-            style: Style::Go,
+            style: FieldStyle::Go,
         }
     }
 
@@ -68,20 +68,20 @@ impl<M> CorrelatedWriter<M> {
         CorrelatedWriter {
             inner,
             json: true,
-            style: Style::Go,
+            style: FieldStyle::Go,
         }
     }
 
     /// The text layout (Go by default); no effect on JSON.
     #[must_use]
-    pub fn style(mut self, style: Style) -> Self {
+    pub fn style(mut self, style: FieldStyle) -> Self {
         self.style = style;
         self
     }
 }
 
 impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for CorrelatedWriter<M> {
-    type Writer = Correlating<M::Writer>;
+    type Writer = CorrelatedEventWriter<M::Writer>;
 
     fn make_writer(&'a self) -> Self::Writer {
         self.wrap(self.inner.make_writer())
@@ -93,8 +93,8 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for CorrelatedWriter<M> {
 }
 
 impl<M> CorrelatedWriter<M> {
-    fn wrap<W>(&self, inner: W) -> Correlating<W> {
-        Correlating {
+    fn wrap<W>(&self, inner: W) -> CorrelatedEventWriter<W> {
+        CorrelatedEventWriter {
             inner,
             json: self.json,
             style: self.style,
@@ -104,10 +104,10 @@ impl<M> CorrelatedWriter<M> {
 
 /// The writer [`CorrelatedWriter`] makes for each event.
 #[derive(Debug)]
-pub struct Correlating<W> {
+pub struct CorrelatedEventWriter<W> {
     inner: W,
     json: bool,
-    style: Style,
+    style: FieldStyle,
 }
 
 thread_local! {
@@ -115,7 +115,7 @@ thread_local! {
     static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-impl<W: Write> Write for Correlating<W> {
+impl<W: Write> Write for CorrelatedEventWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.write_all(buf)?;
         Ok(buf.len())
@@ -146,7 +146,7 @@ impl<W: Write> Write for Correlating<W> {
 /// `line` with the current correlation fields: before its trailing line breaks (text),
 /// or inside its closing brace (JSON). A line that is not what the format says it is
 /// goes out unchanged.
-fn correlate(out: &mut Vec<u8>, line: &[u8], json: bool, style: Style) -> io::Result<()> {
+fn correlate(out: &mut Vec<u8>, line: &[u8], json: bool, style: FieldStyle) -> io::Result<()> {
     let config = config::global();
     let mut ids = IdsText::empty();
     let in_span = active::copy_ids_text(config.trace_id_128_logging(), &mut ids);
@@ -162,7 +162,7 @@ fn correlate(out: &mut Vec<u8>, line: &[u8], json: bool, style: Style) -> io::Re
         if !body.is_empty() {
             match style {
                 // Two copies of text laid out beforehand, no formatting machinery.
-                Style::Go => {
+                FieldStyle::Go => {
                     out.extend_from_slice(prefix.spaced_go().as_bytes());
                     if let Some(ids) = ids {
                         out.extend_from_slice(ids.go_spaced().as_bytes());
@@ -233,13 +233,13 @@ mod tests {
 
     fn text(line: &str) -> String {
         let mut out = Vec::new();
-        correlate(&mut out, line.as_bytes(), false, Style::Go).unwrap();
+        correlate(&mut out, line.as_bytes(), false, FieldStyle::Go).unwrap();
         String::from_utf8(out).unwrap()
     }
 
     fn json(line: &str) -> String {
         let mut out = Vec::new();
-        correlate(&mut out, line.as_bytes(), true, Style::Go).unwrap();
+        correlate(&mut out, line.as_bytes(), true, FieldStyle::Go).unwrap();
         String::from_utf8(out).unwrap()
     }
 

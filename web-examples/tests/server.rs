@@ -170,7 +170,7 @@ fn main() {
         }
     }));
     let lines: &'static Lines = Box::leak(Box::default());
-    spanlog::Builder::new()
+    spanlog::LoggerBuilder::new()
         .config(spanlog::Config::new())
         .wrap(lines)
         .init();
