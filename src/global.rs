@@ -13,7 +13,11 @@
 //!   `spanlog::try_init` (env_logger, standard error), `json::try_init` (standard
 //!   output), `tracing::try_init` (standard output, as tracing-subscriber's `fmt`),
 //!   [`export::try_init`] and `agent::try_init`, and the method form
-//!   [`CorrelatingLogger::try_init`] for a logger built by hand. A logger or subscriber
+//!   [`CorrelatingLogger::try_init`] for a logger built by hand. The streams differ on
+//!   purpose: `init` keeps env_logger's standard error, where people read a program's
+//!   text logs; JSON lines and tracing-subscriber's `fmt` output go to standard output,
+//!   where those crates write them and where container log collectors expect a
+//!   service's structured lines. A logger or subscriber
 //!   fails with the error of the facade it installs into (`log::SetLoggerError`,
 //!   tracing-subscriber's `TryInitError`); the others with [`AlreadySet`]. One
 //!   exception keeps another crate's name: `opentelemetry::set_tracer_provider` wraps,
