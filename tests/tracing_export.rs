@@ -11,6 +11,11 @@ fn tag<'a>(span: &'a FinishedSpan, key: &str) -> Option<&'a str> {
     span.meta.iter().find(|(k, _)| k == key).map(|(_, v)| &**v)
 }
 
+#[tracing::instrument(err)]
+fn load_posts() -> Result<(), std::io::Error> {
+    Err(std::io::Error::other("no posts table"))
+}
+
 fn main() {
     let collect = Collect::default();
     spanlog::export::try_init(collect.clone()).unwrap();
@@ -49,7 +54,46 @@ fn main() {
             spanlog::with_current_span(|span| span.set_resource("GET /nested"));
         });
         drop(nested);
+        // ERROR events mark the span they happen in.
+        tracing::info_span!("event.error").in_scope(|| {
+            tracing::warn!("not an error");
+            tracing::error!("payment failed");
+        });
+        tracing::info_span!("outer").in_scope(|| {
+            let _ = load_posts();
+        });
+        tracing::info_span!("warned").in_scope(|| tracing::warn!("slow"));
+        let error = std::io::Error::other("disk full");
+        tracing::info_span!("typed").in_scope(|| {
+            tracing::error!(error = &error as &dyn std::error::Error, "could not save");
+        });
+        tracing::info_span!("error.field").in_scope(|| {
+            tracing::error!(error = &error as &dyn std::error::Error);
+        });
     });
+    // The switch turns it off.
+    let quiet = tracing_subscriber::registry()
+        .with(spanlog::tracing::SpanlogLayer::new().mark_error_events(false));
+    tracing::subscriber::with_default(quiet, || {
+        tracing::info_span!("unmarked").in_scope(|| tracing::error!("ignored"));
+    });
+    let event = collect.named("event.error");
+    assert!(event.error);
+    assert_eq!(tag(&event, "error.message"), Some("payment failed"));
+    let load = collect.named("load_posts");
+    assert!(load.error, "#[instrument(err)] returning Err");
+    assert_eq!(tag(&load, "error.message"), Some("no posts table"));
+    assert!(
+        !collect.named("outer").error,
+        "the event's span, not its parent"
+    );
+    assert!(!collect.named("warned").error);
+    let typed = collect.named("typed");
+    assert_eq!(tag(&typed, "error.message"), Some("could not save"));
+    assert!(typed.error);
+    assert!(!collect.named("unmarked").error);
+    let field = collect.named("error.field");
+    assert_eq!(tag(&field, "error.message"), Some("disk full"));
     let nested = collect.named("nested.error");
     assert!(nested.error);
     assert_eq!(nested.resource, "GET /nested");

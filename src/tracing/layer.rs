@@ -55,12 +55,29 @@ use crate::span_builder::start_span;
 #[derive(Clone, Debug, Default)]
 pub struct SpanlogLayer {
     mirrors: Arc<Mirrors>,
+    /// `mark_error_events(false)` was called.
+    errors_unmarked: bool,
 }
 
 impl SpanlogLayer {
     /// The layer.
     pub fn new() -> Self {
         SpanlogLayer::default()
+    }
+
+    /// Whether an ERROR event marks the span it happens in as failed (on by default):
+    /// `tracing::error!` inside a span, `#[tracing::instrument(err)]` returning `Err`,
+    /// and `log::error!` bridged into `tracing` (as `spanlog::tracing::init` bridges
+    /// it), inside a mirrored `tracing` span or a spanlog span. The span gets
+    /// `error.message` from the event's message, else from its `error` field (what
+    /// `instrument(err)` records, or an error value, `error = &e as &dyn Error`):
+    /// tracing-opentelemetry marks spans the same way. (`tracing` hands errors over as
+    /// `dyn Error`, whose type is not known: for `error.type`, record the error on the
+    /// span with `Span::record_error`.) Events below ERROR are never looked at; an
+    /// ERROR event allocates once, for the message.
+    pub fn mark_error_events(mut self, on: bool) -> Self {
+        self.errors_unmarked = !on;
+        self
     }
 }
 
@@ -126,6 +143,12 @@ where
         // the lock.
         let stale = self.mirrors.shard(id).insert(id.into_u64(), mirror);
         drop(stale);
+    }
+
+    fn on_event(&self, event: &tracing_core::Event<'_>, _ctx: Context<'_, S>) {
+        if *event.metadata().level() == tracing_core::Level::ERROR && !self.errors_unmarked {
+            mark_error(event);
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
@@ -294,5 +317,52 @@ impl tracing_core::field::Visit for Recorded {
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.0.push((field.clone(), Value::F64(value)));
+    }
+}
+
+/// Marks the current span (a mirrored `tracing` span or a spanlog span, the innermost
+/// entered on this thread) as failed, with the ERROR event's message.
+#[cold]
+fn mark_error(event: &tracing_core::Event<'_>) {
+    let mut details = ErrorDetails::default();
+    event.record(&mut details);
+    let message = details.message.or(details.error);
+    crate::current_span::with_current_span(|span| {
+        span.set_error(true);
+        if let Some(message) = message {
+            span.set_tag("error.message", message);
+        }
+    });
+}
+
+/// What an ERROR event says about its error.
+#[derive(Default)]
+struct ErrorDetails {
+    message: Option<String>,
+    /// The `error` field, as `instrument(err)` records it, or an error value.
+    error: Option<String>,
+}
+
+impl tracing_core::field::Visit for ErrorDetails {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "message" => self.message = Some(value.to_owned()),
+            "error" => self.error = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if field.name() == "error" || self.error.is_none() {
+            self.error = Some(value.to_string());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = Some(format!("{value:?}")),
+            "error" => self.error = Some(format!("{value:?}")),
+            _ => {}
+        }
     }
 }
