@@ -26,6 +26,8 @@ pub struct InvalidValue {
 }
 
 impl InvalidValue {
+    // Made by the agent's and the tower layers' parsers only.
+    #[cfg_attr(not(any(feature = "agent", feature = "tower")), allow(dead_code))]
     pub(crate) fn new(what: &'static str, input: &str, reason: &'static str) -> Self {
         InvalidValue {
             what,
