@@ -180,7 +180,12 @@ fn correlate(out: &mut Vec<u8>, line: &[u8], json: bool, style: FieldStyle) -> i
     };
     out.extend_from_slice(inside);
     let mut first = inside.trim_ascii_end().ends_with(b"{");
+    // An event's own field of the same name wins: no key twice in one object.
+    let theirs = root_keys(inside);
     let mut pair = |out: &mut Vec<u8>, key: &str, value: &str| {
+        if theirs.contains(key) {
+            return;
+        }
         if !first {
             out.push(b',');
         }
@@ -203,6 +208,68 @@ fn correlate(out: &mut Vec<u8>, line: &[u8], json: bool, style: FieldStyle) -> i
     out.push(b'}');
     out.extend_from_slice(breaks);
     Ok(())
+}
+
+/// The keys spanlog adds to a JSON line.
+const OUR_KEYS: [&str; 6] = [
+    "dd.service",
+    "dd.env",
+    "dd.version",
+    "dd.trace_id",
+    "dd.span_id",
+    "dd.parent_id",
+];
+
+/// Which of [`OUR_KEYS`] the JSON object `object` (its text without the closing brace)
+/// has at its root: a bit each. Keys inside nested objects (tracing-subscriber's
+/// `"fields":{...}`, `"span":{...}`) do not count.
+#[derive(Clone, Copy)]
+struct RootKeys(u8);
+
+impl RootKeys {
+    fn contains(self, key: &str) -> bool {
+        OUR_KEYS
+            .iter()
+            .position(|k| *k == key)
+            .is_some_and(|n| self.0 & (1 << n) != 0)
+    }
+}
+
+fn root_keys(object: &[u8]) -> RootKeys {
+    let mut present = 0u8;
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&byte) = object.get(i) {
+        match byte {
+            b'"' => {
+                let start = i + 1;
+                i = start;
+                while let Some(&b) = object.get(i) {
+                    match b {
+                        b'"' => break,
+                        b'\\' => i += 2,
+                        _ => i += 1,
+                    }
+                }
+                let key = object.get(start..i).unwrap_or_default();
+                let next = object
+                    .get(i + 1..)
+                    .unwrap_or_default()
+                    .iter()
+                    .find(|b| !b.is_ascii_whitespace());
+                if depth == 1 && next == Some(&b':') {
+                    if let Some(n) = OUR_KEYS.iter().position(|k| k.as_bytes() == key) {
+                        present |= 1 << n;
+                    }
+                }
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    RootKeys(present)
 }
 
 /// A JSON string: quoted, with `"`, `\` and control characters escaped.
@@ -241,6 +308,53 @@ mod tests {
         let mut out = Vec::new();
         correlate(&mut out, line.as_bytes(), true, FieldStyle::Go).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    /// An event that carries `dd.*` fields of its own at the root (`fmt().json()` with
+    /// `flatten_event`): its values win and spanlog leaves its own out; keys nested in
+    /// another object (`"fields":{...}`) do not count.
+    #[test]
+    fn an_events_own_dd_fields_are_not_written_twice() {
+        let trace = crate::TraceId::from_parts(0, 5);
+        let context = crate::SpanContext::new(trace, crate::SpanId::from_u64(6));
+        let _guard = context.enter();
+        let keys = |object: &str| -> Vec<(String, String)> {
+            // A decoder that keeps duplicates: a map would hide them.
+            let value: serde_json::Value = serde_json::from_str(object.trim_end()).unwrap();
+            let mut keys: Vec<(String, String)> = value
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect();
+            keys.sort();
+            keys
+        };
+        let count = |object: &str, key: &str| object.matches(&format!("\"{key}\":")).count();
+        let flat = json("{\"message\":\"hi\",\"dd.trace_id\":\"77\",\"dd.service\":\"mine\"}\n");
+        assert_eq!(count(&flat, "dd.trace_id"), 1, "{flat}");
+        assert_eq!(count(&flat, "dd.service"), 1, "{flat}");
+        assert_eq!(count(&flat, "dd.span_id"), 1, "{flat}");
+        let parsed = keys(&flat);
+        assert!(
+            parsed.contains(&("dd.trace_id".into(), "\"77\"".into())),
+            "{flat}"
+        );
+        assert!(
+            parsed.contains(&("dd.service".into(), "\"mine\"".into())),
+            "{flat}"
+        );
+        assert!(
+            parsed.contains(&("dd.span_id".into(), "\"6\"".into())),
+            "{flat}"
+        );
+        // Nested, with an escaped quote before it: still ours at the root.
+        let nested = json("{\"message\":\"a \\\"q\\\" b\",\"fields\":{\"dd.trace_id\":\"77\"}}\n");
+        assert_eq!(count(&nested, "dd.trace_id"), 2, "{nested}");
+        assert!(
+            keys(&nested).contains(&("dd.trace_id".into(), "\"5\"".into())),
+            "{nested}"
+        );
     }
 
     #[test]
