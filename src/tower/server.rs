@@ -160,13 +160,19 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let span = self.settings.start(&request);
-        // Handlers may do work (and log) when called, before their future is polled.
-        let inner = span.in_scope(|| self.inner.call(request));
+        let mut span = Some(self.settings.start(&request));
+        // Handlers may do work (and log) when called, before their future is polled;
+        // one that panics right there (under a layer that catches panics) still
+        // leaves its span marked as failed.
+        let inner = {
+            let mark = MarkPanic(&mut span);
+            let _current = mark.0.as_ref().map(|span| span.context().enter());
+            self.inner.call(request)
+        };
         ResponseFuture {
             inner,
             scope: DropScope::default(),
-            span: Some(span),
+            span,
             settings: self.settings.for_response(),
         }
     }

@@ -195,7 +195,7 @@ fn main() {
             spans,
         };
 
-        let tests: [(&str, Test); 9] = [
+        let tests: [(&str, Test); 10] = [
             ("continues_a_w3c_trace", |s| {
                 Box::pin(continues_a_w3c_trace(s))
             }),
@@ -222,6 +222,9 @@ fn main() {
             }),
             ("a_handler_error_marks_the_span", |s| {
                 Box::pin(a_handler_error_marks_the_span(s))
+            }),
+            ("a_panic_in_call_marks_the_span", |s| {
+                Box::pin(a_panic_in_call_marks_the_span(s))
             }),
         ];
         for (name, test) in tests {
@@ -540,4 +543,43 @@ async fn a_handler_error_marks_the_span(s: &Server) {
     });
     assert!(span.error);
     assert_eq!(tag(&span, "error.message"), Some("database is down"));
+}
+
+/// A service whose `call` itself panics (not the future it returns), under a layer that
+/// catches panics (tower-http's `CatchPanic` catches both): its request span is
+/// exported marked as failed, as a panic inside the future is.
+async fn a_panic_in_call_marks_the_span(s: &Server) {
+    #[derive(Clone)]
+    struct PanicsOnCall;
+
+    impl Service<Request<Body>> for PanicsOnCall {
+        type Response = Response<Body>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response<Body>, Infallible>>;
+
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Infallible>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request<Body>) -> Self::Future {
+            panic!("the handler panics");
+        }
+    }
+
+    let mut service = ServerLayer::new().layer(PanicsOnCall);
+    let request = Request::get("/x")
+        .header("x-datadog-trace-id", "900900")
+        .header("x-datadog-parent-id", "1")
+        .body(Body::empty())
+        .unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| service.call(request)));
+    assert!(caught.is_err(), "call panicked");
+    let span = s.spans.wait("for the service that panics in call", |f| {
+        f.context.trace_id().low() == 900900
+    });
+    assert!(span.error);
+    assert_eq!(tag(&span, "error.type"), Some("panic"));
 }
