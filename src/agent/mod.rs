@@ -190,9 +190,10 @@ impl Agent {
         }
     }
 
-    /// Sends everything queued so far, waiting at most `timeout`; `true` when it all
-    /// went out (accepted or given up on) in time. `false` at once when the exporter
-    /// is shut down or its thread is gone.
+    /// Sends everything queued so far, waiting at most `timeout`; `true` when the agent
+    /// accepted it all in time, `false` when time ran out or spans were given up on
+    /// meanwhile ([`Stats::failed`]). `false` at once when the exporter is shut down or
+    /// its thread is gone.
     pub fn flush(&self, timeout: Duration) -> bool {
         let Some(Running { shared, wake, .. }) = self.running.as_deref() else {
             return true; // export is off: nothing is ever queued
@@ -202,10 +203,12 @@ impl Agent {
     }
 
     /// Flushes, waiting at most `timeout`, then stops the background thread and waits
-    /// for it to end within what is left of `timeout` (once it has, [`Stats::running`]
-    /// is `false`); spans finished afterwards are dropped and counted. Call it before
-    /// the process exits. `true` when everything queued went out and the thread ended
-    /// in time.
+    /// for it to end within what is left of `timeout`; spans finished afterwards are
+    /// dropped and counted. Call it before the process exits. `true` when everything
+    /// queued was accepted by the agent. When it returns, [`Stats::running`] is
+    /// `false` and the counters are final: `sent + dropped + failed` is every span
+    /// finished so far. When the time runs out first (an agent that never answers),
+    /// what was not sent is counted as dropped, with a warning on standard error.
     pub fn shutdown(&self, timeout: Duration) -> bool {
         match self.running.as_deref() {
             Some(Running { shared, wake, .. }) => shutdown(shared, wake, timeout),
@@ -226,7 +229,17 @@ fn shutdown(shared: &Arc<Shared>, wake: &SyncSender<Message>, timeout: Duration)
     buffer::hand_over_local(shared);
     let flushed = shared.flush(wake, timeout);
     stop(shared, wake);
-    flushed && shared.wait_ended(deadline)
+    if shared.wait_ended(deadline) {
+        return flushed;
+    }
+    // The thread is stuck (an agent that accepts and never answers): every span not
+    // yet counted is dropped now, so that the counters are final.
+    let lost = shared.abandon();
+    crate::env::print_warning(format!(
+        "spanlog: the Datadog Agent at {} did not take the last spans within the shutdown timeout; {lost} spans were not sent (counted as dropped)",
+        shared.address
+    ));
+    false
 }
 
 fn stop(shared: &Shared, wake: &SyncSender<Message>) {
@@ -328,8 +341,8 @@ mod tests {
             .with_request_timeout(Duration::MAX);
         let (exporter, agent) = start(config);
         exporter.export(finished(1, 1, 0));
-        assert!(agent.flush(Duration::MAX));
-        assert!(exporter.flush(Duration::MAX));
+        assert!(!agent.flush(Duration::MAX), "the span failed: no success");
+        assert!(exporter.flush(Duration::MAX), "nothing failed since");
         let stats = agent.stats();
         assert!(stats.running, "{stats}");
         assert_eq!(stats.failed, 1, "{stats}");
@@ -340,6 +353,42 @@ mod tests {
             "the thread ended before shutdown returned: {stats}"
         );
         assert_eq!(stats.dropped, 0, "{stats}");
+    }
+
+    /// A shutdown that gives up (an agent that accepts connections and never answers):
+    /// every span is accounted for when it returns, the exporter no longer runs, and
+    /// the thread, when its request ends later, counts nothing twice.
+    #[test]
+    fn a_shutdown_that_gives_up_accounts_for_every_span() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            // Accepts, reads nothing, answers nothing, while the test runs.
+            let mut connections = Vec::new();
+            for connection in listener.incoming() {
+                connections.push(connection);
+            }
+        });
+        let config = AgentConfig::new()
+            .with_address(&address)
+            .unwrap()
+            .with_request_timeout(Duration::from_millis(1500))
+            .with_max_retries(0)
+            .with_batch_size(10)
+            .with_flush_interval(Duration::from_millis(10));
+        let (exporter, agent) = start(config);
+        const MADE: u64 = 250;
+        for id in 1..=MADE {
+            exporter.export(finished(id, id, 0));
+        }
+        std::thread::sleep(Duration::from_millis(100)); // the thread is stuck sending
+        assert!(!agent.shutdown(Duration::from_millis(200)));
+        let stats = agent.stats();
+        assert!(!stats.running, "{stats}");
+        assert_eq!(stats.sent + stats.dropped + stats.failed, MADE, "{stats}");
+        // The stuck request ends (its deadline): nothing is counted again.
+        std::thread::sleep(Duration::from_millis(2000));
+        assert_eq!(agent.stats(), stats);
     }
 
     /// A thread that finished a few spans (fewer than it hands over at once) and then

@@ -46,6 +46,11 @@ pub(crate) struct Shared {
     pub(crate) stopped: AtomicBool,
     /// Whether the background thread runs.
     pub(crate) running: AtomicBool,
+    /// Spans the background thread took (from the queue or a thread's buffer) and has
+    /// not counted yet as sent, failed or dropped. Taken under the lock of where they
+    /// were, and settled with one `swap`: by the thread when it knows their fate, or by
+    /// a shutdown that gives up waiting for it, never both.
+    holding: AtomicU64,
     flushes: Mutex<Flushes>,
     flushed: Condvar,
     last_warning: Mutex<Option<Instant>>,
@@ -118,6 +123,7 @@ impl Shared {
             failed: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
             running: AtomicBool::new(true),
+            holding: AtomicU64::new(0),
             flushes: Mutex::new(Flushes::default()),
             flushed: Condvar::new(),
             last_warning: Mutex::new(None),
@@ -156,12 +162,43 @@ impl Shared {
     /// too: it takes at most a batch.
     pub(crate) fn take_ready(&self, held: &mut Held, limit: usize) {
         while held.len() < limit {
-            let Some(spans) = lock(&self.ready).pop_front() else {
+            let mut ready = lock(&self.ready);
+            let Some(spans) = ready.pop_front() else {
                 return;
             };
+            self.holding.fetch_add(spans.len() as u64, Ordering::AcqRel);
+            drop(ready);
             self.queued.fetch_sub(spans.len(), Ordering::AcqRel);
             held.push(spans);
         }
+    }
+
+    /// The spans the background thread holds and has not counted, now counted by the
+    /// caller: the thread, when it knows their fate; 0 when a shutdown that gave up
+    /// counted them already.
+    pub(crate) fn settle(&self) -> u64 {
+        self.holding.swap(0, Ordering::AcqRel)
+    }
+
+    /// A shutdown gave up waiting for the background thread (an agent that never
+    /// answers): every span not yet counted (queued, in a thread's buffer, or held by
+    /// the thread) is counted as dropped now, so that the counters are final, and the
+    /// exporter no longer counts as running. Returns how many.
+    pub(crate) fn abandon(&self) -> u64 {
+        let mut lost = 0;
+        for spans in lock(&self.ready).drain(..) {
+            self.queued.fetch_sub(spans.len(), Ordering::AcqRel);
+            lost += spans.len() as u64;
+        }
+        for buffer in lock(&self.buffers).iter() {
+            let mut spans = buffer.lock();
+            lost += spans.len() as u64;
+            spans.clear();
+        }
+        lost += self.settle();
+        self.count_dropped(lost);
+        self.running.store(false, Ordering::SeqCst);
+        lost
     }
 
     /// Whether a batch's worth of spans is queued.
@@ -181,6 +218,7 @@ impl Shared {
         lock(&self.buffers).retain(|buffer| {
             let mut spans = buffer.lock();
             if !spans.is_empty() {
+                self.holding.fetch_add(spans.len() as u64, Ordering::AcqRel);
                 held.push(std::mem::replace(&mut *spans, self.empty_batch()));
             }
             Arc::strong_count(buffer) > 1
@@ -212,13 +250,14 @@ impl Shared {
     }
 
     /// Asks the background thread to send everything queued up to now and waits, at
-    /// most `timeout`, for it to say it has; `false` when it did not in time, or when
-    /// the exporter is stopped or its thread is gone.
+    /// most `timeout`, for it to say it has; `false` when it did not in time, when spans
+    /// failed meanwhile, or when the exporter is stopped or its thread is gone.
     pub(crate) fn flush(&self, wake: &SyncSender<Message>, timeout: Duration) -> bool {
         if self.is_stopped() || !self.running.load(Ordering::SeqCst) {
             return false;
         }
         let deadline = deadline::after(Instant::now(), timeout);
+        let failed_before = self.failed.load(Ordering::SeqCst);
         let Ok(mut flushes) = self.flushes.lock() else {
             return false;
         };
@@ -238,7 +277,8 @@ impl Shared {
                 Err(_) => return false,
             };
         }
-        true
+        // Sent means accepted: spans given up on meanwhile make it a failure.
+        self.failed.load(Ordering::SeqCst) == failed_before
     }
 
     /// The flush requests made so far, when some are not answered yet.

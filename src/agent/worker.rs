@@ -72,8 +72,9 @@ impl Worker {
         self.shared.take_ready(&mut self.held, usize::MAX);
         self.shared.drain_buffers(&mut self.held);
         drop(receiver);
-        let left = self.held.len();
-        self.shared.count_dropped(left as u64);
+        let left = self.shared.settle();
+        self.shared.count_dropped(left);
+        self.held.clear(&self.shared);
         self.shared.thread_ended();
         if run.is_err() {
             crate::env::print_warning(format!(
@@ -144,7 +145,6 @@ impl Worker {
         if self.held.is_empty() {
             return;
         }
-        let count = self.held.len() as u64;
         let mut batch: Vec<&PendingSpan> = reuse(std::mem::take(&mut self.refs));
         batch.extend(self.held.iter());
         self.chunks.group(&batch);
@@ -194,6 +194,11 @@ impl Worker {
         };
         self.refs = reuse(batch);
         self.held.clear(&self.shared);
+        // Counted once: here, or already by a shutdown that gave up waiting.
+        let count = self.shared.settle();
+        if count == 0 {
+            return;
+        }
         match outcome {
             Ok((200..=299, answer)) => {
                 self.shared.sent.fetch_add(count, Ordering::Relaxed);
