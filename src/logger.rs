@@ -126,6 +126,7 @@ impl LoggerBuilder {
             inner,
             mark_errors: !self.errors_unmarked,
             passthrough_outside_spans,
+            injection_off: !config.logs_injection(),
             config,
             prefix,
             style: self.style,
@@ -172,6 +173,9 @@ pub struct CorrelatingLogger<L> {
     passthrough_outside_spans: bool,
     /// ERROR lines mark the current span as failed.
     mark_errors: bool,
+    /// Log injection is off: records pass through untouched (the configuration's
+    /// switch, read once).
+    injection_off: bool,
     style: FieldStyle,
     fields: LogFields,
     max_level: LevelFilter,
@@ -238,14 +242,13 @@ impl<L: Log> Log for CorrelatingLogger<L> {
     }
 
     fn log(&self, record: &Record<'_>) {
-        if record.level() == log::Level::Error && self.mark_errors {
-            mark_error(record);
+        if record.level() == log::Level::Error {
+            self.error_line(record);
         }
-        let config = &*self.config;
-        if !config.logs_injection() || (self.passthrough_outside_spans && active::is_idle()) {
+        if self.injection_off || (self.passthrough_outside_spans && active::is_idle()) {
             return self.inner.log(record);
         }
-        self.log_with_fields(record, config);
+        self.log_with_fields(record);
     }
 
     fn flush(&self) {
@@ -254,10 +257,21 @@ impl<L: Log> Log for CorrelatingLogger<L> {
 }
 
 impl<L: Log> CorrelatingLogger<L> {
+    /// An ERROR line: marks the current span, unless turned off. Out of line: most
+    /// lines are not errors.
+    #[cold]
+    #[inline(never)]
+    fn error_line(&self, record: &Record<'_>) {
+        if self.mark_errors {
+            mark_error(record);
+        }
+    }
+
     /// A line with fields to add. Out of line: the common case outside spans (records
     /// passed through as they are) then needs no stack frame of its own.
     #[inline(never)]
-    fn log_with_fields(&self, record: &Record<'_>, config: &Config) {
+    fn log_with_fields(&self, record: &Record<'_>) {
+        let config = &*self.config;
         // A copy of the span's cached id text, made only inside a span; the thread's
         // stack is no longer borrowed when the inner logger runs.
         let mut ids = IdsText::empty();
