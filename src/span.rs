@@ -253,6 +253,7 @@ impl Span {
             name: Some(&self.parts.name),
             resource: Some(self.resource()),
             tags: Some(extra.map(|e| e.tags.as_slice()).unwrap_or_default()),
+            metrics: extra.map(|e| e.metrics.as_slice()).unwrap_or_default(),
         }
     }
 

@@ -132,6 +132,7 @@ impl Chunks {
                 name: Some(root.name()),
                 resource: Some(root.resource()),
                 tags: Some(root.meta()),
+                metrics: root.metrics(),
             };
             let decision = sampling::decide_for_export(root.context(), &info, holds_local_root);
             self.decisions.push(decision);

@@ -168,6 +168,8 @@ pub(crate) struct RootInfo<'a> {
             std::borrow::Cow<'static, str>,
         )],
     >,
+    /// Numeric tags; read only when `tags` is known.
+    pub(crate) metrics: &'a [(std::borrow::Cow<'static, str>, f64)],
 }
 
 /// The decision for `context`'s trace at inject time: one made by hand, else the
@@ -185,6 +187,7 @@ pub(crate) fn decide_for_inject(context: &SpanContext) -> Option<Decision> {
         name: None,
         resource: None,
         tags: None,
+        metrics: &[],
     });
     Some(decisions::insert_first(context.trace_id, decision))
 }

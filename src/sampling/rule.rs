@@ -94,14 +94,29 @@ impl SamplingRule {
         all &= field(&self.name, root.name)?;
         all &= field(&self.resource, root.resource)?;
         for (key, glob) in &self.tags {
-            if glob.matches_any() {
-                continue;
-            }
             let tags = root.tags?;
-            let value = tags.iter().find(|(k, _)| k == key).map(|(_, v)| &**v);
-            all &= value.is_some_and(|v| glob.matches(v));
+            all &= match tags.iter().find(|(k, _)| k == key) {
+                Some((_, text)) => glob.matches(text),
+                None => match root.metrics.iter().find(|(k, _)| k == key) {
+                    Some(&(_, number)) => number_matches(glob, number),
+                    // A pattern, even `*`, matches only a span that has the tag.
+                    None => false,
+                },
+            };
         }
         Some(all)
+    }
+}
+
+/// Whether a numeric tag matches a tag pattern, as Datadog's tracers decide it: an
+/// integer-valued number as its integer text (`42.0` is `"42"`), any other number
+/// only by a pattern made of wildcards (`*`).
+fn number_matches(glob: &Glob, number: f64) -> bool {
+    if number.is_finite() && number.fract() == 0.0 {
+        // `+ 0.0` writes -0 as 0.
+        glob.matches(&format!("{:.0}", number + 0.0))
+    } else {
+        glob.matches_any()
     }
 }
 

@@ -10,6 +10,7 @@ fn root<'a>(trace: u64, name: Option<&'a str>, resource: Option<&'a str>) -> Roo
         name,
         resource,
         tags: None,
+        metrics: &[],
     }
 }
 
@@ -206,4 +207,51 @@ fn rules_from_the_environment() {
         assert!(warnings[0].contains(var), "{warnings:?}");
         assert_eq!(sampler.rules().count(), 0);
     }
+}
+
+/// Rules on tags match numeric tags as Datadog's tracers do (dd-trace-py's
+/// `SamplingRule.tags_match`): an integer-valued number as its integer text, any other
+/// number only by a pattern of wildcards; and a pattern, even `*`, only a span that
+/// has the tag.
+#[test]
+fn tag_patterns_match_numbers_and_need_the_tag() {
+    let kept = always_kept();
+    let decide =
+        |pattern: &str, tags: &[(&'static str, &'static str)], metrics: &[(&'static str, f64)]| {
+            let tags: Vec<(
+                std::borrow::Cow<'static, str>,
+                std::borrow::Cow<'static, str>,
+            )> = tags.iter().map(|&(k, v)| (k.into(), v.into())).collect();
+            let metrics: Vec<(std::borrow::Cow<'static, str>, f64)> =
+                metrics.iter().map(|&(k, v)| (k.into(), v)).collect();
+            Sampler::new()
+                .rule(SamplingRule::new(1.0).tag("tenant", pattern))
+                .decide(&RootInfo {
+                    tags: Some(&tags),
+                    metrics: &metrics,
+                    ..root(kept, Some("n"), Some("r"))
+                })
+                .mechanism
+                == Mechanism::Rule
+        };
+    assert!(
+        decide("42", &[], &[("tenant", 42.0)]),
+        "an integer as its text"
+    );
+    assert!(decide("4?", &[], &[("tenant", 42.0)]));
+    assert!(!decide("43", &[], &[("tenant", 42.0)]));
+    assert!(decide("0", &[], &[("tenant", -0.0)]));
+    assert!(
+        !decide("42.5", &[], &[("tenant", 42.5)]),
+        "a fraction: wildcards only"
+    );
+    assert!(decide("*", &[], &[("tenant", 42.5)]));
+    assert!(decide("**", &[], &[("tenant", f64::NAN)]));
+    assert!(!decide("*", &[], &[]), "`*` needs the tag");
+    assert!(!decide("*", &[("other", "x")], &[("other.n", 1.0)]));
+    assert!(decide("*", &[("tenant", "acme")], &[]));
+    assert!(
+        decide("ac*", &[("tenant", "acme")], &[("tenant", 1.0)]),
+        "text first"
+    );
 }
