@@ -198,8 +198,7 @@ impl Agent {
         let Some(Running { shared, wake, .. }) = self.running.as_deref() else {
             return true; // export is off: nothing is ever queued
         };
-        buffer::hand_over_local(shared);
-        shared.flush(wake, timeout)
+        flush(shared, wake, timeout)
     }
 
     /// Flushes, waiting at most `timeout`, then stops the background thread and waits
@@ -226,8 +225,7 @@ impl Agent {
 /// [`Agent::shutdown`].
 fn shutdown(shared: &Arc<Shared>, wake: &SyncSender<Message>, timeout: Duration) -> bool {
     let deadline = deadline::after(std::time::Instant::now(), timeout);
-    buffer::hand_over_local(shared);
-    let flushed = shared.flush(wake, timeout);
+    let flushed = flush(shared, wake, timeout);
     stop(shared, wake);
     if shared.wait_ended(deadline) {
         return flushed;
@@ -240,6 +238,12 @@ fn shutdown(shared: &Arc<Shared>, wake: &SyncSender<Message>, timeout: Duration)
         shared.address
     ));
     false
+}
+
+/// [`Agent::flush`]: this thread's buffered spans first, so that they are included.
+fn flush(shared: &Arc<Shared>, wake: &SyncSender<Message>, timeout: Duration) -> bool {
+    buffer::hand_over_local(shared);
+    shared.flush(wake, timeout)
 }
 
 fn stop(shared: &Shared, wake: &SyncSender<Message>) {
@@ -266,8 +270,7 @@ impl export::Collector for AgentExporter {
     }
 
     fn flush(&self, timeout: Duration) -> bool {
-        buffer::hand_over_local(&self.shared);
-        self.shared.flush(&self.queue, timeout)
+        flush(&self.shared, &self.queue, timeout)
     }
 }
 
