@@ -25,9 +25,19 @@ const MAX_PER_SHARD: usize = 4096;
 /// Changes by span id (random: it picks the shard as it is).
 static TABLE: Sharded<u64, Vec<Annotation>> = Sharded::new();
 
-/// How many spans have changes waiting: finishing a span looks at the table only when
-/// this is not zero.
+/// How many spans have changes waiting.
 static PENDING: AtomicUsize = AtomicUsize::new(0);
+
+/// Work waiting for spans as they finish: changes here, plus local roots registered
+/// for sampling (`sampling::roots`). Finishing a span looks further only when this is
+/// not zero: one relaxed load for both.
+pub(crate) static FINISH_WORK: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether finishing spans have anything to look up.
+#[inline(always)]
+pub(crate) fn finish_has_work() -> bool {
+    FINISH_WORK.load(Ordering::Relaxed) != 0
+}
 
 /// Records a change to the span `span_id`.
 pub(crate) fn add(span_id: u64, annotation: Annotation) {
@@ -36,9 +46,11 @@ pub(crate) fn add(span_id: u64, annotation: Annotation) {
         let dropped = map.len();
         map.clear();
         PENDING.fetch_sub(dropped, Ordering::Relaxed);
+        FINISH_WORK.fetch_sub(dropped, Ordering::Relaxed);
     }
     let list = map.entry(span_id).or_insert_with(|| {
         PENDING.fetch_add(1, Ordering::Relaxed);
+        FINISH_WORK.fetch_add(1, Ordering::Relaxed);
         Vec::new()
     });
     list.push(annotation);
@@ -51,13 +63,9 @@ pub(crate) fn take(span_id: u64) -> Option<Vec<Annotation>> {
     if PENDING.load(Ordering::Relaxed) == 0 {
         return None;
     }
-    take_slow(span_id)
-}
-
-#[cold]
-fn take_slow(span_id: u64) -> Option<Vec<Annotation>> {
     let list = TABLE.lock(span_id).remove(&span_id)?;
     PENDING.fetch_sub(1, Ordering::Relaxed);
+    FINISH_WORK.fetch_sub(1, Ordering::Relaxed);
     Some(list)
 }
 

@@ -93,6 +93,7 @@ impl CurrentSpan {
     }
 
     fn add(&mut self, annotation: Annotation) {
+        crate::sampling::roots::annotated(self.trace_id, self.span_id.to_u64(), &annotation);
         annotations::add(self.span_id.to_u64(), annotation);
     }
 }

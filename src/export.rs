@@ -127,6 +127,13 @@ pub(crate) trait Collector: Send + Sync + 'static {
 
     /// Sends what is queued, waiting at most `timeout`; `true` when everything went out.
     fn flush(&self, timeout: Duration) -> bool;
+
+    /// Whether this collector decides sampling as it sends spans, taking each local
+    /// root it sends out of the sampling roots table: a finished root then stays there
+    /// until it is sent, for a part of its trace sent just before it.
+    fn takes_roots(&self) -> bool {
+        false
+    }
 }
 
 /// An [`Exporter`] behind the seam: each span's times are placed on the wall clock on

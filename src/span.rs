@@ -12,13 +12,14 @@ use crate::correlation::Correlation;
 use crate::export;
 use crate::id::{SpanId, TraceId};
 use crate::ids_text::IdsText;
+use crate::sampling::roots;
 use crate::span_context::SpanContext;
 
 /// A name, resource, tag or other text of a span: borrowed for the life of the
 /// program, or owned.
 pub(crate) use crate::annotations::Text;
 use crate::span_parts::{EndedSpan, SpanParts};
-pub(crate) use crate::span_parts::{Extra, InlineSpanType, set_span_type};
+pub(crate) use crate::span_parts::{Extra, InlineSpanType, set, set_span_type};
 
 /// A unit of work: a name, a resource, ids, a start time and, once finished, a duration.
 ///
@@ -116,11 +117,13 @@ impl Span {
     /// Replaces the resource.
     pub fn set_resource(&mut self, resource: impl Into<Text>) {
         self.parts.resource = Some(resource.into());
+        self.root_changed();
     }
 
     /// Replaces the service this span belongs to (see [`SpanBuilder::service`](crate::SpanBuilder::service)).
     pub fn set_service(&mut self, service: impl Into<Text>) {
         self.parts.extra.get_or_insert_default().service = Some(service.into());
+        self.root_changed();
     }
 
     /// Replaces the span type (`web`, `sql`, ...).
@@ -139,6 +142,7 @@ impl Span {
             key.into(),
             value.into(),
         );
+        self.root_changed();
     }
 
     /// Sets a numeric tag (Datadog `metrics`), replacing one with the same key.
@@ -148,6 +152,7 @@ impl Span {
             key.into(),
             value,
         );
+        self.root_changed();
     }
 
     /// Makes room for `additional` more tags without reallocating (middleware that sets
@@ -171,6 +176,7 @@ impl Span {
             .get_or_insert_default()
             .tags
             .push((Text::Borrowed(key), value.into()));
+        self.root_changed();
     }
 
     /// The string tag `key`, if set.
@@ -218,9 +224,10 @@ impl Span {
     }
 
     /// The trace's sampling decision, made now if it was not made yet, as the exporter
-    /// would make it with this span as the local root (its name, resource and tags), and
-    /// recorded for the rest of the trace; `None` when the decision came with the trace
-    /// from upstream (see [`SpanContext::sampling_priority`]). See [`crate::sampling`].
+    /// would make it: from the trace's local root as it is now (this span when it is
+    /// the local root, or when the sampler's rules do not read the root), and recorded
+    /// for the rest of the trace; `None` when the decision came with the trace from
+    /// upstream (see [`SpanContext::sampling_priority`]). See [`crate::sampling`].
     ///
     /// ```
     /// let span = spanlog::start_span("web.request").start();
@@ -257,6 +264,15 @@ impl Span {
         }
     }
 
+    /// A local root's entry in the sampling roots table follows its changes (a
+    /// relaxed load when it has none; a child span skips even that).
+    #[inline]
+    fn root_changed(&self) {
+        if self.parts.context.is_local_root() {
+            crate::sampling::roots::changed(&self.parts);
+        }
+    }
+
     /// Whether the span is marked as failed.
     pub fn is_error(&self) -> bool {
         self.parts.extra.as_ref().is_some_and(|extra| extra.error)
@@ -269,9 +285,10 @@ impl Span {
 impl Drop for Span {
     #[inline]
     fn drop(&mut self) {
-        // Changes made through `with_current_span`: one relaxed load when there are none.
-        if let Some(changes) = annotations::take(self.parts.context.span_id.to_u64()) {
-            self.apply(changes);
+        // Changes made through `with_current_span`, a local root registered for
+        // sampling: one relaxed load when there are none.
+        if annotations::finish_has_work() {
+            self.finish_work();
         }
         if let Some(collector) = export::installed() {
             collector.collect(EndedSpan::new(&mut self.parts, self.start));
@@ -281,6 +298,13 @@ impl Drop for Span {
 
 impl Span {
     #[cold]
+    fn finish_work(&mut self) {
+        if let Some(changes) = annotations::take(self.parts.context.span_id.to_u64()) {
+            self.apply(changes);
+        }
+        roots::finished(&self.parts.context, export::installed());
+    }
+
     fn apply(&mut self, changes: Vec<Annotation>) {
         for change in changes {
             match change {
@@ -344,13 +368,6 @@ impl Deref for EnteredSpan {
     #[inline]
     fn deref(&self) -> &Span {
         &self.span
-    }
-}
-
-pub(crate) fn set<V>(pairs: &mut Vec<(Text, V)>, key: Text, value: V) {
-    match pairs.iter_mut().find(|(k, _)| *k == key) {
-        Some(pair) => pair.1 = value,
-        None => pairs.push((key, value)),
     }
 }
 

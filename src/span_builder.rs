@@ -128,7 +128,7 @@ impl SpanBuilder {
                 SpanContext::new(trace_id, span_id)
             }
         };
-        Span {
+        let span = Span {
             parts: SpanParts {
                 context,
                 name: self.name,
@@ -137,7 +137,11 @@ impl SpanBuilder {
                 extra: self.extra,
             },
             start,
+        };
+        if crate::sampling::roots::may_register() && span.parts.context.is_local_root() {
+            return registered(span);
         }
+        span
     }
 
     /// Starts the span and makes it current on this thread; it finishes when the
@@ -150,4 +154,13 @@ impl SpanBuilder {
             span,
         }
     }
+}
+
+/// A local root span, registered for sampling decisions made before it is sent (see
+/// `sampling::roots`): out of line, so that a span start carries only a branch.
+#[cold]
+#[inline(never)]
+fn registered(span: Span) -> Span {
+    crate::sampling::roots::started(&span.parts);
+    span
 }

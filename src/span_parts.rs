@@ -76,6 +76,14 @@ pub(crate) fn set_span_type(inline: &mut InlineSpanType, extra: &mut Option<Box<
     }
 }
 
+/// Sets `key` in a span's tags or metrics, replacing an earlier value.
+pub(crate) fn set<V>(pairs: &mut Vec<(Text, V)>, key: Text, value: V) {
+    match pairs.iter_mut().find(|(k, _)| *k == key) {
+        Some(pair) => pair.1 = value,
+        None => pairs.push((key, value)),
+    }
+}
+
 /// A finishing span's own data, moved out of it as it is: with the span's times, an
 /// [`EndedSpan`].
 pub(crate) struct SpanParts {

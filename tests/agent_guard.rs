@@ -2,8 +2,9 @@
 //! delivers every span, though Rust runs no code at exit. The test runs itself as that
 //! program (a child process) against a fake agent that counts the traces it receives.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+#[path = "common/fake_agent.rs"]
+mod fake_agent;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -40,44 +41,8 @@ fn child(address: &str) {
 
 /// Answers every request with `200 {}`, adding up the `X-Datadog-Trace-Count` headers.
 fn fake_agent(traces: Arc<AtomicU64>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let traces = Arc::clone(&traces);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream);
-                loop {
-                    let (mut length, mut count) = (0usize, 0u64);
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let lower = line.to_ascii_lowercase();
-                        if let Some(value) = lower.strip_prefix("content-length:") {
-                            length = value.trim().parse().unwrap_or(0);
-                        }
-                        if let Some(value) = lower.strip_prefix("x-datadog-trace-count:") {
-                            count = value.trim().parse().unwrap_or(0);
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    traces.fetch_add(count, Ordering::SeqCst);
-                    let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
-                    if reader.get_mut().write_all(answer).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    address
+    fake_agent::start(move |request| {
+        let count = request.header("x-datadog-trace-count").unwrap_or("0");
+        traces.fetch_add(count.parse().unwrap_or(0), Ordering::SeqCst);
+    })
 }

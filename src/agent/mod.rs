@@ -272,6 +272,11 @@ impl export::Collector for AgentExporter {
     fn flush(&self, timeout: Duration) -> bool {
         flush(&self.shared, &self.queue, timeout)
     }
+
+    /// Sampling is decided on the exporter's thread, as chunks are sent.
+    fn takes_roots(&self) -> bool {
+        !self.shared.stopped.load(Ordering::Relaxed)
+    }
 }
 
 /// A span made elsewhere, its times already on the wall clock, as the tests hand them.

@@ -24,10 +24,21 @@
 //!
 //! - A decision that came with the trace (Datadog or W3C headers) is kept, never made
 //!   again.
-//! - Otherwise the decision is made before the trace's context is first injected into
-//!   outgoing headers, or else when the local root span is sent to the Agent, so that a
-//!   rule can match a resource set during the request. At inject time the root span's
-//!   name, resource and tags are not known yet: rules that test them are skipped then.
+//! - Otherwise the decision is made once, by whichever comes first: the first inject
+//!   of the trace's context into outgoing headers, the sending of a part of the trace
+//!   ahead of its local root (a long request whose children finish first), or the
+//!   sending of the local root. Each decides from the local root span as it is at that
+//!   moment (its name, service, resource and tags), as Datadog's tracers decide on the
+//!   root span object whether or not it has finished: a rule can match a resource set
+//!   during the request, and the request that calls another service gets the decision
+//!   it would get without the call. (When the sampler has rules that read the root,
+//!   each local root is registered as it starts, at the cost of copying what the rules
+//!   read as it changes; child spans never pay for it. A context entered by hand
+//!   whose root is not a span of this process is decided at inject time from the
+//!   service alone: rules that test the rest are skipped then.)
+//! - The decision stands for the whole trace: a span that finishes after its local
+//!   root was sent goes out with the root's priority and decision maker (the last
+//!   4,096 traces of each of 16 shards are remembered for that).
 //! - A trace kept or dropped by hand ([`keep`], [`reject`]: priority 2 or -1, decision
 //!   maker `-4`) stays so, whatever came before, and the next services learn it.
 //!
@@ -44,12 +55,13 @@
 //!     .rule(SamplingRule::new(1.0))
 //!     .rate_limit(50.0)
 //!     .set_global()
-//!     .expect("set before the first trace is decided");
+//!     .expect("set before the first span starts");
 //! ```
 
 mod decisions;
 mod glob;
 mod limiter;
+pub(crate) mod roots;
 mod rule;
 mod sampler;
 
@@ -173,22 +185,27 @@ pub(crate) struct RootInfo<'a> {
 }
 
 /// The decision for `context`'s trace at inject time: one made by hand, else the
-/// upstream one (`None`: keep what came), else one recorded at an earlier inject, else
-/// one made now from what is known, recorded for the rest of the trace.
+/// upstream one (`None`: keep what came), else one recorded earlier, else one made now
+/// from what is known of the local root (all of it while the root is registered, see
+/// [`roots`]), recorded for the rest of the trace.
 pub(crate) fn decide_for_inject(context: &SpanContext) -> Option<Decision> {
     if let Some(decision) = recorded(context, decisions::get(context.trace_id)) {
         return decision;
     }
     let config = config::global();
-    let decision = Sampler::global().decide(&RootInfo {
-        trace_id: context.trace_id,
-        service: config.service(),
-        env: config.env(),
-        name: None,
-        resource: None,
-        tags: None,
-        metrics: &[],
-    });
+    let sampler = Sampler::global();
+    let decision = roots::with_root(context.trace_id, config, |root| sampler.decide(root))
+        .unwrap_or_else(|| {
+            sampler.decide(&RootInfo {
+                trace_id: context.trace_id,
+                service: config.service(),
+                env: config.env(),
+                name: None,
+                resource: None,
+                tags: None,
+                metrics: &[],
+            })
+        });
     Some(decisions::insert_first(context.trace_id, decision))
 }
 
@@ -204,26 +221,38 @@ fn recorded(context: &SpanContext, recorded: Option<Decision>) -> Option<Option<
     recorded.map(Some)
 }
 
-/// The decision for a trace being sent: one made by hand, else the upstream one
-/// (`None`), else one recorded earlier, else one made from `root`. With `root_sent`, the trace's record is dropped;
-/// without, a new decision is recorded for the rest of the trace.
+/// The decision for a chunk of a trace being sent, whose first span is `first`: one
+/// made by hand, else the upstream one (`None`), else one recorded earlier (before, or
+/// when, its local root was sent), else one made now.
+///
+/// With `root_sent` (`first` is the trace's local root), the decision is made from it
+/// and remembered for the parts of the trace that finish later. Without, it is made
+/// from the local root as it is now when it is registered (see [`roots`]), else from
+/// `first`, and recorded for the rest of the trace.
 pub(crate) fn decide_for_export(
     context: &SpanContext,
-    root: &RootInfo<'_>,
+    first: &RootInfo<'_>,
     root_sent: bool,
 ) -> Option<Decision> {
-    let recorded_here = match root_sent {
-        true => decisions::remove(context.trace_id),
-        false => decisions::get(context.trace_id),
-    };
-    if let Some(decision) = recorded(context, recorded_here) {
+    let trace = context.trace_id;
+    if root_sent {
+        roots::remove(trace, context.span_id.to_u64());
+        let decision = match recorded(context, decisions::take(trace)) {
+            Some(decision) => decision,
+            None => Some(Sampler::global().decide(first)),
+        };
+        if let Some(decision) = decision {
+            decisions::root_sent(trace, decision);
+        }
         return decision;
     }
-    let decision = Sampler::global().decide(root);
-    Some(match root_sent {
-        true => decision,
-        false => decisions::insert_first(context.trace_id, decision),
-    })
+    if let Some(decision) = recorded(context, decisions::get(trace)) {
+        return decision;
+    }
+    let sampler = Sampler::global();
+    let decision = roots::with_root(trace, config::global(), |root| sampler.decide(root))
+        .unwrap_or_else(|| sampler.decide(first));
+    Some(decisions::insert_first(trace, decision))
 }
 
 #[cfg(test)]

@@ -82,6 +82,13 @@ impl SamplingRule {
         self.sample_rate
     }
 
+    /// Whether the rule tests the local root span (its service, name, resource or
+    /// tags), not only the trace id.
+    pub(super) fn reads_root(&self) -> bool {
+        let reads = |glob: &Option<Glob>| glob.as_ref().is_some_and(|g| !g.matches_any());
+        reads(&self.service) || reads(&self.name) || reads(&self.resource) || !self.tags.is_empty()
+    }
+
     /// `Some(matches)`, or `None` when it tests what is not known yet.
     pub(super) fn matches(&self, root: &RootInfo<'_>) -> Option<bool> {
         let field = |glob: &Option<Glob>, value: Option<&str>| match (glob, value) {

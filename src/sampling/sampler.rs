@@ -19,6 +19,8 @@ pub struct Sampler {
     limiter: Box<Mutex<Limiter>>,
     /// `(service, env, rate)` from the Agent's last answer; `None` before it answered.
     agent_rates: RwLock<Option<Vec<(String, String, f64)>>>,
+    /// Whether a rule reads the local root span (its service, name, resource or tags).
+    reads_roots: bool,
 }
 
 impl fmt::Debug for Sampler {
@@ -48,6 +50,7 @@ impl Sampler {
             rules: Vec::new(),
             limiter: Box::new(Mutex::new(Limiter::new(DEFAULT_RATE_LIMIT))),
             agent_rates: RwLock::new(None),
+            reads_roots: false,
         }
     }
 
@@ -97,6 +100,7 @@ impl Sampler {
     /// Adds a rule, after those already given (the first that matches decides).
     pub fn rule(mut self, rule: SamplingRule) -> Self {
         let limiter = rule.max_per_second.map(|l| Mutex::new(Limiter::new(l)));
+        self.reads_roots |= rule.reads_root();
         self.rules.push((rule, limiter));
         self
     }
@@ -139,7 +143,9 @@ impl Sampler {
     ///
     /// # Errors
     ///
-    /// Fails, handing the sampler back, when the global one was already set or used.
+    /// Fails, handing the sampler back, when the global one was already set or used:
+    /// set it before the first local root span starts (a root reads it to know whether
+    /// the rules read it).
     pub fn set_global(self) -> Result<(), AlreadySet<Sampler>> {
         GLOBAL
             .set(self)
@@ -150,6 +156,13 @@ impl Sampler {
     /// [`Sampler::from_env`], read on first use.
     pub fn global() -> &'static Sampler {
         GLOBAL.get_or_init(Sampler::from_env)
+    }
+
+    /// Whether a rule reads the local root span: then local roots are registered as
+    /// they start, so that a decision made before the root is sent reads it.
+    #[inline]
+    pub(crate) fn reads_roots(&self) -> bool {
+        self.reads_roots
     }
 
     /// The decision for the trace whose local root `root` describes.

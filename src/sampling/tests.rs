@@ -151,8 +151,16 @@ fn manual_and_upstream_decisions() {
             .priority,
         2
     );
-    // Gone once the root was sent.
-    assert_eq!(decisions::get(local.trace_id), None);
+    // Once the root was sent, its decision stands for the parts that finish later.
+    let late = SpanContext {
+        parent_id: SpanId::from_u64(1),
+        ..SpanContext::new(local.trace_id, SpanId::from_u64(3))
+    };
+    let sent = decide_for_export(&late, &root(0xfeed_0001, Some("late"), None), false);
+    assert_eq!(
+        sent.map(|d| (d.priority, d.mechanism)),
+        Some((2, Mechanism::Manual))
+    );
 
     let mut upstream = SpanContext::new(TraceId::from_parts(0, 0xfeed_0002), SpanId::from_u64(2));
     upstream.set_upstream_priority(Some(0));
