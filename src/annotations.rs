@@ -33,6 +33,14 @@ static PENDING: AtomicUsize = AtomicUsize::new(0);
 /// not zero: one relaxed load for both.
 pub(crate) static FINISH_WORK: AtomicUsize = AtomicUsize::new(0);
 
+/// Counts `change` more (or fewer) pieces of work for finishing spans, kept elsewhere.
+pub(crate) fn count_finish_work(change: isize) {
+    match usize::try_from(change) {
+        Ok(more) => FINISH_WORK.fetch_add(more, Ordering::Relaxed),
+        Err(_) => FINISH_WORK.fetch_sub(change.unsigned_abs(), Ordering::Relaxed),
+    };
+}
+
 /// Whether finishing spans have anything to look up.
 #[inline(always)]
 pub(crate) fn finish_has_work() -> bool {

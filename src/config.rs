@@ -1,6 +1,8 @@
 //! Unified service tagging and the log-injection and trace id switches, read once from
 //! `DD_*` variables.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use once_cell::sync::OnceCell;
 
 use crate::env::Env;
@@ -12,7 +14,7 @@ use crate::global::AlreadySet;
 ///
 /// | variable | meaning | default |
 /// | --- | --- | --- |
-/// | `DD_SERVICE` | service name | the executable's file name |
+/// | `DD_SERVICE` | service name | the executable's file name; `unnamed-rust-service` (dd-trace-rs's) once `opentelemetry::set_tracer_provider` ran |
 /// | `DD_ENV` | environment | empty |
 /// | `DD_VERSION` | version | empty |
 /// | `DD_LOGS_INJECTION` | add correlation fields to log lines | `true` |
@@ -76,14 +78,16 @@ impl Config {
     }
 
     /// The configuration the `DD_*` variables describe (see the table above). An unset
-    /// `DD_SERVICE` falls back to the executable's file name, as Datadog's Go tracer does.
+    /// `DD_SERVICE` falls back to the executable's file name, as Datadog's Go tracer
+    /// does, or, once an OpenTelemetry tracer provider was registered through spanlog,
+    /// to `unnamed-rust-service`, as Datadog's Rust SDK does.
     pub fn from_env() -> Self {
         Self::from_vars(&mut crate::env::process())
     }
 
     /// [`Config::from_env`] over any source of variables and warning sink.
     pub(crate) fn from_vars(env: &mut Env<'_>) -> Self {
-        let service = env.get("DD_SERVICE").unwrap_or_else(executable_name);
+        let service = env.get("DD_SERVICE").unwrap_or_else(default_service);
         Config::new()
             .with_service(service)
             .with_env(env.get("DD_ENV").unwrap_or_default())
@@ -240,6 +244,43 @@ static GLOBAL: OnceCell<Config> = OnceCell::new();
 /// The process-wide configuration (see [`Config::global`]).
 pub(crate) fn global() -> &'static Config {
     GLOBAL.get_or_init(Config::from_env)
+}
+
+/// The service name Datadog's Rust SDK (dd-trace-rs) reports when `DD_SERVICE` is
+/// unset.
+pub(crate) const DD_TRACE_RS_DEFAULT_SERVICE: &str = "unnamed-rust-service";
+
+/// Whether an OpenTelemetry tracer provider was registered through spanlog: then the
+/// default service is dd-trace-rs's, so that a line and the span it names agree.
+static PROVIDER_REGISTERED: AtomicBool = AtomicBool::new(false);
+
+/// An OpenTelemetry tracer provider is being registered: the service name, when
+/// `DD_SERVICE` is unset, becomes dd-trace-rs's default. When the process's
+/// configuration was already read with the executable's name, that cannot change any
+/// more: a warning says so.
+#[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+pub(crate) fn use_dd_trace_rs_default_service() {
+    PROVIDER_REGISTERED.store(true, Ordering::Relaxed);
+    let Some(config) = GLOBAL.get() else { return };
+    let mut env = crate::env::process();
+    if env.get("DD_SERVICE").is_none() && config.service() == executable_name() {
+        env.warn(format!(
+            "spanlog: DD_SERVICE is unset and spanlog's configuration was read before the \
+             OpenTelemetry tracer provider was registered: log lines name the service {:?}, \
+             dd-trace-rs's spans {DD_TRACE_RS_DEFAULT_SERVICE:?}; set DD_SERVICE, or \
+             register the provider first",
+            config.service()
+        ));
+    }
+}
+
+/// The service name when `DD_SERVICE` is unset: dd-trace-rs's once an OpenTelemetry
+/// provider was registered through spanlog, else the executable's name.
+fn default_service() -> String {
+    match PROVIDER_REGISTERED.load(Ordering::Relaxed) {
+        true => DD_TRACE_RS_DEFAULT_SERVICE.to_owned(),
+        false => executable_name(),
+    }
 }
 
 fn executable_name() -> String {

@@ -303,6 +303,8 @@ impl Span {
             self.apply(changes);
         }
         roots::finished(&self.parts.context, export::installed());
+        #[cfg(feature = "opentelemetry")]
+        crate::opentelemetry::bridge::finished(&self.parts);
     }
 
     fn apply(&mut self, changes: Vec<Annotation>) {

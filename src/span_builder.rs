@@ -138,6 +138,11 @@ impl SpanBuilder {
             },
             start,
         };
+        #[cfg(feature = "opentelemetry")]
+        let span = match crate::opentelemetry::bridge::on() {
+            true => bridged(span),
+            false => span,
+        };
         if crate::sampling::roots::may_register() && span.parts.context.is_local_root() {
             return registered(span);
         }
@@ -162,5 +167,15 @@ impl SpanBuilder {
 #[inline(never)]
 fn registered(span: Span) -> Span {
     crate::sampling::roots::started(&span.parts);
+    span
+}
+
+/// A span made an OpenTelemetry span of the registered provider (see
+/// `opentelemetry::bridge`): out of line, so that a span start carries only a branch.
+#[cfg(feature = "opentelemetry")]
+#[cold]
+#[inline(never)]
+fn bridged(mut span: Span) -> Span {
+    crate::opentelemetry::bridge::started(&mut span.parts);
     span
 }

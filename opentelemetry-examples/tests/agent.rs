@@ -13,13 +13,16 @@ use opentelemetry::trace::{Span as _, TraceContextExt, Tracer as _, TracerProvid
 use test_agent::{agent_url, child_stdout, example_path, field, session, spans};
 
 fn main() {
-    if std::env::args().nth(1).as_deref() == Some("--mixed") {
-        return mixed_child();
+    match std::env::args().nth(1).as_deref() {
+        Some("--mixed") => return mixed_child(),
+        Some("--through") => return through_child(),
+        _ => {}
     }
     let Some(agent) = agent_url() else { return };
     example_lines_name_the_spans_dd_trace_rs_sent(&agent);
     mixed_spans_land_in_one_trace(&agent);
-    println!("2 passed, 0 failed");
+    spanlog_spans_go_through_dd_trace_rs(&agent);
+    println!("3 passed, 0 failed");
 }
 
 fn trace_low(hex_or_decimal: &str) -> u64 {
@@ -133,4 +136,59 @@ fn mixed_child() {
         .shutdown_with_timeout(Duration::from_secs(5))
         .unwrap();
     println!("{trace} {root} {middle} {leaf}");
+}
+
+/// No spanlog exporter: spanlog's span inside a dd-trace-rs span reaches the agent
+/// through dd-trace-rs, with the ids its log line carries, its tags and its error; and
+/// without `DD_SERVICE` the service in the line is the one dd-trace-rs reports.
+fn spanlog_spans_go_through_dd_trace_rs(agent: &str) {
+    let token = session(agent, "otel-through");
+    let stdout = child_stdout(
+        Command::new(std::env::current_exe().unwrap())
+            .arg("--through")
+            .env("DD_TRACE_AGENT_URL", agent)
+            .env_remove("DD_SERVICE"),
+    );
+    // `<root id> <line>`: the OTel root's id and the spanlog span's log line.
+    let (root, line) = stdout.trim().split_once(' ').unwrap();
+    let root: u64 = root.parse().unwrap();
+    let trace = trace_low(field(line, "dd.trace_id"));
+    let id: u64 = field(line, "dd.span_id").parse().unwrap();
+    let spans = spans(agent, &token, 2);
+    let span = spans
+        .get(&(trace, id))
+        .unwrap_or_else(|| panic!("no span for {line}: {spans:?}"));
+    assert_eq!(span["parent_id"].as_u64(), Some(root), "{span}");
+    assert_eq!(span["name"], "spanlog.query", "{span}");
+    assert_eq!(span["resource"], "SELECT posts", "{span}");
+    assert_eq!(span["meta"]["db.system"], "postgresql", "{span}");
+    assert_eq!(span["error"].as_u64(), Some(1), "{span}");
+    let service = line
+        .split_whitespace()
+        .find_map(|pair| pair.strip_prefix("dd.service="))
+        .unwrap_or_else(|| panic!("no dd.service in {line}"));
+    assert_eq!(span["service"], service, "{span}");
+    assert_eq!(span["service"], "unnamed-rust-service", "{span}");
+    println!("spanlog_spans_go_through_dd_trace_rs ... ok");
+}
+
+fn through_child() {
+    let provider = datadog_opentelemetry::tracing().init();
+    spanlog::opentelemetry::set_tracer_provider(provider.clone());
+    let tracer = opentelemetry::global::tracer("through");
+    let (root, line) = tracer.in_span("otel.root", |cx| {
+        cx.span()
+            .set_attribute(KeyValue::new("operation.name", "otel.root"));
+        let root = u64::from_be_bytes(cx.span().span_context().span_id().to_bytes());
+        let mut query = spanlog::start_span("spanlog.query")
+            .resource("SELECT posts")
+            .tag("db.system", "postgresql")
+            .start();
+        query.record_error(&std::io::Error::other("connection reset"));
+        (root, query.log().to_string())
+    });
+    provider
+        .shutdown_with_timeout(Duration::from_secs(5))
+        .unwrap();
+    println!("{root} {line}");
 }

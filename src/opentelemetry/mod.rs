@@ -49,12 +49,51 @@
 //!   was started (through the wrapper) inside the current spanlog span, else the
 //!   spanlog span.
 //!
+//! # Where spanlog's own spans go
+//!
+//! With Datadog's Rust SDK as the tracer, one setup delivers both kinds of span to
+//! Datadog, in one trace:
+//!
+//! ```toml
+//! [dependencies]
+//! spanlog = { version = "0.1", features = ["opentelemetry", "env_logger"] }
+//! datadog-opentelemetry = "0.6"
+//! ```
+//!
+//! ```no_run
+//! # fn datadog_provider() -> opentelemetry::trace::noop::NoopTracerProvider { todo!() }
+//! // let provider = datadog_opentelemetry::tracing().init();
+//! let provider = datadog_provider();
+//! spanlog::opentelemetry::set_tracer_provider(provider.clone());
+//! spanlog::init();
+//! ```
+//!
+//! - **No spanlog exporter installed** (the setup above): each spanlog span started from
+//!   then on is made an OpenTelemetry span of the registered provider as it starts, a
+//!   child of its parent (an OpenTelemetry span or a spanlog one), and its ids are the
+//!   ones the provider gives it, so its log lines name the span the provider sends. As
+//!   it finishes it passes on its name (`operation.name`), resource (`resource.name`),
+//!   type (`span.type`), service (`service.name`, when set on the span), tags and
+//!   numeric tags as attributes, and a failed span ends with an error status carrying
+//!   its `error.message`. dd-trace-rs maps those to Datadog's span fields.
+//! - **A spanlog exporter installed** ([`crate::agent::init`] or
+//!   [`crate::export::init`], before or after): spanlog's spans started from then on go
+//!   to it instead, with the same parents, and the Datadog Agent joins both halves into
+//!   one trace.
+//!
+//! [`CorrelatedTracerProvider::new`] alone (without [`set_tracer_provider`]) exports
+//! nothing through the provider: it only correlates.
+//!
 //! # Service, environment and version
 //!
 //! spanlog's `dd.service`, `dd.env` and `dd.version` come from its own configuration,
 //! which reads `DD_SERVICE`, `DD_ENV` and `DD_VERSION` as dd-trace-rs does: set them in
 //! the environment (rather than in code on one side only) and both sides of the link
-//! show the same service.
+//! show the same service. Without `DD_SERVICE`, dd-trace-rs reports
+//! `unnamed-rust-service`; so does spanlog once [`set_tracer_provider`] has run (rather
+//! than the executable's name), as long as its configuration had not been read before
+//! (register the provider before `spanlog::init()`; otherwise a warning says the two
+//! names differ).
 //!
 //! # Versions
 //!
@@ -62,6 +101,7 @@
 //! active span is only visible to spanlog through the same major version of the
 //! `opentelemetry` crate.
 
+pub(crate) mod bridge;
 mod lookup;
 mod parents;
 mod tracer;
@@ -118,6 +158,10 @@ pub fn look_up_active_spans() {
 /// global tracer provider (`opentelemetry::global::tracer` then starts spans through
 /// it). Keep the provider itself to flush and shut it down.
 ///
+/// It also makes `provider` where spanlog's own spans go while no spanlog exporter is
+/// installed, and its default service name (without `DD_SERVICE`) dd-trace-rs's: see
+/// [the module's page](self#where-spanlogs-own-spans-go).
+///
 /// ```no_run
 /// # fn datadog_provider() -> opentelemetry::trace::noop::NoopTracerProvider { todo!() }
 /// // let provider = datadog_opentelemetry::tracing().init();
@@ -130,6 +174,8 @@ where
     T: otel::Tracer<Span = S> + Send + Sync + 'static,
     S: otel::Span + Send + Sync + 'static,
 {
+    bridge::install(provider.tracer("spanlog"));
+    crate::config::use_dd_trace_rs_default_service();
     global::set_tracer_provider(CorrelatedTracerProvider::new(provider));
 }
 

@@ -178,17 +178,11 @@ pub(crate) fn annotated(trace_id: TraceId, span_id: u64, change: &Annotation) {
 
 /// Counts `change` more roots here, and as work for finishing spans.
 fn counted(change: isize) {
-    let (counter, work) = (&COUNT, &crate::annotations::FINISH_WORK);
     match usize::try_from(change) {
-        Ok(more) => {
-            counter.fetch_add(more, Ordering::Relaxed);
-            work.fetch_add(more, Ordering::Relaxed);
-        }
-        Err(_) => {
-            counter.fetch_sub(change.unsigned_abs(), Ordering::Relaxed);
-            work.fetch_sub(change.unsigned_abs(), Ordering::Relaxed);
-        }
-    }
+        Ok(more) => COUNT.fetch_add(more, Ordering::Relaxed),
+        Err(_) => COUNT.fetch_sub(change.unsigned_abs(), Ordering::Relaxed),
+    };
+    crate::annotations::count_finish_work(change);
 }
 
 /// A span finished while roots may be registered: a local root leaves the table, unless
