@@ -148,6 +148,7 @@ mod current_span;
 mod digits;
 mod env;
 pub mod export;
+pub mod git;
 mod global;
 mod id;
 mod ids_text;

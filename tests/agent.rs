@@ -436,7 +436,12 @@ fn sampled_and_unsampled_traces_arrive(agent: &str) {
             .env("SPANLOG_TEST_AGENT_URL", agent)
             .env("DD_TRACE_SAMPLE_RATE", "0.5")
             .env_remove("DD_TRACE_RATE_LIMIT")
-            .env_remove("DD_TRACE_SAMPLING_RULES"),
+            .env_remove("DD_TRACE_SAMPLING_RULES")
+            .env("DD_GIT_COMMIT_SHA", "0123456789abcdef")
+            .env(
+                "DD_GIT_REPOSITORY_URL",
+                "https://user:secret@example.com/org/repo",
+            ),
     );
     let mut lines = stdout.lines();
     let mut ids = |label: &str| -> Vec<u64> {
@@ -469,6 +474,15 @@ fn sampled_and_unsampled_traces_arrive(agent: &str) {
     let (mut kept, mut dropped) = (0, 0);
     for &id in &rated {
         let span = root(id);
+        // Source code integration, credentials left out, on each chunk's first span.
+        assert_eq!(
+            span["meta"]["_dd.git.commit.sha"], "0123456789abcdef",
+            "{span}"
+        );
+        assert_eq!(
+            span["meta"]["_dd.git.repository_url"], "https://example.com/org/repo",
+            "{span}"
+        );
         let expected = if spanlog::sampling::sampled(spanlog::TraceId::from_parts(0, id), 0.5) {
             kept += 1;
             2.0

@@ -157,6 +157,7 @@ impl Worker {
             version: &self.version,
             global: &self.global_tags,
             anchor: &anchor,
+            git: crate::git::metadata(),
         };
         let chunks = &self.chunks;
         self.encoder

@@ -122,6 +122,10 @@ impl<W: Write> Write for CorrelatedEventWriter<W> {
     }
 
     fn write_all(&mut self, line: &[u8]) -> io::Result<()> {
+        if !config::global().logs_injection() {
+            // `DD_LOGS_INJECTION=false`: lines go out as they came.
+            return self.inner.write_all(line);
+        }
         let assembled = LINE.try_with(|scratch| {
             let Ok(mut scratch) = scratch.try_borrow_mut() else {
                 return None;

@@ -37,6 +37,8 @@ pub(crate) struct Tags<'a> {
     pub(crate) global: &'a [(String, String)],
     /// Places the spans' times on the wall clock.
     pub(crate) anchor: &'a Anchor,
+    /// The commit and repository, on the first span of each chunk.
+    pub(crate) git: &'a crate::git::GitMetadata,
 }
 
 /// Encodes batches in one of the agent's formats, its buffers reused from batch to
@@ -385,6 +387,7 @@ mod tests {
             version: "",
             global: &[],
             anchor: &Anchor::now(),
+            git: &Default::default(),
         };
         // Ten-span traces of static names: the common case.
         let mut batch = Vec::new();
@@ -535,6 +538,7 @@ mod tests {
                     _ => &[],
                 },
                 anchor: &Anchor::now(),
+                git: &Default::default(),
             };
             let (spans, ..) = both(&batch, &tags);
             assert_eq!(spans.iter().map(Vec::len).sum::<usize>(), batch.len());
@@ -672,6 +676,10 @@ mod tests {
             version: "1.2.3",
             global: &[("team".to_owned(), "blog".to_owned())],
             anchor: &Anchor::now(),
+            git: &crate::git::GitMetadata {
+                commit_sha: Some("abc123".into()),
+                repository_url: Some("https://example.com/org/repo".into()),
+            },
         };
         // A child with nothing of its own: the meta every such span shares.
         let mut plain = span(trace, 8, 7);
@@ -753,6 +761,8 @@ mod tests {
         assert_eq!(m["version"], "1.2.3");
         assert_eq!(m["team"], "blog", "DD_TAGS on every span");
         assert_eq!(m["language"], "rust", "on the first span of a chunk");
+        assert_eq!(m["_dd.git.commit.sha"], "abc123", "source code integration");
+        assert_eq!(m["_dd.git.repository_url"], "https://example.com/org/repo");
         assert_eq!(m["_dd.p.tid"], "6b04d2e800000000");
         assert_eq!(m["_dd.p.dm"], "-0");
         assert_eq!(m["http.method"], "GET");
@@ -765,6 +775,7 @@ mod tests {
         assert_eq!(second["parent_id"], V::U(10582933694091117294));
         assert!(!meta(&second).contains_key("_dd.p.tid"));
         assert!(!meta(&second).contains_key("language"));
+        assert!(!meta(&second).contains_key("_dd.git.commit.sha"));
         assert_eq!(meta(&second)["env"], "prod");
         assert_eq!(meta(&second)["team"], "blog");
         assert!(!metrics(&second).contains_key("_sampling_priority_v1"));
@@ -787,6 +798,10 @@ mod tests {
         assert_eq!(third["type"], V::S(String::new()));
         assert_eq!(third["trace_id"], V::U(99));
         let m = meta(&third);
+        assert_eq!(
+            m["_dd.git.commit.sha"], "abc123",
+            "on every chunk's first span"
+        );
         assert!(!m.contains_key("_dd.p.tid"), "64-bit trace");
         assert_eq!(m["_dd.p.dm"], "-4");
         assert_eq!(m["_dd.origin"], "rum");

@@ -40,7 +40,7 @@ pub(super) fn write_tags<F: Format>(
     // span sets is left out.
     let own = |key: &str| span.meta().iter().any(|(k, _)| k == key);
     // The trace-level tags a chunk's first span carries.
-    let mut trace_level: ArrayVec<(&str, &str), 4> = ArrayVec::new();
+    let mut trace_level: ArrayVec<(&str, &str), 6> = ArrayVec::new();
     // Trace-level ids as hex text, made here: written as copies (see `Format`).
     let mut hex: ArrayVec<(&str, [u8; 16]), 2> = ArrayVec::new();
     let mut propagated: &[(String, String)] = &[];
@@ -71,6 +71,7 @@ pub(super) fn write_tags<F: Format>(
         if let Some(error) = trace.and_then(|t| t.propagation_error) {
             trace_level.push(("_dd.propagation_error", error));
         }
+        trace_level.extend(tags.git.tags());
     }
     let hex = hex.iter().filter(|(key, _)| !own(key));
     let defaults = default_tags(tags)
