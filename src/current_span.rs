@@ -102,7 +102,14 @@ impl CurrentSpan {
 pub(crate) fn error_details<E: std::error::Error + ?Sized>(
     error: &E,
 ) -> [(&'static str, String); 3] {
-    let type_name = std::any::type_name::<E>();
+    error_details_named(error, std::any::type_name::<E>())
+}
+
+/// [`error_details`] with the error's type name given (a `dyn Error` keeps none).
+pub(crate) fn error_details_named<E: std::error::Error + ?Sized>(
+    error: &E,
+    type_name: &str,
+) -> [(&'static str, String); 3] {
     let mut stack = format!("{type_name}: {error}");
     let mut source = error.source();
     while let Some(cause) = source {

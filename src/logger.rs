@@ -8,6 +8,7 @@ use log::{LevelFilter, Log, Metadata, Record, RecordBuilder, SetLoggerError};
 
 use crate::active;
 use crate::config::{self, Config};
+use crate::correlation::error::ErrorFields;
 use crate::correlation::{FieldStyle, LineText, Prefix, WithFields};
 use crate::current_span;
 use crate::ids_text::IdsText;
@@ -242,13 +243,17 @@ impl<L: Log> Log for CorrelatingLogger<L> {
     }
 
     fn log(&self, record: &Record<'_>) {
+        #[cfg(feature = "kv")]
+        if let Some(error) = crate::correlation::error::in_record(record) {
+            return self.log_error_record(record, &error);
+        }
         if record.level() == log::Level::Error {
             self.error_line(record);
         }
         if self.injection_off || (self.passthrough_outside_spans && active::is_idle()) {
             return self.inner.log(record);
         }
-        self.log_with_fields(record);
+        self.log_with_fields(record, None);
     }
 
     fn flush(&self) {
@@ -267,44 +272,81 @@ impl<L: Log> CorrelatingLogger<L> {
         }
     }
 
-    /// A line with fields to add. Out of line: the common case outside spans (records
-    /// passed through as they are) then needs no stack frame of its own.
+    /// A record that carries an error (a key-value whose value is one): its
+    /// `error.kind`, `error.message` and `error.stack` go into the line, inside a span or
+    /// not, and an ERROR record marks the current span with the same details.
+    #[cfg(feature = "kv")]
+    #[cold]
     #[inline(never)]
-    fn log_with_fields(&self, record: &Record<'_>) {
+    fn log_error_record(&self, record: &Record<'_>, error: &ErrorFields) {
+        if record.level() == log::Level::Error && self.mark_errors {
+            current_span::with_current_span(|span| {
+                span.set_error(true);
+                for (key, value) in error.span_tags() {
+                    span.set_tag(key, value);
+                }
+            });
+        }
+        if self.injection_off {
+            return self.inner.log(record);
+        }
+        self.log_with_fields(record, Some(error));
+    }
+
+    /// A line with fields to add (and, for a record that carries an error, its error
+    /// fields). Out of line: the common case outside spans (records passed through as
+    /// they are) then needs no stack frame of its own.
+    #[inline(never)]
+    fn log_with_fields(&self, record: &Record<'_>, error: Option<&ErrorFields>) {
         let config = &*self.config;
         // A copy of the span's cached id text, made only inside a span; the thread's
         // stack is no longer borrowed when the inner logger runs.
         let mut ids = IdsText::empty();
         let in_span = active::copy_ids_text(config.trace_id_128_logging(), &mut ids);
         let fields = LineText::spaced(&*self.prefix, in_span.then_some(&ids), self.style);
+        match error {
+            None => self.emit(record, record.args(), fields, None),
+            // The message, with the error's kind and message after it for text output.
+            Some(error) => self.emit(
+                record,
+                &format_args!("{}{}", record.args(), error.text()),
+                fields,
+                Some(error),
+            ),
+        }
+    }
+
+    /// Hands `record` to the inner logger with `message` and the fields.
+    #[inline(always)]
+    fn emit(
+        &self,
+        record: &Record<'_>,
+        message: &fmt::Arguments<'_>,
+        fields: LineText<'_, Prefix>,
+        error: Option<&ErrorFields>,
+    ) {
         match self.fields {
-            LogFields::Text if fields.is_empty() => self.inner.log(record),
+            LogFields::Text if fields.is_empty() && error.is_none() => self.inner.log(record),
             LogFields::Text => {
-                let line = WithFields {
-                    message: record.args(),
-                    fields,
-                };
+                let line = WithFields { message, fields };
                 self.inner
                     .log(&builder(record).args(format_args!("{line}")).build())
             }
             #[cfg(feature = "kv")]
             LogFields::KeyValues => {
-                let pairs = kv_pairs(record, &fields);
+                let pairs = kv_pairs(record, &fields, error);
                 self.inner
                     .log(&record.to_builder().key_values(&pairs).build())
             }
             #[cfg(feature = "kv")]
             LogFields::TextAndKeyValues => {
-                let pairs = kv_pairs(record, &fields);
+                let pairs = kv_pairs(record, &fields, error);
                 let mut builder = record.to_builder();
                 builder.key_values(&pairs);
-                if fields.is_empty() {
+                if fields.is_empty() && error.is_none() {
                     self.inner.log(&builder.build())
                 } else {
-                    let line = WithFields {
-                        message: record.args(),
-                        fields,
-                    };
+                    let line = WithFields { message, fields };
                     self.inner
                         .log(&builder.args(format_args!("{line}")).build())
                 }
@@ -318,12 +360,14 @@ impl<L: Log> CorrelatingLogger<L> {
 fn kv_pairs<'a>(
     record: &'a Record<'a>,
     fields: &LineText<'a, Prefix>,
+    error: Option<&'a ErrorFields>,
 ) -> crate::correlation::kv::WithPairs<'a> {
     crate::correlation::kv::WithPairs {
         record: record.key_values(),
         ours: crate::correlation::kv::Pairs {
             prefix: fields.prefix(),
             ids: fields.ids(),
+            error,
         },
     }
 }

@@ -43,6 +43,11 @@ fn main() {
                 tracing_spans_reach_the_agent(&url);
                 passed += 1;
             }
+            #[cfg(feature = "json")]
+            {
+                error_tracking_line_and_span_agree(&url);
+                passed += 1;
+            }
         }
         None => skipped.push("SPANLOG_TEST_AGENT_URL"),
     }
@@ -134,6 +139,53 @@ fn assert_v05_only(agent: &str, token: &str) {
         urls.iter().all(|url| url.ends_with("/v0.5/traces")),
         "{urls:?}"
     );
+}
+
+/// The Error Tracking example against the agent: its one JSON line names the span the
+/// agent received, which carries the error's details (`error=1`, `error.message`,
+/// `error.type`, `error.stack`) and, on the first span of its chunk, the git metadata,
+/// the repository's credentials left out.
+#[cfg(feature = "json")]
+fn error_tracking_line_and_span_agree(agent: &str) {
+    let token = test_agent::session(agent, "error-tracking");
+    let out = example("error_tracking")
+        .env("DD_TRACE_AGENT_URL", agent)
+        .env(
+            "DD_GIT_COMMIT_SHA",
+            "0123456789abcdef0123456789abcdef01234567",
+        )
+        .env(
+            "DD_GIT_REPOSITORY_URL",
+            "https://user:secret@example.com/org/repo",
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let line: Value = serde_json::from_str(stdout.lines().next().expect("one line")).unwrap();
+    let trace_hex = line["dd.trace_id"].as_str().unwrap();
+    let low = u64::from_str_radix(&trace_hex[16..], 16).unwrap();
+    let span_id: u64 = line["dd.span_id"].as_str().unwrap().parse().unwrap();
+    let spans = test_agent::spans(agent, &token, 1);
+    let span = spans
+        .get(&(low, span_id))
+        .unwrap_or_else(|| panic!("no span for {line}: {spans:?}"));
+    assert_eq!(span["name"], "web.request", "{span}");
+    assert_eq!(span["error"].as_u64(), Some(1), "{span}");
+    let meta = &span["meta"];
+    assert_eq!(meta["error.message"], "could not load posts", "{span}");
+    assert_eq!(meta["error.type"], line["error.kind"], "{span}");
+    assert_eq!(meta["error.stack"], line["error.stack"], "{span}");
+    assert_eq!(
+        meta["_dd.git.commit.sha"], "0123456789abcdef0123456789abcdef01234567",
+        "{span}"
+    );
+    assert_eq!(
+        meta["_dd.git.repository_url"],
+        "https://example.com/org/repo"
+    );
+    println!("error tracking: the line and the span agree");
 }
 
 fn connected(agent: &str, address: &str, name: &str) {

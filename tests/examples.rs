@@ -182,6 +182,48 @@ fn thread_pool_workers_are_children_of_the_request() {
     assert_eq!(workers.len(), 4, "each worker has its own span");
 }
 
+/// The Error Tracking contract: one JSON object on standard output with root string
+/// attributes `error.kind`, `error.message` and `error.stack` (all three messages of the
+/// chain, outer first) beside the ids; with `DD_LOGS_INJECTION=false`, none of them.
+#[cfg(feature = "json")]
+#[test]
+fn error_tracking_puts_the_error_at_the_root_of_the_line() {
+    let (stdout, _) = run(example("error_tracking"));
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(lines[0]).unwrap();
+    let s = |k: &str| {
+        object
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_else(|| panic!("{k} string in {object:?}"))
+    };
+    assert_eq!(s("level"), "ERROR");
+    assert_eq!(s("error.kind"), "LoadPostsError");
+    assert_eq!(s("error.message"), "could not load posts");
+    let stack = s("error.stack");
+    let at = |m: &str| stack.find(m).unwrap_or_else(|| panic!("{m} in {stack}"));
+    assert!(
+        at("could not load posts") < at("database unavailable"),
+        "{stack}"
+    );
+    assert!(
+        at("database unavailable") < at("connection refused"),
+        "{stack}"
+    );
+    assert_eq!(s("dd.trace_id").len(), 32);
+    s("dd.span_id").parse::<u64>().unwrap();
+
+    let mut off = example("error_tracking");
+    off.env("DD_LOGS_INJECTION", "false");
+    let (stdout, _) = run(off);
+    let line = stdout.lines().find(|l| l.starts_with('{')).expect("a line");
+    assert!(!line.contains("\"dd."), "{line}");
+    assert!(!line.contains("\"error.kind\""), "{line}");
+    assert!(line.contains("request failed"), "{line}");
+}
+
 #[cfg(feature = "json")]
 #[test]
 fn json_logs_prints_one_object_per_line_with_root_dd_strings() {

@@ -535,3 +535,49 @@ fn guard_auto_traits() {
     send::<spanlog::SpanContext>();
     sync::<spanlog::SpanContext>();
 }
+
+/// The error a record carries, for Error Tracking.
+#[cfg(feature = "kv")]
+#[derive(Debug)]
+struct LoadError(std::io::Error);
+
+#[cfg(feature = "kv")]
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("could not load posts")
+    }
+}
+
+#[cfg(feature = "kv")]
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// A record that carries an error: `error.kind` and `error.message` follow the message
+/// in text (quoted by the fields' rules, the stack left to structured output); a
+/// record without an error is as before. (The span's tags: `tests/agent.rs`.)
+#[cfg(feature = "kv")]
+#[test]
+fn a_record_with_an_error_carries_its_kind_and_message() {
+    let logger = LoggerBuilder::new().config(blog()).wrap(Capture::new());
+    let error = LoadError(std::io::Error::other("connection refused"));
+    let span = start_span("web.request").entered();
+    log::error!(logger: &logger, error:err = error; "request failed");
+    log::error!(logger: &logger, "plain");
+    let lines = logger.inner().take();
+    let ids = format!(
+        r#"dd.service=blog dd.env=prod dd.version=1.2.3 dd.trace_id="{:032x}" dd.span_id="{}" dd.parent_id="0""#,
+        span.trace_id(),
+        span.span_id()
+    );
+    assert_eq!(
+        lines[0],
+        format!(
+            r#"ERROR request failed error.kind=LoadError error.message="could not load posts" {ids} error=could not load posts"#
+        )
+    );
+    assert!(!lines[0].contains("error.stack"), "{}", lines[0]);
+    assert_eq!(lines[1], format!("ERROR plain {ids}"));
+}

@@ -9,6 +9,8 @@ use crate::ids_text::IdsText;
 pub(crate) struct Pairs<'a> {
     pub(crate) prefix: &'a Prefix,
     pub(crate) ids: Option<&'a IdsText>,
+    /// `error.kind`, `error.message` and `error.stack`, for a record with an error.
+    pub(crate) error: Option<&'a super::error::ErrorFields>,
 }
 
 impl Pairs<'_> {
@@ -25,6 +27,11 @@ impl Pairs<'_> {
             f("dd.trace_id", ids.trace())?;
             f("dd.span_id", ids.span())?;
             f("dd.parent_id", ids.parent())?;
+        }
+        if let Some(error) = self.error {
+            f("error.kind", &error.kind)?;
+            f("error.message", &error.message)?;
+            f("error.stack", &error.stack)?;
         }
         Ok(())
     }

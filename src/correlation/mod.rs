@@ -1,5 +1,6 @@
 //! The correlation fields, as text (`Display`, no allocation) and as key-values.
 
+pub(crate) mod error;
 #[cfg(feature = "kv")]
 pub(crate) mod kv;
 mod message;

@@ -149,7 +149,7 @@ fn pairs(config: &Config) -> [(&'static str, &str); 3] {
     ]
 }
 
-fn write_pair(f: &mut fmt::Formatter<'_>, key: &str, value: &str) -> fmt::Result {
+pub(super) fn write_pair(f: &mut fmt::Formatter<'_>, key: &str, value: &str) -> fmt::Result {
     f.write_str(key)?;
     f.write_char('=')?;
     write_value(f, value)

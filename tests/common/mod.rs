@@ -143,6 +143,8 @@ pub(crate) fn example(name: &str) -> Command {
         "DD_TRACE_RATE_LIMIT",
         "DD_TAGS",
         "DD_TRACE_ENABLED",
+        "DD_GIT_COMMIT_SHA",
+        "DD_GIT_REPOSITORY_URL",
     ] {
         command.env_remove(var);
     }

@@ -1,0 +1,142 @@
+//! What Datadog's Error Tracking reads from a log line that carries an error:
+//! `error.kind`, `error.message` and `error.stack`. (Only a record's key-values carry
+//! an error: without the `kv` feature nothing makes these fields.)
+#![cfg_attr(not(feature = "kv"), allow(dead_code))]
+
+use std::error::Error;
+use std::fmt;
+
+use super::prefix::write_pair;
+
+/// The error fields of one record, made (and allocated) only for a record that carries
+/// an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ErrorFields {
+    /// The error's type, as readable as a `dyn Error` allows (see [`kind_of`]).
+    pub(crate) kind: String,
+    /// Its `Display`.
+    pub(crate) message: String,
+    /// The `source()` chain, one cause a line, then a backtrace when one is enabled.
+    pub(crate) stack: String,
+}
+
+impl ErrorFields {
+    pub(crate) fn of(error: &(dyn Error + 'static)) -> Self {
+        let kind = kind_of(error);
+        let [message, _, stack] = crate::current_span::error_details_named(error, &kind);
+        ErrorFields {
+            kind,
+            message: message.1,
+            stack: stack.1,
+        }
+    }
+
+    /// The span tags Datadog's tracers use for the same error (`error.type` is the
+    /// span's name for the kind).
+    pub(crate) fn span_tags(&self) -> [(&'static str, String); 3] {
+        [
+            ("error.type", self.kind.clone()),
+            ("error.message", self.message.clone()),
+            ("error.stack", self.stack.clone()),
+        ]
+    }
+
+    /// ` error.kind=... error.message=...` for text lines: each value bare when it is
+    /// safe, quoted and escaped otherwise, as the other fields. (The stack goes only in
+    /// structured output.)
+    pub(crate) fn text(&self) -> impl fmt::Display + '_ {
+        struct Text<'a>(&'a ErrorFields);
+        impl fmt::Display for Text<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(" ")?;
+                write_pair(f, "error.kind", &self.0.kind)?;
+                f.write_str(" ")?;
+                write_pair(f, "error.message", &self.0.message)
+            }
+        }
+        Text(self)
+    }
+}
+
+/// The error's type name, as readable as Rust allows for a `dyn Error` (which keeps no
+/// type name): `std::io::Error` for I/O errors, else the type or variant its `Debug`
+/// starts with (`LoadError { .. }` is `LoadError`), else `Error`.
+pub(crate) fn kind_of(error: &(dyn Error + 'static)) -> String {
+    if error.is::<std::io::Error>() {
+        return "std::io::Error".to_owned();
+    }
+    let debug = format!("{error:?}");
+    let name: String = debug
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | ':'))
+        .collect();
+    match name.trim_end_matches(':') {
+        "" => "Error".to_owned(),
+        name => name.to_owned(),
+    }
+}
+
+/// The first error among `record`'s key-values (`log::error!(error:err = e; "...")`).
+#[cfg(feature = "kv")]
+pub(crate) fn in_record(record: &log::Record<'_>) -> Option<ErrorFields> {
+    use log::kv::{Key, Value, VisitSource};
+    struct Find(Option<ErrorFields>);
+    impl<'kvs> VisitSource<'kvs> for Find {
+        fn visit_pair(&mut self, _: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
+            if self.0.is_none() {
+                self.0 = value.to_borrowed_error().map(ErrorFields::of);
+            }
+            Ok(())
+        }
+    }
+    let source = record.key_values();
+    if source.count() == 0 {
+        return None;
+    }
+    let mut find = Find(None);
+    let _ = source.visit(&mut find);
+    find.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct LoadError(std::io::Error);
+
+    impl fmt::Display for LoadError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("could not load posts")
+        }
+    }
+
+    impl Error for LoadError {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn kind_message_and_chain() {
+        let error = LoadError(std::io::Error::other("connection refused"));
+        let fields = ErrorFields::of(&error);
+        assert_eq!(fields.kind, "LoadError");
+        assert_eq!(fields.message, "could not load posts");
+        assert!(
+            fields
+                .stack
+                .starts_with("LoadError: could not load posts\nCaused by: connection refused"),
+            "{}",
+            fields.stack
+        );
+        assert_eq!(
+            fields.text().to_string(),
+            r#" error.kind=LoadError error.message="could not load posts""#
+        );
+        let io = std::io::Error::other("x");
+        assert_eq!(kind_of(&io), "std::io::Error");
+        let parse = "x".parse::<u8>().unwrap_err();
+        assert_eq!(kind_of(&parse), "ParseIntError");
+    }
+}
