@@ -67,6 +67,18 @@ fn main() {
                 info!(logger: &text, "request {}", i);
             });
         }
+        "spanlog_error_line" => {
+            // An ERROR line: it marks its span (with the line's message).
+            let _span = spanlog::start_span("web.request").entered();
+            (0..n).for_each(|i| log::error!(logger: &text, "request {}", i));
+        }
+        "spanlog_error_line_with_error" => {
+            // An ERROR line that carries an error with one cause: its kind, message and
+            // stack are made, written after the message, and set on its span.
+            let _span = spanlog::start_span("web.request").entered();
+            let error = common::LoadError::new();
+            (0..n).for_each(|i| log::error!(logger: &text, error:err = error; "request {}", i));
+        }
         "spanlog_kv" => {
             let _span = spanlog::start_span("web.request").entered();
             (0..n).for_each(|i| info!(logger: &kv, "request {}", i));

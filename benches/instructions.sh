@@ -19,6 +19,7 @@ count() {
 printf '| stack | instructions per call |\n| --- | ---: |\n'
 for stack in inner_only spanlog_no_span spanlog_span spanlog_span_depth8 spanlog_first_line \
     spanlog_first_line_after_parent spanlog_first_line_new_trace spanlog_kv \
+    spanlog_error_line spanlog_error_line_with_error \
     lifecycle_spanlog_noop_export lifecycle_spanlog_agent_export \
     tracing_fmt_span logforth_fastrace lifecycle_spanlog lifecycle_spanlog_root \
     lifecycle_fastrace lifecycle_tracing lifecycle_tracing_child lifecycle_tracing_spanlog; do

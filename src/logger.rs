@@ -227,6 +227,17 @@ impl<L: Log + 'static> CorrelatingLogger<L> {
     }
 }
 
+/// Marks the current span as failed with the details of the error an ERROR record
+/// carries.
+fn mark_with(error: ErrorFields) {
+    current_span::with_current_span(|span| {
+        span.set_error(true);
+        for (key, value) in error.into_span_tags() {
+            span.set_tag(key, value);
+        }
+    });
+}
+
 /// Marks the current span as failed, with the line's message as `error.message`: the
 /// one allocation of an ERROR line; lines below ERROR never get here.
 #[cold]
@@ -243,12 +254,8 @@ impl<L: Log> Log for CorrelatingLogger<L> {
     }
 
     fn log(&self, record: &Record<'_>) {
-        #[cfg(feature = "kv")]
-        if let Some(error) = crate::correlation::error::in_record(record) {
-            return self.log_error_record(record, &error);
-        }
         if record.level() == log::Level::Error {
-            self.error_line(record);
+            return self.error_record(record);
         }
         if self.injection_off || (self.passthrough_outside_spans && active::is_idle()) {
             return self.inner.log(record);
@@ -262,35 +269,30 @@ impl<L: Log> Log for CorrelatingLogger<L> {
 }
 
 impl<L: Log> CorrelatingLogger<L> {
-    /// An ERROR line: marks the current span, unless turned off. Out of line: most
+    /// An ERROR record (what Datadog's Error Tracking looks at): one that carries an
+    /// error as a key-value gets its `error.kind`, `error.message` and `error.stack`,
+    /// inside a span or not, and the current span is marked as failed with the error's
+    /// details (else with the line's message), unless turned off. Out of line: most
     /// lines are not errors.
     #[cold]
     #[inline(never)]
-    fn error_line(&self, record: &Record<'_>) {
+    fn error_record(&self, record: &Record<'_>) {
+        #[cfg(feature = "kv")]
+        let error = crate::correlation::error::in_record(record);
+        #[cfg(not(feature = "kv"))]
+        let error: Option<ErrorFields> = None;
+        let pass = self.passthrough_outside_spans && error.is_none() && active::is_idle();
+        if self.injection_off || pass {
+            self.inner.log(record);
+        } else {
+            self.log_with_fields(record, error.as_ref());
+        }
         if self.mark_errors {
-            mark_error(record);
+            match error {
+                Some(error) => mark_with(error),
+                None => mark_error(record),
+            }
         }
-    }
-
-    /// A record that carries an error (a key-value whose value is one): its
-    /// `error.kind`, `error.message` and `error.stack` go into the line, inside a span or
-    /// not, and an ERROR record marks the current span with the same details.
-    #[cfg(feature = "kv")]
-    #[cold]
-    #[inline(never)]
-    fn log_error_record(&self, record: &Record<'_>, error: &ErrorFields) {
-        if record.level() == log::Level::Error && self.mark_errors {
-            current_span::with_current_span(|span| {
-                span.set_error(true);
-                for (key, value) in error.span_tags() {
-                    span.set_tag(key, value);
-                }
-            });
-        }
-        if self.injection_off {
-            return self.inner.log(record);
-        }
-        self.log_with_fields(record, Some(error));
     }
 
     /// A line with fields to add (and, for a record that carries an error, its error

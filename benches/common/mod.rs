@@ -299,3 +299,25 @@ pub(crate) fn otel_tracer() -> opentelemetry_sdk::trace::Tracer {
         .build()
         .tracer("bench")
 }
+
+/// An error with one cause, as an ERROR line that reports one carries it.
+#[derive(Debug)]
+pub(crate) struct LoadError(std::io::Error);
+
+impl LoadError {
+    pub(crate) fn new() -> Self {
+        LoadError(std::io::Error::other("connection refused"))
+    }
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("could not load posts")
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}

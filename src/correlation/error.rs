@@ -33,11 +33,11 @@ impl ErrorFields {
 
     /// The span tags Datadog's tracers use for the same error (`error.type` is the
     /// span's name for the kind).
-    pub(crate) fn span_tags(&self) -> [(&'static str, String); 3] {
+    pub(crate) fn into_span_tags(self) -> [(&'static str, String); 3] {
         [
-            ("error.type", self.kind.clone()),
-            ("error.message", self.message.clone()),
-            ("error.stack", self.stack.clone()),
+            ("error.type", self.kind),
+            ("error.message", self.message),
+            ("error.stack", self.stack),
         ]
     }
 
@@ -65,14 +65,28 @@ pub(crate) fn kind_of(error: &(dyn Error + 'static)) -> String {
     if error.is::<std::io::Error>() {
         return "std::io::Error".to_owned();
     }
-    let debug = format!("{error:?}");
-    let name: String = debug
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | ':'))
-        .collect();
-    match name.trim_end_matches(':') {
+    // The name `Debug` starts with, read without formatting the rest: the writer stops
+    // the formatting at the first character that ends a name.
+    struct Name(String);
+    impl fmt::Write for Name {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            match s.find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | ':'))) {
+                Some(end) => {
+                    self.0.push_str(&s[..end]);
+                    Err(fmt::Error)
+                }
+                None => {
+                    self.0.push_str(s);
+                    Ok(())
+                }
+            }
+        }
+    }
+    let mut name = Name(String::new());
+    let _ = fmt::write(&mut name, format_args!("{error:?}"));
+    match name.0.trim_end_matches(':') {
         "" => "Error".to_owned(),
-        name => name.to_owned(),
+        kind => kind.to_owned(),
     }
 }
 
