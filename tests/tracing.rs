@@ -201,6 +201,56 @@ fn json_lines_have_the_fields_at_the_root_as_strings() {
     }
 }
 
+/// An ERROR event with an error value among its fields: its JSON line has
+/// `error.kind`, `error.message` and `error.stack` at the root; its text line has the
+/// kind and message after the message; the lines after it carry nothing of it.
+#[test]
+fn an_error_event_carries_its_error_in_its_line() {
+    let out = Captured::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(SpanlogLayer::new())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(CorrelatedWriter::json(out.clone())),
+        );
+    let error = io::Error::other("disk full");
+    tracing::subscriber::with_default(subscriber, || {
+        let _request = tracing::info_span!("web.request").entered();
+        tracing::error!(error = &error as &dyn std::error::Error, "could not save");
+        tracing::info!("after");
+        tracing::error!("plain");
+    });
+    let lines = out.lines();
+    assert_eq!(lines.len(), 3);
+    let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(first["error.kind"], "std::io::Error", "{}", lines[0]);
+    assert_eq!(first["error.message"], "disk full");
+    assert!(
+        first["error.stack"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("std::io::Error: disk full")),
+        "{}",
+        lines[0]
+    );
+    assert!(first["dd.span_id"].is_string());
+    for line in &lines[1..] {
+        assert!(!line.contains("error.kind"), "{line}");
+    }
+
+    let out = Captured::default();
+    with_text(&out, || {
+        let _request = tracing::info_span!("web.request").entered();
+        tracing::error!(error = &error as &dyn std::error::Error, "could not save");
+    });
+    let line = &out.lines()[0];
+    assert!(
+        line.contains(r#" error.kind=std::io::Error error.message="disk full" dd.service="#),
+        "{line}"
+    );
+    assert!(!line.contains("error.stack"), "{line}");
+}
+
 #[test]
 fn outside_any_span_lines_have_no_ids() {
     let out = Captured::default();

@@ -88,8 +88,16 @@ fn main() {
         "the event's span, not its parent"
     );
     assert!(!collect.named("warned").error);
+    // An error value among the event's fields: the span gets its details, as the
+    // event's line does (Error Tracking joins the two).
     let typed = collect.named("typed");
-    assert_eq!(tag(&typed, "error.message"), Some("could not save"));
+    assert_eq!(tag(&typed, "error.message"), Some("disk full"));
+    assert_eq!(tag(&typed, "error.type"), Some("std::io::Error"));
+    assert!(
+        tag(&typed, "error.stack").is_some_and(|s| s.starts_with("std::io::Error: disk full")),
+        "{:?}",
+        tag(&typed, "error.stack")
+    );
     assert!(typed.error);
     assert!(!collect.named("unmarked").error);
     let field = collect.named("error.field");

@@ -1,7 +1,7 @@
 //! What Datadog's Error Tracking reads from a log line that carries an error:
-//! `error.kind`, `error.message` and `error.stack`. (Only a record's key-values carry
-//! an error: without the `kv` feature nothing makes these fields.)
-#![cfg_attr(not(feature = "kv"), allow(dead_code))]
+//! `error.kind`, `error.message` and `error.stack`. (A `log` record's key-values, or a
+//! `tracing` event's fields, carry the error.)
+#![cfg_attr(not(any(feature = "kv", feature = "tracing")), allow(dead_code))]
 
 use std::error::Error;
 use std::fmt;

@@ -9,6 +9,7 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::context::ContextGuard;
+use crate::correlation::error::ErrorFields;
 use crate::id::SpreadHasher;
 use crate::sharded::{Shard, Sharded};
 use crate::span::Span;
@@ -146,8 +147,11 @@ where
     }
 
     fn on_event(&self, event: &tracing_core::Event<'_>, _ctx: Context<'_, S>) {
-        if *event.metadata().level() == tracing_core::Level::ERROR && !self.errors_unmarked {
-            mark_error(event);
+        if *event.metadata().level() == tracing_core::Level::ERROR {
+            self.error_event(event);
+        } else {
+            // A line written for this event carries no error of an earlier one.
+            super::writer::set_event_error(None);
         }
     }
 
@@ -320,19 +324,39 @@ impl tracing_core::field::Visit for Recorded {
     }
 }
 
-/// Marks the current span (a mirrored `tracing` span or a spanlog span, the innermost
-/// entered on this thread) as failed, with the ERROR event's message.
-#[cold]
-fn mark_error(event: &tracing_core::Event<'_>) {
-    let mut details = ErrorDetails::default();
-    event.record(&mut details);
-    let message = details.message.or(details.error);
-    crate::current_span::with_current_span(|span| {
-        span.set_error(true);
-        if let Some(message) = message {
-            span.set_tag("error.message", message);
+impl SpanlogLayer {
+    /// An ERROR event: an error value among its fields gives its line (written next,
+    /// by the formatting layer, through [`CorrelatedWriter`](super::CorrelatedWriter))
+    /// `error.kind`, `error.message` and `error.stack`, and its span the same details;
+    /// else the span is marked with the event's message. The span is the current one (a
+    /// mirrored `tracing` span or a spanlog span, the innermost entered on this
+    /// thread). Out of line: most events are not errors.
+    #[cold]
+    #[inline(never)]
+    fn error_event(&self, event: &tracing_core::Event<'_>) {
+        let mut details = ErrorDetails::default();
+        event.record(&mut details);
+        super::writer::set_event_error(details.value.clone());
+        if self.errors_unmarked {
+            return;
         }
-    });
+        let message = details.message.or(details.error);
+        crate::current_span::with_current_span(|span| {
+            span.set_error(true);
+            match details.value {
+                Some(error) => {
+                    for (key, value) in error.into_span_tags() {
+                        span.set_tag(key, value);
+                    }
+                }
+                None => {
+                    if let Some(message) = message {
+                        span.set_tag("error.message", message);
+                    }
+                }
+            }
+        });
+    }
 }
 
 /// What an ERROR event says about its error.
@@ -341,6 +365,8 @@ struct ErrorDetails {
     message: Option<String>,
     /// The `error` field, as `instrument(err)` records it, or an error value.
     error: Option<String>,
+    /// The first error value among the fields (recorded as `&dyn Error`).
+    value: Option<ErrorFields>,
 }
 
 impl tracing_core::field::Visit for ErrorDetails {
@@ -355,6 +381,9 @@ impl tracing_core::field::Visit for ErrorDetails {
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         if field.name() == "error" || self.error.is_none() {
             self.error = Some(value.to_string());
+        }
+        if self.value.is_none() {
+            self.value = Some(ErrorFields::of(value));
         }
     }
 

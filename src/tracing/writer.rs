@@ -1,7 +1,7 @@
 //! [`CorrelatedWriter`]: the correlation fields in each line `tracing_subscriber::fmt`
 //! writes, whatever its format options.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
 
 use tracing_core::Metadata;
@@ -9,6 +9,7 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::active;
 use crate::config;
+use crate::correlation::error::ErrorFields;
 use crate::correlation::{FieldStyle, LineText, Prefix};
 use crate::ids_text::IdsText;
 
@@ -113,6 +114,40 @@ pub struct CorrelatedEventWriter<W> {
 thread_local! {
     /// Where a line is put together; grows to the longest line, then is reused.
     static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// The error the ERROR event being written carries, as [`SpanlogLayer`] read it
+    /// (it sees the event, before the formatting layer writes it).
+    ///
+    /// [`SpanlogLayer`]: super::SpanlogLayer
+    static EVENT_ERROR: RefCell<Option<ErrorFields>> = const { RefCell::new(None) };
+    /// Whether [`EVENT_ERROR`] holds one: a relaxed read to know.
+    static HAS_EVENT_ERROR: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Hands the error of the event about to be written to this thread's next line (the
+/// layer sets it for every ERROR event, and clears it on any other).
+pub(crate) fn set_event_error(error: Option<ErrorFields>) {
+    let has = error.is_some();
+    if !has && !HAS_EVENT_ERROR.try_with(Cell::get).unwrap_or(false) {
+        return;
+    }
+    let _ = EVENT_ERROR.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            *slot = error;
+            let _ = HAS_EVENT_ERROR.try_with(|flag| flag.set(has));
+        }
+    });
+}
+
+/// The error of the event being written, taken.
+fn take_event_error() -> Option<ErrorFields> {
+    if !HAS_EVENT_ERROR.try_with(Cell::get).unwrap_or(false) {
+        return None;
+    }
+    let _ = HAS_EVENT_ERROR.try_with(|flag| flag.set(false));
+    EVENT_ERROR
+        .try_with(|slot| slot.try_borrow_mut().ok()?.take())
+        .ok()
+        .flatten()
 }
 
 impl<W: Write> Write for CorrelatedEventWriter<W> {
@@ -161,9 +196,13 @@ fn correlate(out: &mut Vec<u8>, line: &[u8], json: bool, style: FieldStyle) -> i
         .map_or(0, |i| i + 1);
     let (body, breaks) = line.split_at(body_len);
     let prefix = Prefix::global();
+    let error = take_event_error();
     if !json {
         out.extend_from_slice(body);
         if !body.is_empty() {
+            if let Some(error) = &error {
+                write!(out, "{}", error.text())?;
+            }
             match style {
                 // Two copies of text laid out beforehand, no formatting machinery.
                 FieldStyle::Go => {
@@ -209,26 +248,34 @@ fn correlate(out: &mut Vec<u8>, line: &[u8], json: bool, style: FieldStyle) -> i
         pair(out, "dd.span_id", ids.span());
         pair(out, "dd.parent_id", ids.parent());
     }
+    if let Some(error) = &error {
+        pair(out, "error.kind", &error.kind);
+        pair(out, "error.message", &error.message);
+        pair(out, "error.stack", &error.stack);
+    }
     out.push(b'}');
     out.extend_from_slice(breaks);
     Ok(())
 }
 
 /// The keys spanlog adds to a JSON line.
-const OUR_KEYS: [&str; 6] = [
+const OUR_KEYS: [&str; 9] = [
     "dd.service",
     "dd.env",
     "dd.version",
     "dd.trace_id",
     "dd.span_id",
     "dd.parent_id",
+    "error.kind",
+    "error.message",
+    "error.stack",
 ];
 
 /// Which of [`OUR_KEYS`] the JSON object `object` (its text without the closing brace)
 /// has at its root: a bit each. Keys inside nested objects (tracing-subscriber's
 /// `"fields":{...}`, `"span":{...}`) do not count.
 #[derive(Clone, Copy)]
-struct RootKeys(u8);
+struct RootKeys(u16);
 
 impl RootKeys {
     fn contains(self, key: &str) -> bool {
@@ -240,7 +287,7 @@ impl RootKeys {
 }
 
 fn root_keys(object: &[u8]) -> RootKeys {
-    let mut present = 0u8;
+    let mut present = 0u16;
     let mut depth = 0usize;
     let mut i = 0;
     while let Some(&byte) = object.get(i) {
