@@ -56,6 +56,17 @@ fn text_subscriber(out: &Captured) -> impl tracing::Subscriber + Send + Sync + '
         )
 }
 
+/// A registry with the layer and a JSON fmt layer into `out`.
+fn json_subscriber(out: &Captured) -> impl tracing::Subscriber + Send + Sync + 'static {
+    tracing_subscriber::registry()
+        .with(SpanlogLayer::new())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(CorrelatedWriter::json(out.clone())),
+        )
+}
+
 /// Runs `f` under [`text_subscriber`].
 fn with_text<R>(out: &Captured, f: impl FnOnce() -> R) -> R {
     tracing::subscriber::with_default(text_subscriber(out), f)
@@ -172,13 +183,7 @@ fn python_style() {
 #[test]
 fn json_lines_have_the_fields_at_the_root_as_strings() {
     let out = Captured::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(SpanlogLayer::new())
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_writer(CorrelatedWriter::json(out.clone())),
-        );
+    let subscriber = json_subscriber(&out);
     let (trace, span, parent) = tracing::subscriber::with_default(subscriber, || {
         let _outer = tracing::info_span!("web.request").entered();
         let _inner = tracing::info_span!("db.query", table = "posts").entered();
@@ -207,13 +212,7 @@ fn json_lines_have_the_fields_at_the_root_as_strings() {
 #[test]
 fn an_error_event_carries_its_error_in_its_line() {
     let out = Captured::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(SpanlogLayer::new())
-        .with(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_writer(CorrelatedWriter::json(out.clone())),
-        );
+    let subscriber = json_subscriber(&out);
     let error = io::Error::other("disk full");
     tracing::subscriber::with_default(subscriber, || {
         let _request = tracing::info_span!("web.request").entered();
