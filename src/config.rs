@@ -19,7 +19,7 @@ use crate::global::AlreadySet;
 /// | `DD_VERSION` | version | empty |
 /// | `DD_LOGS_INJECTION` | add correlation fields to log lines | `true` |
 /// | `DD_TRACE_128_BIT_TRACEID_GENERATION_ENABLED` | generate 128-bit trace ids | `true` |
-/// | `DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED` | log 128-bit trace ids as 32 hex digits | `true` |
+/// | `DD_TRACE_128_BIT_TRACEID_LOGGING_ENABLED` | log 128-bit trace ids as 32 hex digits (the rule: [`TraceId::for_logs`](crate::TraceId::for_logs)) | `true` |
 /// | `DD_TAGS` | tags on every exported span: `key:value`, comma- or space-separated | none |
 ///
 /// Switches accept `true`/`1` and `false`/`0` (any case, surrounding blanks ignored); an
