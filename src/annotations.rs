@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::sharded::Sharded;
+use crate::sharded::{Sharded, clear_if_full, count};
 
 /// A tag key or value: borrowed when static, owned otherwise.
 pub(crate) type Text = std::borrow::Cow<'static, str>;
@@ -35,10 +35,7 @@ pub(crate) static FINISH_WORK: AtomicUsize = AtomicUsize::new(0);
 
 /// Counts `change` more (or fewer) pieces of work for finishing spans, kept elsewhere.
 pub(crate) fn count_finish_work(change: isize) {
-    match usize::try_from(change) {
-        Ok(more) => FINISH_WORK.fetch_add(more, Ordering::Relaxed),
-        Err(_) => FINISH_WORK.fetch_sub(change.unsigned_abs(), Ordering::Relaxed),
-    };
+    count(&FINISH_WORK, change);
 }
 
 /// Whether finishing spans have anything to look up.
@@ -50,9 +47,8 @@ pub(crate) fn finish_has_work() -> bool {
 /// Records a change to the span `span_id`.
 pub(crate) fn add(span_id: u64, annotation: Annotation) {
     let mut map = TABLE.lock(span_id);
-    if map.len() >= MAX_PER_SHARD && !map.contains_key(&span_id) {
-        let dropped = map.len();
-        map.clear();
+    if !map.contains_key(&span_id) {
+        let dropped = clear_if_full(&mut map, MAX_PER_SHARD);
         PENDING.fetch_sub(dropped, Ordering::Relaxed);
         FINISH_WORK.fetch_sub(dropped, Ordering::Relaxed);
     }

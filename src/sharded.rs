@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::id::IdHasher;
@@ -34,6 +35,26 @@ impl<K, V, H> Sharded<K, V, H> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Empties `map` when it holds `max` entries or more, so that a table whose entries
+/// may never be taken out (a span that never finishes) stays bounded; how many
+/// entries it dropped.
+pub(crate) fn clear_if_full<K, V, H>(map: &mut Shard<K, V, H>, max: usize) -> usize {
+    if map.len() < max {
+        return 0;
+    }
+    let dropped = map.len();
+    map.clear();
+    dropped
+}
+
+/// Adds `change` to a count of entries (subtracts, when negative).
+pub(crate) fn count(counter: &AtomicUsize, change: isize) {
+    match usize::try_from(change) {
+        Ok(more) => counter.fetch_add(more, Ordering::Relaxed),
+        Err(_) => counter.fetch_sub(change.unsigned_abs(), Ordering::Relaxed),
+    };
 }
 
 impl<K, V, H> Default for Sharded<K, V, H> {

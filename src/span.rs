@@ -251,17 +251,15 @@ impl Span {
 
     fn root_info<'a>(&'a self, config: &'a crate::Config) -> crate::sampling::RootInfo<'a> {
         let extra = self.parts.extra.as_deref();
-        crate::sampling::RootInfo {
-            trace_id: self.parts.context.trace_id,
-            service: extra
-                .and_then(|e| e.service.as_deref())
-                .unwrap_or(config.service()),
-            env: config.env(),
-            name: Some(&self.parts.name),
-            resource: Some(self.resource()),
-            tags: Some(extra.map(|e| e.tags.as_slice()).unwrap_or_default()),
-            metrics: extra.map(|e| e.metrics.as_slice()).unwrap_or_default(),
-        }
+        crate::sampling::RootInfo::of_span(
+            self.parts.context.trace_id,
+            config,
+            &self.parts.name,
+            extra.and_then(|e| e.service.as_deref()),
+            self.parts.resource.as_deref(),
+            extra.map(|e| e.tags.as_slice()).unwrap_or_default(),
+            extra.map(|e| e.metrics.as_slice()).unwrap_or_default(),
+        )
     }
 
     /// A local root's entry in the sampling roots table follows its changes (a

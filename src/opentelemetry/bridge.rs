@@ -15,7 +15,7 @@ use ::opentelemetry::{Context, KeyValue};
 use once_cell::sync::OnceCell;
 
 use crate::id::{SpanId, TraceId};
-use crate::sharded::Sharded;
+use crate::sharded::{Sharded, clear_if_full};
 use crate::span_parts::{SpanParts, Text};
 
 type OpenSpan = Box<dyn ObjectSafeSpan + Send + Sync>;
@@ -82,10 +82,7 @@ pub(crate) fn started(parts: &mut SpanParts) {
     parts.context.trace_id = trace_id;
     parts.context.span_id = span_id;
     let mut map = OPEN.lock(span_id.to_u64());
-    if map.len() >= MAX_PER_SHARD {
-        crate::annotations::count_finish_work(-(map.len() as isize));
-        map.clear();
-    }
+    crate::annotations::count_finish_work(-(clear_if_full(&mut map, MAX_PER_SHARD) as isize));
     if map.insert(span_id.to_u64(), open).is_none() {
         crate::annotations::count_finish_work(1);
     }

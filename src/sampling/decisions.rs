@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::Decision;
 use crate::id::{IdHasher, TraceId};
-use crate::sharded::{SHARDS, Shard, Sharded};
+use crate::sharded::{SHARDS, Shard, Sharded, clear_if_full, count};
 
 /// Most traces one shard remembers; past it the shard starts over (a trace whose
 /// entry is lost is decided again, the same way unless a rate limiter said no).
@@ -33,7 +33,7 @@ static SENT: [Mutex<Generations>; SHARDS] = [const { Mutex::new(Generations::new
 /// one up costs one relaxed load when there are none.
 static SENT_COUNT: AtomicUsize = AtomicUsize::new(0);
 
-type Generation = HashMap<u128, Decision, BuildHasherDefault<IdHasher>>;
+type Generation = Shard<u128, Decision, IdHasher>;
 
 struct Generations {
     newer: Generation,
@@ -100,10 +100,7 @@ fn sent(trace: TraceId) -> Option<Decision> {
 #[cfg_attr(not(feature = "agent"), allow(dead_code))]
 pub(crate) fn root_sent(trace: TraceId, decision: Decision) {
     let added = lock_sent(trace).insert(trace.to_u128(), decision);
-    match usize::try_from(added) {
-        Ok(added) => SENT_COUNT.fetch_add(added, Ordering::Relaxed),
-        Err(_) => SENT_COUNT.fetch_sub(added.unsigned_abs(), Ordering::Relaxed),
-    };
+    count(&SENT_COUNT, added);
 }
 /// Records `decision` for `trace` unless one is recorded already (the first decision
 /// stands); returns the one that stands.
@@ -143,10 +140,7 @@ pub(crate) fn take(trace: TraceId) -> Option<Decision> {
 }
 
 fn make_room(map: &mut Shard<u128, Decision, IdHasher>) {
-    if map.len() >= MAX_PER_SHARD {
-        COUNT.fetch_sub(map.len(), Ordering::Relaxed);
-        map.clear();
-    }
+    COUNT.fetch_sub(clear_if_full(map, MAX_PER_SHARD), Ordering::Relaxed);
 }
 
 #[cfg(test)]

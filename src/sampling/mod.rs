@@ -67,6 +67,7 @@ mod sampler;
 
 pub use self::rule::SamplingRule;
 pub use self::sampler::Sampler;
+use crate::annotations::Text;
 use crate::config;
 use crate::id::TraceId;
 use crate::span_context::SpanContext;
@@ -174,14 +175,33 @@ pub(crate) struct RootInfo<'a> {
     /// `None` when not known yet (a decision at inject time).
     pub(crate) name: Option<&'a str>,
     pub(crate) resource: Option<&'a str>,
-    pub(crate) tags: Option<
-        &'a [(
-            std::borrow::Cow<'static, str>,
-            std::borrow::Cow<'static, str>,
-        )],
-    >,
+    pub(crate) tags: Option<&'a [(Text, Text)]>,
     /// Numeric tags; read only when `tags` is known.
-    pub(crate) metrics: &'a [(std::borrow::Cow<'static, str>, f64)],
+    pub(crate) metrics: &'a [(Text, f64)],
+}
+
+impl<'a> RootInfo<'a> {
+    /// All a rule reads of a local root span with these parts: its own service, else
+    /// the configuration's; its resource, else its name.
+    pub(crate) fn of_span(
+        trace_id: TraceId,
+        config: &'a config::Config,
+        name: &'a str,
+        service: Option<&'a str>,
+        resource: Option<&'a str>,
+        tags: &'a [(Text, Text)],
+        metrics: &'a [(Text, f64)],
+    ) -> Self {
+        RootInfo {
+            trace_id,
+            service: service.unwrap_or(config.service()),
+            env: config.env(),
+            name: Some(name),
+            resource: Some(resource.unwrap_or(name)),
+            tags: Some(tags),
+            metrics,
+        }
+    }
 }
 
 /// The decision for `context`'s trace at inject time: one made by hand, else the
@@ -189,24 +209,31 @@ pub(crate) struct RootInfo<'a> {
 /// from what is known of the local root (all of it while the root is registered, see
 /// [`roots`]), recorded for the rest of the trace.
 pub(crate) fn decide_for_inject(context: &SpanContext) -> Option<Decision> {
-    if let Some(decision) = recorded(context, decisions::get(context.trace_id)) {
+    let config = config::global();
+    let known = RootInfo {
+        trace_id: context.trace_id,
+        service: config.service(),
+        env: config.env(),
+        name: None,
+        resource: None,
+        tags: None,
+        metrics: &[],
+    };
+    decide_before_root_sent(context, &known)
+}
+
+/// What stands (see [`recorded`]), else a decision made now from the trace's local
+/// root as it is when it is registered (see [`roots`]), else from `fallback`, recorded
+/// for the rest of the trace.
+fn decide_before_root_sent(context: &SpanContext, fallback: &RootInfo<'_>) -> Option<Decision> {
+    let trace = context.trace_id;
+    if let Some(decision) = recorded(context, decisions::get(trace)) {
         return decision;
     }
-    let config = config::global();
     let sampler = Sampler::global();
-    let decision = roots::with_root(context.trace_id, config, |root| sampler.decide(root))
-        .unwrap_or_else(|| {
-            sampler.decide(&RootInfo {
-                trace_id: context.trace_id,
-                service: config.service(),
-                env: config.env(),
-                name: None,
-                resource: None,
-                tags: None,
-                metrics: &[],
-            })
-        });
-    Some(decisions::insert_first(context.trace_id, decision))
+    let decision = roots::with_root(trace, config::global(), |root| sampler.decide(root))
+        .unwrap_or_else(|| sampler.decide(fallback));
+    Some(decisions::insert_first(trace, decision))
 }
 
 /// What stands before deciding anew, given the trace's recorded decision: a manual one,
@@ -246,13 +273,7 @@ pub(crate) fn decide_for_export(
         }
         return decision;
     }
-    if let Some(decision) = recorded(context, decisions::get(trace)) {
-        return decision;
-    }
-    let sampler = Sampler::global();
-    let decision = roots::with_root(trace, config::global(), |root| sampler.decide(root))
-        .unwrap_or_else(|| sampler.decide(first));
-    Some(decisions::insert_first(trace, decision))
+    decide_before_root_sent(context, first)
 }
 
 #[cfg(test)]

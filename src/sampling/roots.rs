@@ -21,9 +21,9 @@ use crate::annotations::{Annotation, Text};
 use crate::config::Config;
 use crate::export::Collector;
 use crate::id::TraceId;
-use crate::sharded::Sharded;
+use crate::sharded::{Shard, Sharded, clear_if_full, count};
 use crate::span_context::SpanContext;
-use crate::span_parts::{Extra, SpanParts, set};
+use crate::span_parts::{SpanParts, set};
 
 /// Most roots one shard remembers.
 const MAX_PER_SHARD: usize = 4096;
@@ -41,40 +41,27 @@ struct Root {
 
 impl Root {
     fn of(parts: &SpanParts) -> Root {
-        Root::new(
-            &parts.context,
-            &parts.name,
-            &parts.resource,
-            parts.extra.as_deref(),
-        )
-    }
-
-    fn new(
-        context: &SpanContext,
-        name: &Text,
-        resource: &Option<Text>,
-        extra: Option<&Extra>,
-    ) -> Root {
+        let extra = parts.extra.as_deref();
         Root {
-            span_id: context.span_id.to_u64(),
-            name: name.clone(),
+            span_id: parts.context.span_id.to_u64(),
+            name: parts.name.clone(),
             service: extra.and_then(|e| e.service.clone()),
-            resource: resource.clone(),
+            resource: parts.resource.clone(),
             tags: extra.map(|e| e.tags.clone()).unwrap_or_default(),
             metrics: extra.map(|e| e.metrics.clone()).unwrap_or_default(),
         }
     }
 
     fn info<'a>(&'a self, trace_id: TraceId, config: &'a Config) -> RootInfo<'a> {
-        RootInfo {
+        RootInfo::of_span(
             trace_id,
-            service: self.service.as_deref().unwrap_or(config.service()),
-            env: config.env(),
-            name: Some(&self.name),
-            resource: Some(self.resource.as_deref().unwrap_or(&self.name)),
-            tags: Some(&self.tags),
-            metrics: &self.metrics,
-        }
+            config,
+            &self.name,
+            self.service.as_deref(),
+            self.resource.as_deref(),
+            &self.tags,
+            &self.metrics,
+        )
     }
 }
 
@@ -87,6 +74,20 @@ static COUNT: AtomicUsize = AtomicUsize::new(0);
 fn key(trace: TraceId) -> (u128, u64) {
     // The low half of a trace id is random: it picks the shard as it is.
     (trace.to_u128(), trace.low())
+}
+
+/// `f` of the entry of `trace_id`, with its shard locked, when it is the root span
+/// `span_id`'s.
+fn with_entry(
+    trace_id: TraceId,
+    span_id: u64,
+    f: impl FnOnce(&mut Shard<u128, Root, crate::id::IdHasher>, u128),
+) {
+    let (trace, spread) = key(trace_id);
+    let mut map = TABLE.lock(spread);
+    if map.get(&trace).is_some_and(|root| root.span_id == span_id) {
+        f(&mut map, trace);
+    }
 }
 
 /// Whether local roots are registered: not known yet (the sampler is not read yet),
@@ -115,24 +116,21 @@ pub(crate) fn started(parts: &SpanParts) {
         state => state == YES,
     };
     if registering {
-        register(&parts.context, Root::of(parts));
+        register(parts);
     }
 }
 
 #[cold]
-fn register(context: &SpanContext, root: Root) {
-    let (trace, spread) = key(context.trace_id);
+fn register(parts: &SpanParts) {
+    let (trace, spread) = key(parts.context.trace_id);
     let mut map = TABLE.lock(spread);
     if map.contains_key(&trace) {
         // Another local root of the same trace (two requests of one upstream trace):
         // the first stands.
         return;
     }
-    if map.len() >= MAX_PER_SHARD {
-        counted(-(map.len() as isize));
-        map.clear();
-    }
-    map.insert(trace, root);
+    counted(-(clear_if_full(&mut map, MAX_PER_SHARD) as isize));
+    map.insert(trace, Root::of(parts));
     counted(1);
 }
 
@@ -146,14 +144,10 @@ pub(crate) fn changed(parts: &SpanParts) {
 
 #[cold]
 fn refresh(parts: &SpanParts) {
-    let (trace, spread) = key(parts.context.trace_id);
-    let mut map = TABLE.lock(spread);
-    if let Some(root) = map
-        .get_mut(&trace)
-        .filter(|root| root.span_id == parts.context.span_id.to_u64())
-    {
-        *root = Root::of(parts);
-    }
+    let context = &parts.context;
+    with_entry(context.trace_id, context.span_id.to_u64(), |map, trace| {
+        map.insert(trace, Root::of(parts));
+    });
 }
 
 /// A change made to span `span_id` by code that does not hold it
@@ -163,25 +157,22 @@ pub(crate) fn annotated(trace_id: TraceId, span_id: u64, change: &Annotation) {
     if COUNT.load(Ordering::Relaxed) == 0 {
         return;
     }
-    let (trace, spread) = key(trace_id);
-    let mut map = TABLE.lock(spread);
-    let Some(root) = map.get_mut(&trace).filter(|root| root.span_id == span_id) else {
-        return;
-    };
-    match change {
-        Annotation::Tag(key, value) => set(&mut root.tags, key.clone(), value.clone()),
-        Annotation::Metric(key, value) => set(&mut root.metrics, key.clone(), *value),
-        Annotation::Resource(resource) => root.resource = Some(resource.clone()),
-        Annotation::Error(_) => {}
-    }
+    with_entry(trace_id, span_id, |map, trace| {
+        let Some(root) = map.get_mut(&trace) else {
+            return;
+        };
+        match change {
+            Annotation::Tag(key, value) => set(&mut root.tags, key.clone(), value.clone()),
+            Annotation::Metric(key, value) => set(&mut root.metrics, key.clone(), *value),
+            Annotation::Resource(resource) => root.resource = Some(resource.clone()),
+            Annotation::Error(_) => {}
+        }
+    });
 }
 
 /// Counts `change` more roots here, and as work for finishing spans.
 fn counted(change: isize) {
-    match usize::try_from(change) {
-        Ok(more) => COUNT.fetch_add(more, Ordering::Relaxed),
-        Err(_) => COUNT.fetch_sub(change.unsigned_abs(), Ordering::Relaxed),
-    };
+    count(&COUNT, change);
     crate::annotations::count_finish_work(change);
 }
 
@@ -191,11 +182,8 @@ fn counted(change: isize) {
 /// it).
 #[cold]
 pub(crate) fn finished(context: &SpanContext, collector: Option<&dyn Collector>) {
-    if COUNT.load(Ordering::Relaxed) != 0
-        && context.is_local_root()
-        && !collector.is_some_and(|c| c.takes_roots())
-    {
-        remove_slow(context.trace_id, context.span_id.to_u64());
+    if context.is_local_root() && !collector.is_some_and(|c| c.takes_roots()) {
+        remove(context.trace_id, context.span_id.to_u64());
     }
 }
 
@@ -209,12 +197,10 @@ pub(crate) fn remove(trace_id: TraceId, span_id: u64) {
 
 #[cold]
 fn remove_slow(trace_id: TraceId, span_id: u64) {
-    let (trace, spread) = key(trace_id);
-    let mut map = TABLE.lock(spread);
-    if map.get(&trace).is_some_and(|root| root.span_id == span_id) {
+    with_entry(trace_id, span_id, |map, trace| {
         map.remove(&trace);
         counted(-1);
-    }
+    });
 }
 
 /// `f` of what is known of `trace_id`'s local root, if it is registered (under the
