@@ -102,15 +102,25 @@ impl CurrentSpan {
 pub(crate) fn error_details<E: std::error::Error + ?Sized>(
     error: &E,
 ) -> [(&'static str, String); 3] {
-    error_details_named(error, std::any::type_name::<E>())
+    let type_name = std::any::type_name::<E>();
+    let message = error.to_string();
+    let stack = error_stack(error, type_name, &message);
+    [
+        ("error.message", message),
+        ("error.type", type_name.to_owned()),
+        ("error.stack", stack),
+    ]
 }
 
-/// [`error_details`] with the error's type name given (a `dyn Error` keeps none).
-pub(crate) fn error_details_named<E: std::error::Error + ?Sized>(
+/// `error.stack` for `error`, whose type is `type_name` and whose `Display` is
+/// `message`: `type: message`, then each `source()` on a line of its own, then a
+/// backtrace when `RUST_BACKTRACE` or `RUST_LIB_BACKTRACE` enables one.
+pub(crate) fn error_stack<E: std::error::Error + ?Sized>(
     error: &E,
     type_name: &str,
-) -> [(&'static str, String); 3] {
-    let mut stack = format!("{type_name}: {error}");
+    message: &str,
+) -> String {
+    let mut stack = format!("{type_name}: {message}");
     let mut source = error.source();
     while let Some(cause) = source {
         let _ = write!(stack, "\nCaused by: {cause}");
@@ -120,11 +130,7 @@ pub(crate) fn error_details_named<E: std::error::Error + ?Sized>(
     if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
         let _ = write!(stack, "\n\nBacktrace:\n{backtrace}");
     }
-    [
-        ("error.message", error.to_string()),
-        ("error.type", type_name.to_owned()),
-        ("error.stack", stack),
-    ]
+    stack
 }
 
 #[cfg(test)]

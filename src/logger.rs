@@ -227,17 +227,6 @@ impl<L: Log + 'static> CorrelatingLogger<L> {
     }
 }
 
-/// Marks the current span as failed with the details of the error an ERROR record
-/// carries.
-fn mark_with(error: ErrorFields) {
-    current_span::with_current_span(|span| {
-        span.set_error(true);
-        for (key, value) in error.into_span_tags() {
-            span.set_tag(key, value);
-        }
-    });
-}
-
 /// Marks the current span as failed, with the line's message as `error.message`: the
 /// one allocation of an ERROR line; lines below ERROR never get here.
 #[cold]
@@ -289,7 +278,7 @@ impl<L: Log> CorrelatingLogger<L> {
         }
         if self.mark_errors {
             match error {
-                Some(error) => mark_with(error),
+                Some(error) => error.mark_current_span(),
                 None => mark_error(record),
             }
         }

@@ -23,22 +23,33 @@ pub(crate) struct ErrorFields {
 impl ErrorFields {
     pub(crate) fn of(error: &(dyn Error + 'static)) -> Self {
         let kind = kind_of(error);
-        let [message, _, stack] = crate::current_span::error_details_named(error, &kind);
+        let message = error.to_string();
+        let stack = crate::current_span::error_stack(error, &kind, &message);
         ErrorFields {
             kind,
-            message: message.1,
-            stack: stack.1,
+            message,
+            stack,
         }
     }
 
-    /// The span tags Datadog's tracers use for the same error (`error.type` is the
-    /// span's name for the kind).
-    pub(crate) fn into_span_tags(self) -> [(&'static str, String); 3] {
+    /// The three fields under their names in log lines, for structured output.
+    pub(crate) fn pairs(&self) -> [(&'static str, &str); 3] {
         [
-            ("error.type", self.kind),
-            ("error.message", self.message),
-            ("error.stack", self.stack),
+            ("error.kind", &self.kind),
+            ("error.message", &self.message),
+            ("error.stack", &self.stack),
         ]
+    }
+
+    /// Marks the current span as failed with these details, under the names Datadog's
+    /// tracers give them on spans (`error.type` for the kind).
+    pub(crate) fn mark_current_span(self) {
+        crate::current_span::with_current_span(|span| {
+            span.set_error(true);
+            span.set_tag("error.type", self.kind);
+            span.set_tag("error.message", self.message);
+            span.set_tag("error.stack", self.stack);
+        });
     }
 
     /// ` error.kind=... error.message=...` for text lines: each value bare when it is

@@ -28,10 +28,8 @@ impl Pairs<'_> {
             f("dd.span_id", ids.span())?;
             f("dd.parent_id", ids.parent())?;
         }
-        if let Some(error) = self.error {
-            f("error.kind", &error.kind)?;
-            f("error.message", &error.message)?;
-            f("error.stack", &error.stack)?;
+        for (key, value) in self.error.iter().flat_map(|error| error.pairs()) {
+            f(key, value)?;
         }
         Ok(())
     }

@@ -340,20 +340,14 @@ impl SpanlogLayer {
         if self.errors_unmarked {
             return;
         }
+        if let Some(error) = details.value {
+            return error.mark_current_span();
+        }
         let message = details.message.or(details.error);
         crate::current_span::with_current_span(|span| {
             span.set_error(true);
-            match details.value {
-                Some(error) => {
-                    for (key, value) in error.into_span_tags() {
-                        span.set_tag(key, value);
-                    }
-                }
-                None => {
-                    if let Some(message) = message {
-                        span.set_tag("error.message", message);
-                    }
-                }
+            if let Some(message) = message {
+                span.set_tag("error.message", message);
             }
         });
     }

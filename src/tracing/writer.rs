@@ -1,7 +1,7 @@
 //! [`CorrelatedWriter`]: the correlation fields in each line `tracing_subscriber::fmt`
 //! writes, whatever its format options.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io::{self, Write};
 
 use tracing_core::Metadata;
@@ -119,31 +119,20 @@ thread_local! {
     ///
     /// [`SpanlogLayer`]: super::SpanlogLayer
     static EVENT_ERROR: RefCell<Option<ErrorFields>> = const { RefCell::new(None) };
-    /// Whether [`EVENT_ERROR`] holds one: a relaxed read to know.
-    static HAS_EVENT_ERROR: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Hands the error of the event about to be written to this thread's next line (the
 /// layer sets it for every ERROR event, and clears it on any other).
 pub(crate) fn set_event_error(error: Option<ErrorFields>) {
-    let has = error.is_some();
-    if !has && !HAS_EVENT_ERROR.try_with(Cell::get).unwrap_or(false) {
-        return;
-    }
     let _ = EVENT_ERROR.try_with(|slot| {
         if let Ok(mut slot) = slot.try_borrow_mut() {
             *slot = error;
-            let _ = HAS_EVENT_ERROR.try_with(|flag| flag.set(has));
         }
     });
 }
 
 /// The error of the event being written, taken.
 fn take_event_error() -> Option<ErrorFields> {
-    if !HAS_EVENT_ERROR.try_with(Cell::get).unwrap_or(false) {
-        return None;
-    }
-    let _ = HAS_EVENT_ERROR.try_with(|flag| flag.set(false));
     EVENT_ERROR
         .try_with(|slot| slot.try_borrow_mut().ok()?.take())
         .ok()
@@ -248,10 +237,8 @@ fn correlate(out: &mut Vec<u8>, line: &[u8], json: bool, style: FieldStyle) -> i
         pair(out, "dd.span_id", ids.span());
         pair(out, "dd.parent_id", ids.parent());
     }
-    if let Some(error) = &error {
-        pair(out, "error.kind", &error.kind);
-        pair(out, "error.message", &error.message);
-        pair(out, "error.stack", &error.stack);
+    for (key, value) in error.iter().flat_map(ErrorFields::pairs) {
+        pair(out, key, value);
     }
     out.push(b'}');
     out.extend_from_slice(breaks);
