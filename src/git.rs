@@ -53,17 +53,20 @@ impl GitMetadata {
         sha.into_iter().chain(url)
     }
 
-    /// What `env` (and `embedded`) say, in the order of the module's page.
-    pub(crate) fn read(env: &mut Env<'_>, embedded: &GitMetadata) -> GitMetadata {
+    /// What `env`, the `DD_TAGS` the configuration read (`dd_tags`) and `embedded`
+    /// say, in the order of the module's page.
+    pub(crate) fn read(
+        env: &mut Env<'_>,
+        dd_tags: &[(String, String)],
+        embedded: &GitMetadata,
+    ) -> GitMetadata {
         if !env.get_bool("DD_TRACE_GIT_METADATA_ENABLED", true) {
             return GitMetadata::default();
         }
-        let tags = env.get("DD_TAGS").unwrap_or_default();
         let from_tags = |key: &str| {
-            tags.split([',', ' ', '\t'])
-                .filter_map(|pair| pair.split_once(':'))
-                .find(|(k, _)| k.trim() == key)
-                .map(|(_, v)| v.trim().to_owned())
+            (dd_tags.iter())
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
                 .filter(|v| !v.is_empty())
         };
         let commit_sha = env
@@ -106,7 +109,8 @@ static METADATA: OnceCell<GitMetadata> = OnceCell::new();
 pub(crate) fn metadata() -> &'static GitMetadata {
     METADATA.get_or_init(|| {
         let embedded = EMBEDDED.get().cloned().unwrap_or_default();
-        GitMetadata::read(&mut crate::env::process(), &embedded)
+        let dd_tags = crate::config::global().tags();
+        GitMetadata::read(&mut crate::env::process(), dd_tags, &embedded)
     })
 }
 
@@ -156,7 +160,9 @@ mod tests {
                 .map(|(_, v)| (*v).into())
         };
         let mut env = Env::new(lookup, |warning| panic!("{warning}"));
-        GitMetadata::read(&mut env, embedded)
+        // `DD_TAGS` as the configuration reads it.
+        let config = crate::config::Config::from_vars(&mut env);
+        GitMetadata::read(&mut env, config.tags(), embedded)
     }
 
     #[test]
