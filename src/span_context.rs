@@ -1,6 +1,7 @@
 //! The context a span hands to its children, log lines and other services: its ids
 //! and the trace-wide data that travel with the trace.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::id::{SpanId, TraceId};
@@ -53,12 +54,17 @@ pub(crate) struct TraceMeta {
     pub(crate) tags: Vec<(String, String)>,
     /// Other vendors' `tracestate` members, in order, kept for the next hop.
     pub(crate) foreign_tracestate: Vec<String>,
-    /// The last Datadog span id upstream (`p:` in `tracestate`, or the Datadog parent a
-    /// W3C parent replaced): `_dd.parent_id` on this process's root span.
-    pub(crate) last_parent_id: Option<u64>,
+    /// The last Datadog span id upstream (`p:` in `tracestate`, copied as it came, or
+    /// the Datadog parent a W3C parent replaced, as 16 hex digits): `_dd.parent_id` on
+    /// this process's root span.
+    pub(crate) last_parent_id: Option<String>,
     /// What went wrong with the propagated tags on the way in (`extract_max_size`,
-    /// `decoding_error`): `_dd.propagation_error` on this process's root span.
-    pub(crate) propagation_error: Option<&'static str>,
+    /// `decoding_error`, `malformed_tid <value>`): `_dd.propagation_error` on this
+    /// process's root span.
+    pub(crate) propagation_error: Option<Cow<'static, str>>,
+    /// W3C's `random` trace flag (level 2) as it arrived: set again on every
+    /// `traceparent` sent for the same trace.
+    pub(crate) random_flag: bool,
 }
 
 impl TraceMeta {
@@ -69,7 +75,8 @@ impl TraceMeta {
             && self.tags.is_empty()
             && self.foreign_tracestate.is_empty()
             && self.last_parent_id.is_none()
-            && self.propagation_error.is_none();
+            && self.propagation_error.is_none()
+            && !self.random_flag;
         (!empty).then(|| Arc::new(self))
     }
 }

@@ -326,34 +326,76 @@ mod malformed {
         )]);
     }
 
+    /// The W3C context with `state` as its tracestate: continued (an invalid
+    /// tracestate never affects traceparent), and what is sent on.
+    fn continued_with(state: &str) -> HashMap<String, String> {
+        let remote = propagation::extract(&headers(&[("traceparent", TP), ("tracestate", state)]))
+            .unwrap_or_else(|| panic!("tracestate {state:?} must not stop the trace"));
+        assert_eq!(
+            remote.context().trace_id(),
+            TraceId::from_u128(0x0af7651916cd43dd8448eb211c80319c)
+        );
+        assert_eq!(
+            remote.context().span_id(),
+            SpanId::from_u64(0xb7ad6b7169203331)
+        );
+        injected(remote.context()).into_iter().collect()
+    }
+
+    /// The tracestate members sent on after ours.
+    fn others(out: &HashMap<String, String>) -> Vec<&str> {
+        let state = &out["tracestate"];
+        assert!(state.starts_with("dd="), "{state}");
+        state.split(',').skip(1).collect()
+    }
+
     #[test]
-    fn tracestate_over_32_members() {
+    fn tracestate_over_32_members_is_discarded_not_the_trace() {
         let members: Vec<String> = (0..33).map(|i| format!("v{i}=x")).collect();
-        none(&[("traceparent", TP), ("tracestate", &members.join(","))]);
-        let ok: Vec<String> = (0..32).map(|i| format!("v{i}=x")).collect();
-        assert!(
-            propagation::extract(&headers(&[
-                ("traceparent", TP),
-                ("tracestate", &ok.join(","))
-            ]))
-            .is_some()
+        let out = continued_with(&members.join(","));
+        assert!(others(&out).is_empty(), "{out:?}");
+        // 32 are kept; with ours in front, the last one makes way (at most 32 in all).
+        let out = continued_with(&members[..32].join(","));
+        assert_eq!(
+            others(&out),
+            members[..31].iter().map(String::as_str).collect::<Vec<_>>()
         );
     }
 
     #[test]
-    fn tracestate_malformed_members() {
+    fn tracestate_breaking_the_grammar_is_discarded_not_the_trace() {
         for state in [
             "noequals",
             "UPPER=x",
             "a=b=c",
-            "a=x,a=y",
-            "dd=s:abc",
-            "dd=nocolon",
+            "a=,b=3",
+            "@a=1,b=2",
+            "a =1",
+            "a.b=1",
             "a=tab\tinside",
             "a=\u{7f}",
+            &format!("{}=1,b=2", "z".repeat(257)),
         ] {
-            none(&[("traceparent", TP), ("tracestate", state)]);
+            let out = continued_with(state);
+            assert!(others(&out).is_empty(), "{state:?}: {out:?}");
+            assert_eq!(out["x-datadog-sampling-priority"], "1", "{state:?}");
         }
+    }
+
+    #[test]
+    fn repeated_tracestate_keys_keep_the_first() {
+        assert_eq!(others(&continued_with("a=1,a=2,b=3")), ["a=1", "b=3"]);
+    }
+
+    #[test]
+    fn unreadable_dd_items_are_left_out_not_the_member() {
+        // `s` that is not a number: the sampled flag decides.
+        let out = continued_with("dd=s:abc;t.usr.id:x,b=1");
+        assert_eq!(out["x-datadog-sampling-priority"], "1");
+        assert!(out["x-datadog-tags"].contains("_dd.p.usr.id=x"), "{out:?}");
+        assert_eq!(others(&out), ["b=1"]);
+        let out = continued_with("dd=nocolon;s:2");
+        assert_eq!(out["x-datadog-sampling-priority"], "2");
     }
 
     #[test]
@@ -364,7 +406,7 @@ mod malformed {
         );
         none(&[("traceparent", &long)]);
         let state = format!("a={}", "x".repeat(9000));
-        none(&[("traceparent", TP), ("tracestate", &state)]);
+        assert!(others(&continued_with(&state)).is_empty());
     }
 
     /// Tags Datadog's tracers cannot read are dropped, not the trace: an oversize or
@@ -410,53 +452,114 @@ mod malformed {
     #[test]
     fn datadog_ids() {
         none(&[("x-datadog-trace-id", "0"), ("x-datadog-parent-id", "2")]);
-        none(&[("x-datadog-trace-id", "1"), ("x-datadog-parent-id", "0")]);
         none(&[("x-datadog-trace-id", "abc"), ("x-datadog-parent-id", "2")]);
         none(&[("x-datadog-trace-id", "-1"), ("x-datadog-parent-id", "2")]);
         none(&[
             ("x-datadog-trace-id", "18446744073709551616"),
             ("x-datadog-parent-id", "2"),
         ]);
-        none(&[("x-datadog-trace-id", "1")]);
+        none(&[("x-datadog-trace-id", "1"), ("x-datadog-parent-id", "two")]);
         none(&[("x-datadog-parent-id", "1")]);
     }
 
+    /// Synthetics sends `x-datadog-parent-id: 0`: Datadog's tracers continue the trace
+    /// (keeping its origin and decision) with no parent, and so does spanlog; likewise
+    /// when the parent id is missing.
     #[test]
-    fn datadog_tid_must_be_16_lower_case_hex() {
+    fn a_zero_or_missing_datadog_parent_continues_the_trace() {
+        for parent in [Some("0"), None] {
+            let mut pairs = vec![
+                ("x-datadog-trace-id", "123456789"),
+                ("x-datadog-sampling-priority", "2"),
+                ("x-datadog-origin", "synthetics"),
+            ];
+            pairs.extend(parent.map(|p| ("x-datadog-parent-id", p)));
+            let remote = propagation::extract(&headers(&pairs)).expect("continued");
+            assert_eq!(
+                remote.context().trace_id(),
+                TraceId::from_parts(0, 123456789)
+            );
+            assert!(remote.context().span_id().is_zero());
+            assert_eq!(remote.context().origin(), Some("synthetics"));
+            let span = start_span("synthetic.request").child_of(remote).start();
+            assert_eq!(span.trace_id(), TraceId::from_parts(0, 123456789));
+            assert!(span.parent_id().is_zero());
+            let out: HashMap<_, _> = injected(span.context()).into_iter().collect();
+            assert_eq!(out["x-datadog-trace-id"], "123456789");
+            assert_eq!(out["x-datadog-parent-id"], span.span_id().to_string());
+            assert_eq!(out["x-datadog-sampling-priority"], "2");
+            assert_eq!(out["x-datadog-origin"], "synthetics");
+        }
+    }
+
+    /// A malformed `_dd.p.tid` drops only the upper half of the trace id (the lower
+    /// half and the other tags stand), as Datadog's tracers do.
+    #[test]
+    fn a_malformed_datadog_tid_drops_only_the_tid() {
         for tid in [
             "6B04D2E800000000",
             "6b04d2e8",
             "6b04d2e8000000000",
             "6b04d2e80000000g",
         ] {
-            let tags = format!("_dd.p.tid={tid}");
-            none(&[
+            let tags = format!("_dd.p.tid={tid},_dd.p.usr.id=baz64");
+            let remote = propagation::extract(&headers(&[
                 ("x-datadog-trace-id", "1"),
                 ("x-datadog-parent-id", "2"),
                 ("x-datadog-tags", &tags),
-            ]);
+            ]))
+            .expect(tid);
+            assert_eq!(
+                remote.context().trace_id(),
+                TraceId::from_parts(0, 1),
+                "{tid}"
+            );
+            let out: HashMap<_, _> = injected(remote.context()).into_iter().collect();
+            assert_eq!(
+                out["x-datadog-tags"], "_dd.p.dm=-0,_dd.p.usr.id=baz64",
+                "{tid}"
+            );
         }
     }
 
+    /// Origins are taken as they come (Datadog's tracers do not check them), sent on
+    /// unchanged in `x-datadog-origin`, and with `,`, `;` and `~` replaced in
+    /// `tracestate`, whose syntax cannot carry them.
     #[test]
-    fn datadog_priority_and_origin() {
+    fn datadog_origins_travel_as_they_came() {
         none(&[
             ("x-datadog-trace-id", "1"),
             ("x-datadog-parent-id", "2"),
             ("x-datadog-sampling-priority", "high"),
         ]);
-        for origin in ["a,b", "a;b", "a~b", &"o".repeat(65)] {
-            none(&[
+        let long = "o".repeat(65);
+        for (origin, in_tracestate) in [
+            ("synthetics;=web,z", "synthetics_~web_z"),
+            ("a~b", "a_b"),
+            (long.as_str(), long.as_str()),
+        ] {
+            let remote = propagation::extract(&headers(&[
                 ("x-datadog-trace-id", "1"),
                 ("x-datadog-parent-id", "2"),
                 ("x-datadog-origin", origin),
-            ]);
+            ]))
+            .expect(origin);
+            assert_eq!(remote.context().origin(), Some(origin));
+            let out: HashMap<_, _> = injected(remote.context()).into_iter().collect();
+            assert_eq!(out["x-datadog-origin"], origin);
+            assert!(
+                out["tracestate"].contains(&format!(";o:{in_tracestate}")),
+                "{out:?}"
+            );
         }
-        // In tracestate `~` stands for `=`, and `,`/`;` cannot appear in the member.
-        for origin in [&"o".repeat(65), " a"] {
-            let state = format!("dd=s:1;o:{origin}");
-            none(&[("traceparent", TP), ("tracestate", &state)]);
-        }
+        // Not printable ASCII: the origin is left out, not the trace.
+        let remote = propagation::extract(&headers(&[
+            ("x-datadog-trace-id", "1"),
+            ("x-datadog-parent-id", "2"),
+            ("x-datadog-origin", "é"),
+        ]))
+        .expect("continued");
+        assert_eq!(remote.context().origin(), None);
     }
 
     #[test]
@@ -614,4 +717,206 @@ fn an_upstream_decision_is_kept_and_a_reject_sends_no_decision_maker() {
         value(&out, "x-datadog-tags").contains("_dd.p.dm=-0"),
         "{out:?}"
     );
+}
+
+/// W3C Trace Context level 2, as its validation suite checks it (re-expressed here):
+/// what a service sends on for the `traceparent` and `tracestate` it received.
+mod w3c_level_2 {
+    use super::*;
+
+    const TRACE: &str = "12345678901234567890123456789012";
+
+    /// The headers a child of the incoming context sends on (a new trace when there is
+    /// no valid context).
+    fn forwarded(flags: &str, tracestate: Option<&str>) -> HashMap<String, String> {
+        let traceparent = format!("00-{TRACE}-1234567890123456-{flags}");
+        let mut pairs = vec![("traceparent", traceparent.as_str())];
+        pairs.extend(tracestate.map(|s| ("tracestate", s)));
+        let mut span = start_span("w3c.request");
+        if let Some(remote) = propagation::extract(&headers(&pairs)) {
+            span = span.child_of(remote);
+        }
+        let span = span.start();
+        injected(span.context()).into_iter().collect()
+    }
+
+    fn members(out: &HashMap<String, String>) -> Vec<(String, String)> {
+        out["tracestate"]
+            .split(',')
+            .map(|m| {
+                let (k, v) = m.split_once('=').expect("key=value");
+                (k.to_owned(), v.to_owned())
+            })
+            .collect()
+    }
+
+    fn value(out: &HashMap<String, String>, key: &str) -> Option<String> {
+        members(out)
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    #[test]
+    fn the_random_flag_is_propagated_with_the_trace() {
+        for (incoming, outgoing) in [("02", "02"), ("03", "03"), ("01", "01"), ("00", "00")] {
+            let out = forwarded(incoming, None);
+            let traceparent = &out["traceparent"];
+            assert!(
+                traceparent.starts_with(&format!("00-{TRACE}-")),
+                "{traceparent}"
+            );
+            assert!(!traceparent.contains("-1234567890123456-"), "a new parent");
+            assert!(
+                traceparent.ends_with(&format!("-{outgoing}")),
+                "{incoming}: {traceparent}"
+            );
+        }
+        // Traces started here do not claim it, as Datadog's tracers do not.
+        let span = start_span("new").start();
+        let out: HashMap<_, _> = injected(span.context()).into_iter().collect();
+        assert!(out["traceparent"].ends_with("-01"), "{out:?}");
+    }
+
+    #[test]
+    fn the_random_flag_survives_a_datadog_first_extraction() {
+        let remote = propagation::extract(&headers(&[
+            ("x-datadog-trace-id", "8687463697196027922"),
+            ("x-datadog-parent-id", "1311768467284833366"),
+            ("x-datadog-tags", "_dd.p.tid=1234567890123456"),
+            ("traceparent", &format!("00-{TRACE}-1234567890123456-03")),
+        ]))
+        .unwrap();
+        assert_eq!(remote.style(), PropagationStyle::Datadog);
+        let out: HashMap<_, _> = injected(remote.context()).into_iter().collect();
+        assert!(out["traceparent"].ends_with("-03"), "{out:?}");
+    }
+
+    #[test]
+    fn keys_follow_the_level_2_grammar() {
+        let all = "abcdefghijklmnopqrstuvwxyz0123456789_-*/";
+        let vendor = format!("{all}@a-z0-9_-*/");
+        let values: String = (0x20u8..=0x7e)
+            .filter(|&b| b != b',' && b != b'=')
+            .map(char::from)
+            .collect();
+        for key in [
+            all.to_owned(),
+            vendor,
+            "foo@".to_owned(),
+            "foo@@bar".to_owned(),
+            "foo@bar@baz".to_owned(),
+            "z".repeat(256),
+            format!("{}@{}", "t".repeat(241), "v".repeat(14)),
+            format!("{}@v", "t".repeat(242)),
+            format!("t@{}", "v".repeat(15)),
+        ] {
+            let out = forwarded("00", Some(&format!("foo=1,{key}={values}")));
+            assert_eq!(value(&out, "foo").as_deref(), Some("1"), "{key}");
+            assert_eq!(value(&out, &key).as_deref(), Some(values.as_str()), "{key}");
+        }
+        for bad in [
+            "@foo".to_owned(),
+            "z".repeat(257),
+            "FOO".to_owned(),
+            "foo.bar".to_owned(),
+        ] {
+            let out = forwarded("00", Some(&format!("foo=1,{bad}=1")));
+            assert_eq!(
+                value(&out, "foo"),
+                None,
+                "{bad}: the whole tracestate is discarded"
+            );
+            assert!(
+                out["traceparent"].contains(TRACE),
+                "{bad}: the trace is not"
+            );
+        }
+    }
+
+    #[test]
+    fn optional_white_space_around_members_is_dropped() {
+        for state in [
+            "foo=1 \t , \t bar=2, \t baz=3",
+            "foo=1\t \t,\t \tbar=2,\t \tbaz=3",
+        ] {
+            let out = forwarded("00", Some(state));
+            let others: Vec<_> = members(&out).into_iter().skip(1).collect();
+            assert_eq!(
+                others,
+                [("foo", "1"), ("bar", "2"), ("baz", "3")]
+                    .map(|(k, v)| (k.to_owned(), v.to_owned())),
+                "{state:?}"
+            );
+        }
+        for state in [" foo=1", "\tfoo=1", "foo=1 ", "foo=1\t", "\t foo=1 \t"] {
+            assert_eq!(
+                value(&forwarded("00", Some(state)), "foo").as_deref(),
+                Some("1"),
+                "{state:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_tracestate_is_discarded() {
+        let out = forwarded("00", Some(""));
+        assert_eq!(members(&out).len(), 1, "only ours: {out:?}");
+        assert_eq!(
+            value(&forwarded("00", Some("foo=1,")), "foo").as_deref(),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn at_most_32_members_go_on_ours_first() {
+        let incoming: Vec<String> = (1..=32).map(|i| format!("bar{i:02}={i:02}")).collect();
+        let out = forwarded("00", Some(&incoming.join(",")));
+        let sent = members(&out);
+        assert_eq!(sent.len(), 32);
+        assert_eq!(sent[0].0, "dd");
+        assert_eq!(value(&out, "bar01").as_deref(), Some("01"));
+        // 33 is over the limit: the list is discarded.
+        let incoming: Vec<String> = (1..=33).map(|i| format!("bar{i:02}={i:02}")).collect();
+        let out = forwarded("00", Some(&incoming.join(",")));
+        assert_eq!(value(&out, "bar01"), None);
+    }
+
+    /// A `dd` member that contradicts the sampled flag loses, as in Datadog's tracers;
+    /// and the decision maker that went with the overridden decision goes with it:
+    /// reset to the default (`-0`) when the flag keeps the trace, dropped when it
+    /// drops it.
+    #[test]
+    fn the_sampled_flag_overrides_dd_and_its_decision_maker() {
+        let out = forwarded("01", Some("foo=1,dd=s:-1;t.dm:-4;t.usr.id:baz64~~"));
+        assert_eq!(out["x-datadog-sampling-priority"], "1");
+        assert_eq!(
+            out["x-datadog-tags"],
+            "_dd.p.dm=-0,_dd.p.usr.id=baz64==,_dd.p.tid=1234567890123456"
+        );
+        let dd = value(&out, "dd").unwrap();
+        assert!(dd.contains(";t.dm:-0;"), "{dd}");
+        let out = forwarded("00", Some("foo=1,dd=s:2;t.dm:-4;t.usr.id:baz64~~"));
+        assert_eq!(out["x-datadog-sampling-priority"], "0");
+        assert!(!out["x-datadog-tags"].contains("_dd.p.dm"), "{out:?}");
+        assert!(!value(&out, "dd").unwrap().contains("t.dm:"), "{out:?}");
+        // Agreeing: the decision maker stands.
+        let out = forwarded("01", Some("dd=s:2;t.dm:-4"));
+        assert_eq!(out["x-datadog-sampling-priority"], "2");
+        assert!(out["x-datadog-tags"].starts_with("_dd.p.dm=-4"), "{out:?}");
+    }
+
+    /// `t.tid` in `dd` is not read: the trace id's upper half is `traceparent`'s,
+    /// whatever `t.tid` says, malformed or not.
+    #[test]
+    fn the_trace_id_is_traceparents_whatever_t_tid_says() {
+        for tid in ["XXXX", "640cfd8d0000ffff", "1234567890123456"] {
+            let out = forwarded("01", Some(&format!("dd=s:1;t.tid:{tid}")));
+            assert!(out["traceparent"].contains(TRACE), "{tid}");
+            assert!(
+                out["x-datadog-tags"].contains("_dd.p.tid=1234567890123456"),
+                "{tid}: {out:?}"
+            );
+        }
+    }
 }

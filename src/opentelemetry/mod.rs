@@ -198,14 +198,8 @@ pub(crate) fn current_context() -> Option<SpanContext> {
         )),
         tracestate: (!state.is_empty()).then_some(state),
     };
-    let mut context = propagation::from_w3c(&headers)
-        // A trace state spanlog cannot read is dropped, not the span.
-        .or_else(|| {
-            propagation::from_w3c(&W3cHeaders {
-                tracestate: None,
-                ..headers
-            })
-        })?;
+    // A trace state that breaks the W3C grammar is dropped, not the span.
+    let mut context = propagation::from_w3c(&headers)?;
     context.parent_id = SpanId::from_u64(ids.parent_id());
     if !ids.remote {
         // A span of this process: what came from upstream belongs to its local root.

@@ -1,8 +1,10 @@
 //! Datadog's `x-datadog-*` headers.
 
+use std::borrow::Cow;
+
 use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
-use super::values::{MAX_TAGS_LEN, parse_decimal, parse_hex16, valid_origin, valid_tag};
+use super::values::{MAX_TAGS_LEN, parse_decimal, parse_hex16, readable_origin, valid_tag};
 use crate::id::{SpanId, TraceId};
 use crate::span_context::{SpanContext, TraceMeta};
 
@@ -12,28 +14,43 @@ pub(super) const SAMPLING_PRIORITY: &str = "x-datadog-sampling-priority";
 pub(super) const ORIGIN: &str = "x-datadog-origin";
 pub(super) const TAGS: &str = "x-datadog-tags";
 
-/// The context the headers describe; `None` when they are absent or invalid in any way.
+/// The context the headers describe; `None` when there is no valid trace id. What
+/// else is wrong drops only what is wrong, as Datadog's tracers do: a missing or zero
+/// parent id continues the trace with no parent (synthetics sends 0), an origin that
+/// is not printable ASCII and a malformed `_dd.p.tid` are left out, and unreadable
+/// tags are dropped and noted.
 pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
     let trace_low = parse_decimal(&carrier.get(TRACE_ID)?)?;
-    let parent = parse_decimal(&carrier.get(PARENT_ID)?)?;
-    if trace_low == 0 || parent == 0 {
+    if trace_low == 0 {
         return None;
     }
+    let parent = match carrier.get(PARENT_ID) {
+        None => 0,
+        Some(value) => parse_decimal(&value)?,
+    };
     let sampling_priority = match carrier.get(SAMPLING_PRIORITY) {
         None => None,
         Some(value) => Some(value.trim().parse::<i32>().ok()?),
     };
-    let origin = match carrier.get(ORIGIN) {
-        None => None,
-        Some(value) => Some(valid_origin(value.trim())?.to_owned()),
-    };
+    let origin = carrier
+        .get(ORIGIN)
+        .and_then(|value| readable_origin(value.trim()).map(str::to_owned));
     // Tags that cannot be read are dropped, not the trace, as Datadog's tracers do.
     let (trace_high, tags, propagation_error) = match carrier.get(TAGS) {
         None => (0, Vec::new(), None),
-        Some(value) if value.len() > MAX_TAGS_LEN => (0, Vec::new(), Some("extract_max_size")),
+        Some(value) if value.len() > MAX_TAGS_LEN => {
+            (0, Vec::new(), Some(Cow::Borrowed("extract_max_size")))
+        }
         Some(value) => match parse_tags(&value) {
-            Ok((high, tags)) => (high?, tags, None),
-            Err(Malformed) => (0, Vec::new(), Some("decoding_error")),
+            Ok(Tags {
+                high: Ok(high),
+                tags,
+            }) => (high, tags, None),
+            Ok(Tags {
+                high: Err(tid),
+                tags,
+            }) => (0, tags, Some(Cow::Owned(format!("malformed_tid {tid}")))),
+            Err(Malformed) => (0, Vec::new(), Some(Cow::Borrowed("decoding_error"))),
         },
     };
     let mut context = SpanContext {
@@ -41,9 +58,8 @@ pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
         trace: TraceMeta {
             origin,
             tags,
-            foreign_tracestate: Vec::new(),
-            last_parent_id: None,
             propagation_error,
+            ..TraceMeta::default()
         }
         .shared(),
         ..SpanContext::new(
@@ -58,18 +74,23 @@ pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
 /// A tag list that breaks the header's syntax.
 struct Malformed;
 
-/// The propagated tags, in arrival order.
-type Tags = Vec<(String, String)>;
+/// What `x-datadog-tags` carries that spanlog keeps.
+struct Tags {
+    /// The upper 64 bits of the trace id (`_dd.p.tid`; 0 when absent), or the value
+    /// that was not 16 lower-case hex digits.
+    high: Result<u64, String>,
+    /// The propagated `_dd.p.*` tags that may travel in both styles, in arrival order.
+    tags: Vec<(String, String)>,
+}
 
 /// `k=v,...`, read as Datadog's tracers read it: keys are printable ASCII without
 /// spaces, `,` or `=`; values are printable ASCII without `,` (trailing spaces dropped);
-/// a later key replaces an earlier one. The upper 64 bits of the trace id (`_dd.p.tid`;
-/// `None` when it is not 16 lower-case hex digits, which invalidates the context) and
-/// the propagated `_dd.p.*` tags that may travel in both styles; other keys are left
-/// out.
-fn parse_tags(header: &str) -> Result<(Option<u64>, Tags), Malformed> {
-    let mut high = Some(0);
-    let mut tags: Tags = Vec::new();
+/// a later key replaces an earlier one; keys other than `_dd.p.*` are left out.
+fn parse_tags(header: &str) -> Result<Tags, Malformed> {
+    let mut out = Tags {
+        high: Ok(0),
+        tags: Vec::new(),
+    };
     for member in header.split(',') {
         let (key, value) = member.split_once('=').ok_or(Malformed)?;
         let value = value.trim_end_matches(' ');
@@ -84,13 +105,13 @@ fn parse_tags(header: &str) -> Result<(Option<u64>, Tags), Malformed> {
             return Err(Malformed);
         }
         if key == "_dd.p.tid" {
-            high = parse_hex16(value);
+            out.high = parse_hex16(value).ok_or_else(|| value.to_owned());
         } else if valid_tag(key, value) {
-            tags.retain(|(k, _)| k != key);
-            tags.push((key.to_owned(), value.to_owned()));
+            out.tags.retain(|(k, _)| k != key);
+            out.tags.push((key.to_owned(), value.to_owned()));
         }
     }
-    Ok((high, tags))
+    Ok(out)
 }
 
 pub(super) fn inject(trace: &Trace<'_>, carrier: &mut dyn Injector) {

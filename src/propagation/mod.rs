@@ -36,15 +36,29 @@
 //!
 //! # Invalid input
 //!
-//! Extraction never panics and never returns a half-valid context: a style whose
-//! headers break any rule is ignored as a whole, and with no valid style the result is
-//! `None` (start a new trace). The rules: ids are decimal (Datadog) or lower-case hex of
-//! the exact length (W3C), and never zero; `_dd.p.tid` is exactly 16 lower-case hex
-//! digits; `x-datadog-tags` is at most 512 bytes; an origin is 1 to 64 printable ASCII
-//! characters without `,`, `;` or `~`; `traceparent` version `ff` is invalid
-//! and version `00` is exactly 55 characters; `tracestate` has at most 32 well-formed,
-//! distinct members (stricter than W3C, which would keep `traceparent` and drop only
-//! `tracestate`); no header is longer than 8 KiB.
+//! Extraction never panics. As in Datadog's tracers, what is wrong is dropped, not
+//! more: a style whose ids cannot be read is ignored (with no valid style the result
+//! is `None`: start a new trace), but a bad field beside valid ids costs only that
+//! field.
+//!
+//! - Ids are decimal (Datadog) or lower-case hex of the exact length (W3C), and the
+//!   trace id is never zero. `traceparent` version `ff` is invalid and version `00`
+//!   is exactly 55 characters. No header longer than 8 KiB is read.
+//! - A missing or zero `x-datadog-parent-id` (synthetics sends `0`) continues the
+//!   trace with no parent span.
+//! - `x-datadog-tags` over 512 bytes or breaking its syntax is dropped and noted
+//!   (`_dd.propagation_error` on the local root span); a `_dd.p.tid` that is not
+//!   exactly 16 lower-case hex digits is dropped alone (noted as `malformed_tid`).
+//! - An origin is taken as it came when it is printable ASCII, else left out.
+//! - `tracestate` follows W3C Trace Context level 2: at most 32 members with keys of
+//!   up to 256 characters (`a-z`, `0-9`, `_-*/@`, starting with a letter or digit)
+//!   and values of printable ASCII without `,` and `=`. A list that breaks these
+//!   rules is discarded as a whole and never affects `traceparent`: the trace goes
+//!   on. A repeated key is kept once, where it first appears. In Datadog's `dd`
+//!   member, an item that cannot be read is left out; `p` is kept as it came.
+//! - `traceparent`'s flags: `sampled` wins over a `dd` priority that contradicts it
+//!   (and the decision maker is reset with it), and the level 2 `random` flag is
+//!   sent on with the trace.
 
 mod carrier;
 mod datadog;

@@ -46,6 +46,11 @@ impl<'a> Trace<'a> {
             .chain(dm.chain(rest).map(|(k, v)| (k.as_str(), v.as_str())))
     }
 
+    /// W3C's `random` flag, as it arrived with the trace.
+    pub(super) fn random_flag(&self) -> bool {
+        self.meta.is_some_and(|m| m.random_flag)
+    }
+
     pub(super) fn foreign_tracestate(&self) -> &'a [String] {
         self.meta
             .map(|m| m.foreign_tracestate.as_slice())

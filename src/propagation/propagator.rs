@@ -122,19 +122,21 @@ impl Propagator {
                 let foreign = w3c_meta
                     .map(|m| &m.foreign_tracestate)
                     .filter(|members| !members.is_empty());
+                let random = w3c_meta.is_some_and(|m| m.random_flag);
                 let last_parent = (w3c.span_id != context.span_id).then(|| {
-                    w3c_meta
-                        .and_then(|m| m.last_parent_id)
-                        .unwrap_or(context.span_id.to_u64())
+                    let p = w3c_meta.and_then(|m| m.last_parent_id.clone());
+                    let datadog = context.span_id.to_u64();
+                    p.or_else(|| (datadog != 0).then(|| format!("{datadog:016x}")))
                 });
-                if same && (foreign.is_some() || last_parent.is_some()) {
+                if same && (foreign.is_some() || last_parent.is_some() || random) {
                     let meta = context.trace.get_or_insert_with(Default::default);
                     let meta = std::sync::Arc::make_mut(meta);
                     if let Some(members) = foreign {
                         meta.foreign_tracestate = members.clone();
                     }
+                    meta.random_flag = random;
                     if let Some(last_parent) = last_parent {
-                        meta.last_parent_id = Some(last_parent);
+                        meta.last_parent_id = last_parent;
                         context.span_id = w3c.span_id;
                     }
                 }
@@ -306,7 +308,10 @@ mod tests {
         for state in ["dd=s:1;t.usr:", "dd=s:1;t.a b:c"] {
             let context = extract(&[("traceparent", TP), ("tracestate", state)]);
             assert!(meta(&context).tags.is_empty(), "{state}");
-            assert_eq!(meta(&context).propagation_error, Some("decoding_error"));
+            assert_eq!(
+                meta(&context).propagation_error.as_deref(),
+                Some("decoding_error")
+            );
             let out = inject_all(&context);
             assert_eq!(
                 out["x-datadog-tags"], "_dd.p.tid=0af7651916cd43dd",
@@ -366,7 +371,7 @@ mod tests {
                 ("x-datadog-parent-id", "2"),
                 ("x-datadog-tags", tags),
             ]);
-            assert_eq!(meta(&context).propagation_error, Some(error));
+            assert_eq!(meta(&context).propagation_error.as_deref(), Some(error));
             assert!(meta(&context).tags.is_empty());
         }
     }
@@ -390,10 +395,16 @@ mod tests {
         };
         let context = with(None);
         assert_eq!(context.span_id, SpanId::from_u64(0xb7ad6b7169203331));
-        assert_eq!(meta(&context).last_parent_id, Some(1));
+        assert_eq!(
+            meta(&context).last_parent_id.as_deref(),
+            Some("0000000000000001")
+        );
         let context = with(Some("dd=s:1;p:00000000000000aa"));
         assert_eq!(context.span_id, SpanId::from_u64(0xb7ad6b7169203331));
-        assert_eq!(meta(&context).last_parent_id, Some(0xaa));
+        assert_eq!(
+            meta(&context).last_parent_id.as_deref(),
+            Some("00000000000000aa")
+        );
         // The same parent in both: nothing to reconcile.
         let same = extract(&[
             ("x-datadog-trace-id", "9532127138774266268"),
@@ -407,6 +418,39 @@ mod tests {
             same.upstream_priority(),
             None,
             "no x-datadog-sampling-priority"
+        );
+    }
+
+    /// `p:` names the last Datadog span upstream; Datadog's tracers copy it to
+    /// `_dd.parent_id` as it came, hex or not, and continue the trace.
+    #[test]
+    fn tracestate_p_is_kept_as_it_came() {
+        for (p, kept) in [("0123456789abcdef", "0123456789abcdef"), ("XX!X", "XX!X")] {
+            let state = format!("key1=value1,dd=s:2;t.dm:-4;p:{p}");
+            let context = extract(&[("traceparent", TP), ("tracestate", &state)]);
+            assert_eq!(context.span_id, SpanId::from_u64(0xb7ad6b7169203331));
+            assert_eq!(meta(&context).last_parent_id.as_deref(), Some(kept));
+            assert_eq!(context.sampling_priority(), 2);
+            assert_eq!(meta(&context).foreign_tracestate, ["key1=value1"]);
+        }
+    }
+
+    /// A malformed `_dd.p.tid` is dropped and noted as Datadog's tracers note it.
+    #[test]
+    fn a_malformed_tid_is_noted() {
+        let context = extract(&[
+            ("x-datadog-trace-id", "1"),
+            ("x-datadog-parent-id", "2"),
+            ("x-datadog-tags", "_dd.p.tid=1234567890abcdeX,_dd.p.dm=-4"),
+        ]);
+        assert_eq!(context.trace_id.high(), 0);
+        assert_eq!(
+            meta(&context).propagation_error.as_deref(),
+            Some("malformed_tid 1234567890abcdeX")
+        );
+        assert_eq!(
+            meta(&context).tags,
+            [("_dd.p.dm".to_owned(), "-4".to_owned())]
         );
     }
 }

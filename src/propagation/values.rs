@@ -3,16 +3,12 @@
 /// Longest header value accepted on extraction, in bytes.
 pub(super) const MAX_HEADER_LEN: usize = 8192;
 
-/// Origins are short words (`rum`, `synthetics`, `lambda`): 1 to 64 printable ASCII
-/// characters without `,`, `;` or `~` and without blanks at either end, so that they
-/// travel unchanged in both styles.
-pub(super) fn valid_origin(origin: &str) -> Option<&str> {
-    let ok = !origin.is_empty()
-        && origin.len() <= 64
-        && origin.trim() == origin
-        && origin
-            .bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && !b",;~".contains(&b));
+/// An origin as Datadog's tracers take it (`rum`, `synthetics`, `lambda`, or whatever
+/// a product sends): any non-empty run of printable ASCII, blanks at either end already
+/// trimmed. `x-datadog-origin` carries it unchanged; `tracestate` carries it with
+/// `,`, `;` and `~` replaced (see `w3c::encode`).
+pub(super) fn readable_origin(origin: &str) -> Option<&str> {
+    let ok = !origin.is_empty() && origin.bytes().all(|b| (0x20..0x7f).contains(&b));
     ok.then_some(origin)
 }
 

@@ -1,10 +1,10 @@
 //! W3C Trace Context: `traceparent` and `tracestate`, with Datadog's `dd` member.
 
+use std::borrow::Cow;
+
 use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
-use super::values::{
-    MAX_HEADER_LEN, is_lower_hex, parse_hex16, parse_lower_hex, valid_origin, valid_tag,
-};
+use super::values::{MAX_HEADER_LEN, is_lower_hex, parse_lower_hex, readable_origin, valid_tag};
 use crate::id::{SpanId, TraceId};
 use crate::span_context::{SpanContext, TraceMeta};
 
@@ -16,34 +16,59 @@ pub(super) const MAX_MEMBERS: usize = 32;
 /// Datadog's limit on its own `dd` member, in characters.
 const MAX_DD_MEMBER: usize = 256;
 
-/// The context the headers describe; `None` when `traceparent` is absent or invalid, or
-/// when `tracestate` is present but invalid.
+/// The context the headers describe; `None` when `traceparent` is absent or invalid.
+/// A `tracestate` that breaks the W3C grammar is discarded as a whole and never affects
+/// `traceparent`: the trace is continued without it.
 pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
-    let (trace_id, parent, sampled) = parse_traceparent(carrier.get(TRACEPARENT)?.trim())?;
-    let state = match carrier.get(TRACESTATE) {
-        None => State::default(),
-        Some(header) => parse_tracestate(&header)?,
-    };
+    let parent = parse_traceparent(carrier.get(TRACEPARENT)?.trim())?;
+    let mut state = carrier
+        .get(TRACESTATE)
+        .and_then(|header| parse_tracestate(&header))
+        .unwrap_or_default();
+    let sampled = parent.flags & SAMPLED != 0;
     let sampling_priority = reconcile(sampled, state.priority, state.origin.as_deref());
+    if state.priority.is_some_and(|p| p != sampling_priority) {
+        // The sampled flag overrode `dd`'s decision: the decision maker that went with
+        // that decision no longer holds (Datadog's tracers reset it to the default).
+        state.tags.retain(|(k, _)| k != "_dd.p.dm");
+        if sampling_priority > 0 {
+            state
+                .tags
+                .insert(0, ("_dd.p.dm".to_owned(), "-0".to_owned()));
+        }
+    }
     let mut context = SpanContext {
         remote: true,
-        span_id: parent,
         trace: TraceMeta {
             origin: state.origin,
             tags: state.tags,
             foreign_tracestate: state.foreign,
             last_parent_id: state.last_parent_id,
-            propagation_error: state.propagation_error,
+            propagation_error: state.propagation_error.map(Cow::Borrowed),
+            random_flag: parent.flags & RANDOM != 0,
         }
         .shared(),
-        ..SpanContext::new(trace_id, parent)
+        ..SpanContext::new(parent.trace_id, parent.span_id)
     };
     context.set_upstream_priority(Some(sampling_priority));
     Some(context)
 }
 
+/// `traceparent`'s sampled flag.
+const SAMPLED: u8 = 0x01;
+/// `traceparent`'s `random` flag (level 2): the trace id's right-most 7 bytes are
+/// random. Propagated as it came; never set on traces started here, as Datadog's
+/// tracers do not set it.
+const RANDOM: u8 = 0x02;
+
+struct Traceparent {
+    trace_id: TraceId,
+    span_id: SpanId,
+    flags: u8,
+}
+
 /// `version-traceid-parentid-flags`, all lower-case hex.
-fn parse_traceparent(header: &str) -> Option<(TraceId, SpanId, bool)> {
+fn parse_traceparent(header: &str) -> Option<Traceparent> {
     let bytes = header.as_bytes();
     if !header.is_ascii() || bytes.len() < 55 || bytes.len() > MAX_HEADER_LEN {
         return None;
@@ -65,11 +90,11 @@ fn parse_traceparent(header: &str) -> Option<(TraceId, SpanId, bool)> {
     if trace == 0 || parent == 0 {
         return None;
     }
-    Some((
-        TraceId::from_u128(trace),
-        SpanId::from_u64(parent),
-        flags & 1 == 1,
-    ))
+    Some(Traceparent {
+        trace_id: TraceId::from_u128(trace),
+        span_id: SpanId::from_u64(parent),
+        flags,
+    })
 }
 
 #[derive(Default)]
@@ -78,11 +103,14 @@ struct State {
     origin: Option<String>,
     tags: Vec<(String, String)>,
     foreign: Vec<String>,
-    last_parent_id: Option<u64>,
+    last_parent_id: Option<String>,
     propagation_error: Option<&'static str>,
 }
 
-/// The list members, Datadog's `dd` member decoded and the others kept as they came.
+/// The list members, Datadog's `dd` member decoded and the others kept as they came;
+/// `None` when the list breaks the W3C grammar (a malformed member, more than 32
+/// members, longer than 8 KiB). Optional white space around members is dropped, and
+/// a repeated key is kept once, where it first appears.
 fn parse_tracestate(header: &str) -> Option<State> {
     if header.len() > MAX_HEADER_LEN {
         return None;
@@ -94,15 +122,18 @@ fn parse_tracestate(header: &str) -> Option<State> {
             continue;
         }
         let (key, value) = member.split_once('=')?;
-        if !valid_key(key) || !valid_value(value) || keys.contains(&key) {
+        if !valid_key(key) || !valid_value(value) {
             return None;
+        }
+        if keys.contains(&key) {
+            continue;
         }
         keys.push(key);
         if keys.len() > MAX_MEMBERS {
             return None;
         }
         if key == "dd" {
-            parse_dd(value, &mut state)?;
+            parse_dd(value, &mut state);
         } else {
             state.foreign.push(member.to_owned());
         }
@@ -111,18 +142,22 @@ fn parse_tracestate(header: &str) -> Option<State> {
 }
 
 /// `s:<priority>;o:<origin>;p:<parent>;t.<tag>:<value>`, with `~` standing for `=`.
-fn parse_dd(member: &str, state: &mut State) -> Option<()> {
+/// An item that cannot be read is left out, not the member: as Datadog's tracers do,
+/// `p` is kept as it came (it only names the last Datadog span upstream), and `t.tid`
+/// is not read (the trace id's upper half is in `traceparent` itself).
+fn parse_dd(member: &str, state: &mut State) {
     for item in member.split(';') {
-        let (key, value) = item.split_once(':')?;
+        let Some((key, value)) = item.split_once(':') else {
+            continue;
+        };
         match key {
-            "s" => state.priority = Some(value.parse().ok()?),
-            "o" => state.origin = Some(valid_origin(&value.replace('~', "="))?.to_owned()),
-            // The last Datadog span upstream: `_dd.parent_id` on our root span.
-            "p" => state.last_parent_id = Some(parse_hex16(value)?),
-            // Checked, not kept: the trace id's upper half is in `traceparent` itself.
-            "t.tid" => {
-                parse_hex16(value)?;
+            "s" => state.priority = value.parse().ok(),
+            "o" => {
+                let origin = value.replace('~', "=");
+                state.origin = readable_origin(&origin).is_some().then_some(origin);
             }
+            "p" => state.last_parent_id = (!value.is_empty()).then(|| value.to_owned()),
+            "t.tid" => {}
             _ => {
                 if let Some(tag) = key.strip_prefix("t.") {
                     let (key, value) = (format!("_dd.p.{tag}"), value.replace('~', "="));
@@ -137,26 +172,18 @@ fn parse_dd(member: &str, state: &mut State) -> Option<()> {
             }
         }
     }
-    Some(())
 }
 
-/// W3C keys: `[a-z0-9][a-z0-9_-*/]{0,255}`, or `tenant@system`.
+/// W3C level 2 keys: a lower-case letter or a digit, then up to 255 of lower-case
+/// letters, digits, `_`, `-`, `*`, `/` and `@` (which level 1 allowed once, to separate
+/// a tenant from a system: `tenant@system` keys are still valid).
 fn valid_key(key: &str) -> bool {
-    let part = |s: &str, max: usize, first: fn(u8) -> bool| {
-        let b = s.as_bytes();
-        !b.is_empty()
-            && b.len() <= max
-            && first(b[0])
-            && b.iter()
-                .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_-*/".contains(&c))
-    };
-    let lower_or_digit = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    match key.split_once('@') {
-        None => part(key, 256, lower_or_digit),
-        Some((tenant, system)) => {
-            part(tenant, 241, lower_or_digit) && part(system, 14, |c| c.is_ascii_lowercase())
-        }
-    }
+    let b = key.as_bytes();
+    let first = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !b.is_empty()
+        && b.len() <= 256
+        && first(b[0])
+        && b.iter().all(|&c| first(c) || b"_-*/@".contains(&c))
 }
 
 /// W3C values: 1 to 256 printable ASCII characters except `,` and `=`, not ending in a
@@ -182,11 +209,17 @@ fn reconcile(sampled: bool, priority: Option<i32>, origin: Option<&str>) -> i32 
 
 pub(super) fn inject(trace: &Trace<'_>, carrier: &mut dyn Injector) {
     let ctx = trace.context;
-    let sampled = u8::from(trace.sampling_priority > 0);
+    let mut flags = 0;
+    if trace.sampling_priority > 0 {
+        flags |= SAMPLED;
+    }
+    if trace.random_flag() {
+        flags |= RANDOM;
+    }
     carrier.set(
         TRACEPARENT,
         format!(
-            "00-{:032x}-{:016x}-{sampled:02x}",
+            "00-{:032x}-{:016x}-{flags:02x}",
             ctx.trace_id.to_u128(),
             ctx.span_id.to_u64()
         ),

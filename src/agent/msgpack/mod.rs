@@ -518,8 +518,8 @@ mod tests {
                             ("_dd.p.x".into(), "y".into()),
                         ],
                         foreign_tracestate: vec![],
-                        last_parent_id: rng.random_bool(0.5).then_some(0xabc),
-                        propagation_error: None,
+                        last_parent_id: rng.random_bool(0.5).then(|| "0000000000000abc".into()),
+                        ..TraceMeta::default()
                     }));
                 }
                 batch.push(span);
@@ -667,8 +667,9 @@ mod tests {
             origin: Some("rum".into()),
             tags: vec![("_dd.p.dm".into(), "-4".into())],
             foreign_tracestate: vec![],
-            last_parent_id: Some(0x92de221fbdd042ee),
-            propagation_error: Some("extract_max_size"),
+            last_parent_id: Some("92de221fbdd042ee".into()),
+            propagation_error: Some("extract_max_size".into()),
+            random_flag: false,
         }));
         let tags = Tags {
             service: "blog",

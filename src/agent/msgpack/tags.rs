@@ -40,9 +40,9 @@ pub(super) fn write_tags<F: Format>(
     // span sets is left out.
     let own = |key: &str| span.meta().iter().any(|(k, _)| k == key);
     // The trace-level tags a chunk's first span carries.
-    let mut trace_level: ArrayVec<(&str, &str), 6> = ArrayVec::new();
+    let mut trace_level: ArrayVec<(&str, &str), 8> = ArrayVec::new();
     // Trace-level ids as hex text, made here: written as copies (see `Format`).
-    let mut hex: ArrayVec<(&str, [u8; 16]), 2> = ArrayVec::new();
+    let mut hex: ArrayVec<(&str, [u8; 16]), 1> = ArrayVec::new();
     let mut propagated: &[(String, String)] = &[];
     if chunk_root {
         if !tags.global.iter().any(|(key, _)| key == "language") {
@@ -65,10 +65,10 @@ pub(super) fn write_tags<F: Format>(
         if let Some(origin) = trace.and_then(|t| t.origin.as_deref()) {
             trace_level.push(("_dd.origin", origin));
         }
-        if let Some(parent) = trace.and_then(|t| t.last_parent_id) {
-            hex.push(("_dd.parent_id", hex16(parent)));
+        if let Some(parent) = trace.and_then(|t| t.last_parent_id.as_deref()) {
+            trace_level.push(("_dd.parent_id", parent));
         }
-        if let Some(error) = trace.and_then(|t| t.propagation_error) {
+        if let Some(error) = trace.and_then(|t| t.propagation_error.as_deref()) {
             trace_level.push(("_dd.propagation_error", error));
         }
         trace_level.extend(tags.git.tags());
