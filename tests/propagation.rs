@@ -1,6 +1,8 @@
 //! SPEC §5: extraction and injection of Datadog and W3C trace context.
 
 mod common;
+#[path = "common/reference.rs"]
+mod reference;
 
 use std::collections::HashMap;
 
@@ -917,6 +919,290 @@ mod w3c_level_2 {
                 out["x-datadog-tags"].contains("_dd.p.tid=1234567890123456"),
                 "{tid}: {out:?}"
             );
+        }
+    }
+}
+
+/// Zipkin's B3, both forms, as Datadog's tracers read and write it.
+mod b3 {
+    use super::*;
+
+    fn with(style: PropagationStyle) -> Propagator {
+        Propagator::new()
+            .with_extract(&[style])
+            .with_inject(&[style])
+    }
+
+    fn extract(style: PropagationStyle, pairs: &[(&str, &str)]) -> Option<SpanContext> {
+        with(style).extract(&headers(pairs)).map(SpanContext::from)
+    }
+
+    /// A context of the given trace, span and decision, as another service sent it.
+    fn remote(trace: u128, span: u64, priority: i32) -> SpanContext {
+        let high = format!("_dd.p.tid={:016x}", (trace >> 64) as u64);
+        let mut pairs = vec![
+            ("x-datadog-trace-id".to_owned(), (trace as u64).to_string()),
+            ("x-datadog-parent-id".to_owned(), span.to_string()),
+            (
+                "x-datadog-sampling-priority".to_owned(),
+                priority.to_string(),
+            ),
+        ];
+        if trace >> 64 != 0 {
+            pairs.push(("x-datadog-tags".to_owned(), high));
+        }
+        let pairs: HashMap<String, String> = pairs.into_iter().collect();
+        propagation::Propagator::new()
+            .with_extract(&[PropagationStyle::Datadog])
+            .extract(&pairs)
+            .unwrap()
+            .into()
+    }
+
+    fn inject(style: PropagationStyle, context: &SpanContext) -> HashMap<String, String> {
+        let mut out = HashMap::new();
+        with(style).inject(context, &mut out);
+        out
+    }
+
+    #[test]
+    fn multi_headers_both_ways() {
+        let context = extract(
+            PropagationStyle::B3Multi,
+            &[
+                ("X-B3-TraceId", "000000000000000000000000075bcd15"),
+                ("x-b3-spanid", "000000003ade68b1"),
+                ("x-b3-sampled", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(context.trace_id(), TraceId::from_u128(123456789));
+        assert_eq!(context.span_id(), SpanId::from_u64(987654321));
+        assert_eq!(context.sampling_priority(), 1);
+        let span = start_span("b3").child_of(context).start();
+        let out = inject(PropagationStyle::B3Multi, span.context());
+        assert_eq!(
+            out["x-b3-traceid"], "00000000075bcd15",
+            "16 digits: a 64-bit trace id"
+        );
+        assert_eq!(
+            out["x-b3-spanid"],
+            format!("{:016x}", span.span_id().to_u64())
+        );
+        assert_eq!(out["x-b3-sampled"], "1");
+        assert_eq!(out.len(), 3, "{out:?}");
+    }
+
+    #[test]
+    fn single_header_both_ways() {
+        let context = extract(
+            PropagationStyle::B3Single,
+            &[(
+                "b3",
+                "640cfd8d00000000abcdefab12345678-000000003ade68b1-d-05e3ac9a4f6e3b90",
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            context.trace_id(),
+            TraceId::from_u128(0x640cfd8d00000000abcdefab12345678)
+        );
+        assert_eq!(context.span_id(), SpanId::from_u64(0x3ade68b1));
+        assert_eq!(context.sampling_priority(), 2);
+        let out = inject(
+            PropagationStyle::B3Single,
+            &remote(0x640cfd8d00000000abcdefab12345678, 0x3ade68b1, 2),
+        );
+        assert_eq!(
+            out["b3"],
+            "640cfd8d00000000abcdefab12345678-000000003ade68b1-d"
+        );
+        assert_eq!(out.len(), 1, "{out:?}");
+    }
+
+    #[test]
+    fn invalid_b3_starts_a_new_trace() {
+        for pairs in [
+            &[
+                ("x-b3-traceid", "0"),
+                ("x-b3-spanid", "0"),
+                ("x-b3-sampled", "1"),
+            ][..],
+            &[("x-b3-traceid", "xyz"), ("x-b3-spanid", "1")],
+            &[("x-b3-traceid", &"1".repeat(33)), ("x-b3-spanid", "1")],
+            &[("x-b3-traceid", "1"), ("x-b3-spanid", &"1".repeat(17))],
+            &[("x-b3-spanid", "1")],
+        ] {
+            assert_eq!(extract(PropagationStyle::B3Multi, pairs), None, "{pairs:?}");
+        }
+        for single in ["0", "1", "d", "", "garbage", "0-1-1", "1-x-1"] {
+            assert_eq!(
+                extract(PropagationStyle::B3Single, &[("b3", single)]),
+                None,
+                "{single:?}"
+            );
+        }
+    }
+
+    /// The reference: Datadog's Python tracer reads and writes the same headers the
+    /// same way, both forms, both id widths, every decision.
+    #[test]
+    fn b3_agrees_with_ddtrace_both_ways() {
+        let Some(python) = reference::ddtrace_python() else {
+            return;
+        };
+        let t32 = "640cfd8d00000000abcdefab12345678";
+        let t16 = "00000000075bcd15";
+        let s = "000000003ade68b1";
+        let upper = "ABCDEF0000000000000000000000000F";
+        let multi = |pairs: &[(&str, &str)]| {
+            (
+                "b3multi",
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let single = |value: &str| ("b3", vec![("b3".to_owned(), value.to_owned())]);
+        let extractions = vec![
+            multi(&[
+                ("x-b3-traceid", t32),
+                ("x-b3-spanid", s),
+                ("x-b3-sampled", "1"),
+            ]),
+            multi(&[
+                ("x-b3-traceid", t16),
+                ("x-b3-spanid", s),
+                ("x-b3-sampled", "0"),
+            ]),
+            multi(&[
+                ("x-b3-traceid", t16),
+                ("x-b3-spanid", s),
+                ("x-b3-flags", "1"),
+            ]),
+            multi(&[
+                ("x-b3-traceid", t16),
+                ("x-b3-spanid", s),
+                ("x-b3-sampled", "0"),
+                ("x-b3-flags", "1"),
+            ]),
+            multi(&[("x-b3-traceid", t16), ("x-b3-spanid", s)]),
+            multi(&[
+                ("x-b3-traceid", upper),
+                ("x-b3-spanid", s),
+                ("x-b3-sampled", "1"),
+            ]),
+            multi(&[("x-b3-traceid", t16)]),
+            multi(&[
+                ("x-b3-traceid", "0"),
+                ("x-b3-spanid", "0"),
+                ("x-b3-sampled", "1"),
+            ]),
+            multi(&[("x-b3-traceid", "nothex"), ("x-b3-spanid", s)]),
+            single(&format!("{t32}-{s}-1")),
+            single(&format!("{t16}-{s}")),
+            single(&format!("{t16}-{s}-0")),
+            single(&format!("{t16}-{s}-d-05e3ac9a4f6e3b90")),
+            single(&format!("{t16}-{s}-x")),
+            single(&format!("{upper}-{s}-1")),
+            single(&format!("0-{s}-1")),
+            single("garbage"),
+        ];
+        let injections: Vec<(&str, u128, u64, i32)> = [("b3multi", 0), ("b3", 0)]
+            .into_iter()
+            .flat_map(|(style, _)| {
+                [-1, 0, 1, 2].into_iter().flat_map(move |p| {
+                    [
+                        (
+                            style,
+                            0x640cfd8d00000000abcdefab12345678u128,
+                            0x3ade68b1u64,
+                            p,
+                        ),
+                        (style, 123456789, 987654321, p),
+                    ]
+                })
+            })
+            .collect();
+        let mut input = String::new();
+        for (style, pairs) in &extractions {
+            let headers: serde_json::Map<String, serde_json::Value> = pairs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect();
+            input += &serde_json::json!({"style": style, "headers": headers}).to_string();
+            input.push('\n');
+        }
+        for (style, trace, span, priority) in &injections {
+            input += &serde_json::json!({"style": style, "trace_id": trace.to_string(), "span_id": span.to_string(), "priority": priority}).to_string();
+            input.push('\n');
+        }
+        let script = r#"
+import sys, json
+from ddtrace import config
+from ddtrace.propagation.http import HTTPPropagator as P
+from ddtrace._trace.context import Context
+out = []
+for line in sys.stdin:
+    case = json.loads(line)
+    config._propagation_style_extract = [case["style"]]
+    config._propagation_style_inject = [case["style"]]
+    if "headers" in case:
+        c = P.extract(case["headers"])
+        out.append([str(c.trace_id) if c.trace_id else None,
+                    str(c.span_id) if c.span_id else None, c.sampling_priority])
+    else:
+        c = Context(trace_id=int(case["trace_id"]), span_id=int(case["span_id"]),
+                    sampling_priority=case["priority"])
+        h = {}
+        P.inject(c, h)
+        out.append(h)
+print(json.dumps(out))
+"#;
+        let output = reference::run_python(&python, script, &[], &input);
+        let answers: Vec<serde_json::Value> =
+            serde_json::from_str(output.trim()).expect("ddtrace's answer");
+        assert_eq!(answers.len(), extractions.len() + injections.len());
+        for ((style, pairs), answer) in extractions.iter().zip(&answers) {
+            let style = if *style == "b3" {
+                PropagationStyle::B3Single
+            } else {
+                PropagationStyle::B3Multi
+            };
+            let pairs: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let ours = extract(style, &pairs);
+            let case = format!("{style} {pairs:?}: ddtrace {answer}, spanlog {ours:?}");
+            match answer[0].as_str() {
+                None => assert_eq!(ours, None, "{case}"),
+                Some(trace) => {
+                    let ours = ours.expect(&case);
+                    assert_eq!(ours.trace_id().to_u128().to_string(), trace, "{case}");
+                    let span = answer[1].as_str().unwrap_or("0");
+                    assert_eq!(ours.span_id().to_u64().to_string(), span, "{case}");
+                    if let Some(priority) = answer[2].as_i64() {
+                        assert_eq!(i64::from(ours.sampling_priority()), priority, "{case}");
+                    }
+                }
+            }
+        }
+        for ((style, trace, span, priority), answer) in
+            injections.iter().zip(&answers[extractions.len()..])
+        {
+            let style = if *style == "b3" {
+                PropagationStyle::B3Single
+            } else {
+                PropagationStyle::B3Multi
+            };
+            let ours: serde_json::Value = inject(style, &remote(*trace, *span, *priority))
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::from(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            assert_eq!(&ours, answer, "{style} {trace:x} {span:x} {priority}");
         }
     }
 }

@@ -79,22 +79,7 @@ fn a_rate_decides_by_trace_id_as_ddtrace_does() {
         .iter()
         .map(|(id, _, _)| format!("{id}\n"))
         .collect();
-    let mut child = std::process::Command::new(python)
-        .args(["-c", script, rate])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(ids.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let python_says = String::from_utf8(out.stdout).unwrap();
+    let python_says = reference::run_python(&python, script, &[rate], &ids);
     let python_says = python_says.trim();
     assert_eq!(python_says.len(), 10_000);
     for ((id, priority, _), verdict) in decisions.iter().zip(python_says.chars()) {

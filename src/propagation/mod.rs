@@ -25,14 +25,16 @@
 //!
 //! # Styles
 //!
-//! Both [`PropagationStyle::Datadog`] (`x-datadog-*`) and
+//! [`PropagationStyle::Datadog`] (`x-datadog-*`) and
 //! [`PropagationStyle::TraceContext`] (`traceparent`, `tracestate`) are on by default,
-//! in that order. On extraction the first style whose headers are valid wins; when the
-//! W3C headers describe the same trace, other vendors' `tracestate` members are kept for
+//! in that order; [`PropagationStyle::B3Multi`] (`x-b3-*`) and
+//! [`PropagationStyle::B3Single`] (`b3`) are there for services behind Zipkin-era
+//! proxies. On extraction the first style whose headers are valid wins; when the W3C
+//! headers describe the same trace, other vendors' `tracestate` members are kept for
 //! the next hop. Choose in code with [`Propagator`], or with
 //! `DD_TRACE_PROPAGATION_STYLE` (both directions), `DD_TRACE_PROPAGATION_STYLE_EXTRACT`
 //! and `DD_TRACE_PROPAGATION_STYLE_INJECT`: comma-separated `datadog`, `tracecontext`,
-//! or `none`.
+//! `b3multi`, `b3` (or `b3 single header`), or `none`, in any case.
 //!
 //! # Invalid input
 //!
@@ -60,6 +62,7 @@
 //!   (and the decision maker is reset with it), and the level 2 `random` flag is
 //!   sent on with the trace.
 
+mod b3;
 mod carrier;
 mod datadog;
 mod outgoing;

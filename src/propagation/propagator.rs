@@ -6,7 +6,7 @@ use once_cell::sync::OnceCell;
 use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
 use super::style::{ExtractedContext, PropagationStyle};
-use super::{datadog, w3c};
+use super::{b3, datadog, w3c};
 use crate::env::Env;
 use crate::global::AlreadySet;
 use crate::span_context::SpanContext;
@@ -107,11 +107,11 @@ impl Propagator {
             .extract
             .iter()
             .find_map(|&style| Some((style, extract_style(style, carrier)?)))?;
-        // A W3C context of the same trace refines a Datadog one, as Datadog's tracers
-        // do: other vendors' tracestate members are kept for the next hop, and when a
-        // proxy updated only `traceparent`, its parent wins, the Datadog one being
+        // A W3C context of the same trace refines one of another style, as Datadog's
+        // tracers do: other vendors' tracestate members are kept for the next hop, and
+        // when a proxy updated only `traceparent`, its parent wins, the other one being
         // kept as the last Datadog parent (`_dd.parent_id`).
-        if style == PropagationStyle::Datadog
+        if style != PropagationStyle::TraceContext
             && self.extract.contains(&PropagationStyle::TraceContext)
         {
             if let Some(w3c) = w3c::extract(carrier) {
@@ -157,6 +157,8 @@ impl Propagator {
             match style {
                 PropagationStyle::Datadog => datadog::inject(&trace, carrier),
                 PropagationStyle::TraceContext => w3c::inject(&trace, carrier),
+                PropagationStyle::B3Multi => b3::inject_multi(&trace, carrier),
+                PropagationStyle::B3Single => b3::inject_single(&trace, carrier),
             }
         }
     }
@@ -191,6 +193,8 @@ fn extract_style(style: PropagationStyle, carrier: &dyn Extractor) -> Option<Spa
     match style {
         PropagationStyle::Datadog => datadog::extract(carrier),
         PropagationStyle::TraceContext => w3c::extract(carrier),
+        PropagationStyle::B3Multi => b3::extract_multi(carrier),
+        PropagationStyle::B3Single => b3::extract_single(carrier),
     }
 }
 
@@ -198,16 +202,27 @@ fn parse_styles(name: &str, value: &str, env: &mut Env<'_>) -> Vec<PropagationSt
     let mut styles = Vec::new();
     let mut none = false;
     for word in value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-        match word.to_ascii_lowercase().as_str() {
-            "datadog" => styles.push(PropagationStyle::Datadog),
-            "tracecontext" => styles.push(PropagationStyle::TraceContext),
-            "none" => none = true,
-            _ => env.warn(format!(
-                "spanlog: ignoring {word:?} in {name}={value:?}: spanlog knows datadog, tracecontext and none"
-            )),
+        let style = match word.to_ascii_lowercase().as_str() {
+            "datadog" => PropagationStyle::Datadog,
+            "tracecontext" => PropagationStyle::TraceContext,
+            "b3multi" => PropagationStyle::B3Multi,
+            "b3" | "b3 single header" => PropagationStyle::B3Single,
+            "none" => {
+                none = true;
+                continue;
+            }
+            _ => {
+                env.warn(format!(
+                    "spanlog: ignoring {word:?} in {name}={value:?}: spanlog knows datadog, tracecontext, b3multi, b3 (or b3 single header) and none"
+                ));
+                continue;
+            }
+        };
+        // A style named twice counts once, where it first appears.
+        if !styles.contains(&style) {
+            styles.push(style);
         }
     }
-    styles.dedup();
     if styles.is_empty() && !none {
         return DEFAULT_STYLES.to_vec();
     }
@@ -264,10 +279,16 @@ mod tests {
         ]);
         assert!(Propagator::new().extract(&headers).is_some());
         assert!(p.extract(&headers).is_none());
-        let (p, w) = read(&[("DD_TRACE_PROPAGATION_STYLE", "b3multi,tracecontext")]);
+        let (p, w) = read(&[("DD_TRACE_PROPAGATION_STYLE", "zipkin,tracecontext")]);
         assert_eq!(p.extract_styles(), [PropagationStyle::TraceContext]);
         assert_eq!(w.len(), 1, "one warning, not one per direction: {w:?}");
-        assert!(w[0].contains("b3multi") && w[0].contains("DD_TRACE_PROPAGATION_STYLE"));
+        assert!(w[0].contains("zipkin") && w[0].contains("DD_TRACE_PROPAGATION_STYLE"));
+        let (p, w) = read(&[("DD_TRACE_PROPAGATION_STYLE", "B3multi, b3 single header,b3")]);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            p.extract_styles(),
+            [PropagationStyle::B3Multi, PropagationStyle::B3Single]
+        );
         let (p, w) = read(&[("DD_TRACE_PROPAGATION_STYLE", "bogus")]);
         assert_eq!(p, Propagator::new(), "nothing usable: the default");
         assert_eq!(w.len(), 1, "{w:?}");

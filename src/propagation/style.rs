@@ -13,6 +13,12 @@ pub enum PropagationStyle {
     Datadog,
     /// W3C Trace Context: `traceparent` and `tracestate`.
     TraceContext,
+    /// Zipkin's B3 in several headers: `x-b3-traceid`, `x-b3-spanid`, `x-b3-sampled`,
+    /// `x-b3-flags` (`b3multi`).
+    B3Multi,
+    /// Zipkin's B3 in one header, `b3: {trace id}-{span id}-{sampling state}`
+    /// (`b3`, also named `b3 single header`).
+    B3Single,
 }
 
 impl PropagationStyle {
@@ -20,6 +26,8 @@ impl PropagationStyle {
         match self {
             PropagationStyle::Datadog => "datadog",
             PropagationStyle::TraceContext => "tracecontext",
+            PropagationStyle::B3Multi => "b3multi",
+            PropagationStyle::B3Single => "b3",
         }
     }
 }

@@ -17,3 +17,26 @@ pub(crate) fn ddtrace_python() -> Option<String> {
         }
     }
 }
+
+/// Runs `script` with `python` and `args`, `input` on its standard input; its standard
+/// output. Panics (failing the test) when it fails.
+pub(crate) fn run_python(python: &str, script: &str, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .env("DD_TRACE_ENABLED", "false")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the reference python starts");
+    let mut stdin = child.stdin.take().expect("piped");
+    stdin
+        .write_all(input.as_bytes())
+        .expect("the script reads its input");
+    drop(stdin);
+    let output = child.wait_with_output().expect("the reference python ends");
+    assert!(output.status.success(), "the reference script failed");
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}

@@ -506,18 +506,10 @@ fn check_with_ddtrace(headers: &axum::http::HeaderMap, client: &FinishedSpan) {
         .collect();
     let script = "import json, sys\n\
         from ddtrace.propagation.http import HTTPPropagator\n\
-        c = HTTPPropagator.extract(json.loads(sys.argv[1]))\n\
+        c = HTTPPropagator.extract(json.loads(sys.stdin.read()))\n\
         print(c.trace_id, c.span_id, c.sampling_priority)";
-    let out = std::process::Command::new(python)
-        .args(["-c", script, &serde_json::Value::Object(pairs).to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed = String::from_utf8(out.stdout).unwrap();
+    let headers = serde_json::Value::Object(pairs).to_string();
+    let printed = reference::run_python(&python, script, &[], &headers);
     let mut parts = printed.split_whitespace();
     let trace: u128 = parts.next().unwrap().parse().unwrap();
     let span: u64 = parts.next().unwrap().parse().unwrap();
