@@ -38,6 +38,10 @@ pub struct FinishedSpan {
     pub meta: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     /// Numeric tags.
     pub metrics: Vec<(Cow<'static, str>, f64)>,
+    /// Links to other spans.
+    pub links: Vec<crate::SpanLink>,
+    /// Events during the span.
+    pub events: Vec<crate::SpanEvent>,
 }
 
 impl FinishedSpan {
@@ -67,6 +71,8 @@ impl FinishedSpan {
             error: false,
             meta: Vec::new(),
             metrics: Vec::new(),
+            links: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -86,6 +92,8 @@ impl FinishedSpan {
             error,
             tags,
             metrics,
+            links,
+            events,
         } = extra.map(|extra| *extra).unwrap_or_default();
         FinishedSpan {
             context,
@@ -98,6 +106,8 @@ impl FinishedSpan {
             error,
             meta: tags,
             metrics,
+            links,
+            events,
         }
     }
 }

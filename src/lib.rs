@@ -156,6 +156,7 @@ mod instrument;
 mod invalid;
 #[cfg(feature = "json")]
 pub mod json;
+mod links;
 mod logger;
 #[cfg(feature = "opentelemetry")]
 pub mod opentelemetry;
@@ -182,6 +183,7 @@ pub use crate::global::AlreadySet;
 pub use crate::id::{LogTraceId, SpanId, TraceId};
 pub use crate::instrument::{Instrument, Instrumented, WithContext, bind, spawn};
 pub use crate::invalid::InvalidValue;
+pub use crate::links::{SpanEvent, SpanLink};
 pub use crate::logger::{CorrelatingLogger, LogFields, LoggerBuilder};
 pub use crate::span::{Entered, EnteredSpan, Span};
 pub use crate::span_builder::{SpanBuilder, start_span};

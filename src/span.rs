@@ -155,6 +155,26 @@ impl Span {
         self.root_changed();
     }
 
+    /// Links the span to another span (see [`SpanLink`](crate::SpanLink)).
+    pub fn add_link(&mut self, link: crate::SpanLink) {
+        self.parts.extra.get_or_insert_default().links.push(link);
+    }
+
+    /// The span's links, in the order they were added.
+    pub fn links(&self) -> &[crate::SpanLink] {
+        self.parts.extra.as_deref().map_or(&[], |e| &e.links)
+    }
+
+    /// Records an event during the span (see [`SpanEvent`](crate::SpanEvent)).
+    pub fn add_event(&mut self, event: crate::SpanEvent) {
+        self.parts.extra.get_or_insert_default().events.push(event);
+    }
+
+    /// The span's events, in the order they were recorded.
+    pub fn events(&self) -> &[crate::SpanEvent] {
+        self.parts.extra.as_deref().map_or(&[], |e| &e.events)
+    }
+
     /// Makes room for `additional` more tags without reallocating (middleware that sets
     /// a known number of tags calls it once).
     #[cfg(feature = "tower")]

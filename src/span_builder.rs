@@ -84,6 +84,12 @@ impl SpanBuilder {
         self
     }
 
+    /// Links the span to another span (see [`SpanLink`](crate::SpanLink)).
+    pub fn link(mut self, link: crate::SpanLink) -> Self {
+        self.extra.get_or_insert_default().links.push(link);
+        self
+    }
+
     /// Makes the span a child of `parent`, a span of this process or a context that came
     /// from another service. A parent with a zero trace id is ignored, and the span
     /// starts a new trace.
@@ -107,6 +113,7 @@ impl SpanBuilder {
             Parent::Root => None,
         }
         .filter(|parent| !parent.trace_id.is_zero());
+        let mut extra = self.extra;
         // Only an exporter reads the time: without one, a span reads no clock.
         let start = if export::is_installed() {
             clock::now()
@@ -115,13 +122,18 @@ impl SpanBuilder {
         };
         let context = match parent {
             // Everything trace-wide (ids, trace data, upstream's decision) carries over.
-            Some(parent) => SpanContext {
-                span_id: SpanId::random(),
-                parent_id: parent.span_id,
-                remote: false,
-                parent_remote: parent.remote,
-                ..parent
-            },
+            Some(parent) => {
+                if parent.remote {
+                    incoming_links(&parent, &mut extra);
+                }
+                SpanContext {
+                    span_id: SpanId::random(),
+                    parent_id: parent.span_id,
+                    remote: false,
+                    parent_remote: parent.remote,
+                    ..parent
+                }
+            }
             None => {
                 let (trace_id, span_id) =
                     TraceId::random_root(config::global().trace_id_128_generation(), start);
@@ -134,7 +146,7 @@ impl SpanBuilder {
                 name: self.name,
                 resource: self.resource,
                 span_type: self.span_type,
-                extra: self.extra,
+                extra,
             },
             start,
         };
@@ -158,6 +170,19 @@ impl SpanBuilder {
             _guard: span.parts.context.enter(),
             span,
         }
+    }
+}
+
+/// The links extraction left for the span that continues a remote context (to the
+/// contexts it did not continue): out of line, for remote parents only.
+#[cold]
+#[inline(never)]
+fn incoming_links(parent: &SpanContext, extra: &mut Option<Box<Extra>>) {
+    if let Some(meta) = parent.trace.as_deref().filter(|m| !m.links.is_empty()) {
+        extra
+            .get_or_insert_default()
+            .links
+            .extend(meta.links.iter().cloned());
     }
 }
 

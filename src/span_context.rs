@@ -65,6 +65,10 @@ pub(crate) struct TraceMeta {
     /// W3C's `random` trace flag (level 2) as it arrived: set again on every
     /// `traceparent` sent for the same trace.
     pub(crate) random_flag: bool,
+    /// Links the local root span continuing this context gets: to contexts of other
+    /// styles that extraction did not continue (`terminated_context`), or to the one
+    /// it restarted from (`propagation_behavior_extract`).
+    pub(crate) links: Vec<crate::links::SpanLink>,
 }
 
 impl TraceMeta {
@@ -76,7 +80,8 @@ impl TraceMeta {
             && self.foreign_tracestate.is_empty()
             && self.last_parent_id.is_none()
             && self.propagation_error.is_none()
-            && !self.random_flag;
+            && !self.random_flag
+            && self.links.is_empty();
         (!empty).then(|| Arc::new(self))
     }
 }
@@ -141,5 +146,14 @@ impl SpanContext {
     /// The trace's origin (`x-datadog-origin`), if any.
     pub fn origin(&self) -> Option<&str> {
         self.trace.as_ref().and_then(|t| t.origin.as_deref())
+    }
+}
+
+impl crate::links::SpanLink {
+    /// A link to the span `context` describes, with its sampling decision as the W3C
+    /// sampled flag.
+    pub fn to(context: &SpanContext) -> Self {
+        crate::links::SpanLink::new(context.trace_id(), context.span_id())
+            .flags(u8::from(context.sampling_priority() > 0))
     }
 }

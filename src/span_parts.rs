@@ -19,6 +19,8 @@ pub(crate) struct Extra {
     pub(crate) error: bool,
     pub(crate) tags: Vec<(Text, Text)>,
     pub(crate) metrics: Vec<(Text, f64)>,
+    pub(crate) links: Vec<crate::links::SpanLink>,
+    pub(crate) events: Vec<crate::links::SpanEvent>,
 }
 
 /// The span types Datadog's integrations use, kept inline in one byte; any other goes

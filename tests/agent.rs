@@ -284,6 +284,13 @@ fn large_traces_are_accepted(agent: &str, api_version: &str) -> String {
         "{agent}/test/session/traces?test_session_token={token}"
     ));
     let traces = traces.as_array().expect("an array of traces");
+    let (linked, traces): (Vec<&Value>, Vec<&Value>) = traces
+        .iter()
+        .partition(|t| t[0]["name"] == "linked.request");
+    let [linked] = linked[..] else {
+        panic!("one linked trace: {linked:?}")
+    };
+    links_and_events_arrive(&linked[0], api_version);
     let mut sizes: Vec<usize> = traces.iter().map(|t| t.as_array().unwrap().len()).collect();
     sizes.sort_unstable();
     assert_eq!(sizes, [2, 2, 2, 10_000], "spans per trace");
@@ -321,6 +328,55 @@ fn large_traces_are_accepted(agent: &str, api_version: &str) -> String {
     token
 }
 
+/// A span's links and events as the agent read them: v0.4's `span_links` field, or
+/// v0.5's `_dd.span_links` meta (read as Datadog's system-tests read it); events in the
+/// `events` meta.
+fn links_and_events_arrive(span: &Value, api_version: &str) {
+    let links: Vec<Value> = match span.get("span_links").filter(|l| !l.is_null()) {
+        Some(links) => links.as_array().expect("an array").clone(),
+        None => {
+            assert_eq!(api_version, "v0.5", "v0.4 has a field for them: {span}");
+            let json = span["meta"]["_dd.span_links"]
+                .as_str()
+                .expect("_dd.span_links");
+            let links: Vec<Value> = serde_json::from_str(json).unwrap();
+            links
+                .into_iter()
+                .map(|l| {
+                    let trace = l["trace_id"].as_str().unwrap();
+                    serde_json::json!({
+                        "trace_id": u64::from_str_radix(&trace[16..], 16).unwrap(),
+                        "trace_id_high": u64::from_str_radix(&trace[..16], 16).unwrap(),
+                        "span_id": u64::from_str_radix(l["span_id"].as_str().unwrap(), 16).unwrap(),
+                        "attributes": l["attributes"],
+                        "tracestate": l["tracestate"],
+                        "flags": l["flags"].as_u64().unwrap() | 1 << 31,
+                    })
+                })
+                .collect()
+        }
+    };
+    assert_eq!(
+        links,
+        [serde_json::json!({
+            "trace_id": 0x1234567890123456u64,
+            "trace_id_high": 0x1234567890123456u64,
+            "span_id": 0x1234567890123456u64,
+            "attributes": {"reason": "terminated_context", "context_headers": "tracecontext"},
+            "tracestate": "dd=s:1,foo=1",
+            "flags": 1u64 | 1 << 31,
+        })],
+        "{api_version}: {span}"
+    );
+    let events: Value =
+        serde_json::from_str(span["meta"]["events"].as_str().expect("events")).unwrap();
+    assert_eq!(
+        events,
+        serde_json::json!([{"name": "retry", "time_unix_nano": 1_764_000_000_000_000_000u64, "attributes": {"attempt": "2"}}])
+    );
+    println!("links and events reach the agent ({api_version})");
+}
+
 fn large_traces_child() {
     let url = std::env::var("SPANLOG_TEST_AGENT_URL").unwrap();
     let agent = spanlog::agent::try_init(
@@ -355,9 +411,25 @@ fn large_traces_child() {
         let _root = spanlog::start_span("small.request").entered();
         let _child = spanlog::start_span("small.step").entered();
     }
+    let link = spanlog::SpanLink::new(
+        spanlog::TraceId::from_u128(0x1234567890123456_1234567890123456),
+        spanlog::SpanId::from_u64(0x1234567890123456),
+    )
+    .attribute("reason", "terminated_context")
+    .attribute("context_headers", "tracecontext")
+    .tracestate("dd=s:1,foo=1")
+    .flags(1);
+    let mut linked = spanlog::start_span("linked.request")
+        .root()
+        .link(link)
+        .start();
+    linked.add_event(
+        spanlog::SpanEvent::new("retry", 1_764_000_000_000_000_000).attribute("attempt", "2"),
+    );
+    drop(linked);
     assert!(agent.flush(Duration::from_secs(30)), "flushed");
     let stats = agent.stats();
-    assert_eq!(stats.sent, 10_000 + 6, "{stats}");
+    assert_eq!(stats.sent, 10_000 + 6 + 1, "{stats}");
 }
 
 /// The test agent answers 400 to a payload that breaks its checks; ours pass (above).

@@ -29,6 +29,10 @@ struct Ended {
     end: SystemTime,
     attributes: Vec<KeyValue>,
     status: Status,
+    /// Linked span ids and their attributes.
+    links: Vec<(u64, Vec<KeyValue>)>,
+    /// Event names and times.
+    events: Vec<(String, SystemTime)>,
 }
 
 impl Ended {
@@ -83,6 +87,8 @@ impl otel::Tracer for Tracer {
             end: start,
             attributes: builder.attributes.unwrap_or_default(),
             status: Status::Unset,
+            links: Vec::new(),
+            events: Vec::new(),
         };
         Span(context, ended)
     }
@@ -91,10 +97,11 @@ impl otel::Tracer for Tracer {
 impl otel::Span for Span {
     fn add_event_with_timestamp<T: Into<Cow<'static, str>>>(
         &mut self,
-        _: T,
-        _: SystemTime,
+        name: T,
+        at: SystemTime,
         _: Vec<KeyValue>,
     ) {
+        self.1.events.push((name.into().into_owned(), at));
     }
     fn span_context(&self) -> &OtelContext {
         &self.0
@@ -109,7 +116,10 @@ impl otel::Span for Span {
         self.1.status = status;
     }
     fn update_name<T: Into<Cow<'static, str>>>(&mut self, _: T) {}
-    fn add_link(&mut self, _: OtelContext, _: Vec<KeyValue>) {}
+    fn add_link(&mut self, to: OtelContext, attributes: Vec<KeyValue>) {
+        let span = u64::from_be_bytes(to.span_id().to_bytes());
+        self.1.links.push((span, attributes));
+    }
     fn end_with_timestamp(&mut self, end: SystemTime) {
         self.1.end = end;
         ENDED.lock().unwrap().push(self.1.clone());
@@ -191,6 +201,26 @@ fn main() {
     let (root_id, inner_id) = (root.span_id(), inner.span_id());
     assert_eq!(inner.parent_id(), root_id);
     drop(inner);
+    let mut linked = spanlog::start_span("linked")
+        .root()
+        .link(spanlog::SpanLink::to(root.context()).attribute("reason", "batch"))
+        .start();
+    linked.add_event(spanlog::SpanEvent::new("retry", 1_764_000_000_000_000_000));
+    let linked_id = linked.span_id();
+    drop(linked);
+    let linked = ended(linked_id);
+    assert_eq!(
+        linked.links,
+        [(root_id.to_u64(), vec![KeyValue::new("reason", "batch")])],
+        "links reach the provider"
+    );
+    assert_eq!(
+        linked.events,
+        [(
+            "retry".to_owned(),
+            std::time::UNIX_EPOCH + std::time::Duration::from_nanos(1_764_000_000_000_000_000)
+        )]
+    );
     drop(root);
     let (root, inner) = (ended(root_id), ended(inner_id));
     assert_eq!((root.parent, inner.parent), (0, root_id.to_u64()));

@@ -1206,3 +1206,152 @@ print(json.dumps(out))
         }
     }
 }
+
+/// `DD_TRACE_PROPAGATION_EXTRACT_FIRST` and `DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT`, as
+/// Datadog's tracers define them, and the links extraction leaves on the local root.
+mod extract_behavior {
+    use super::*;
+    use propagation::ExtractBehavior;
+    use spanlog::SpanLink;
+
+    const DATADOG_AND_W3C: [(&str, &str); 6] = [
+        ("x-datadog-trace-id", "1"),
+        ("x-datadog-parent-id", "1"),
+        ("x-datadog-sampling-priority", "2"),
+        ("x-datadog-tags", "_dd.p.tid=1111111111111111,_dd.p.dm=-4"),
+        (
+            "traceparent",
+            "00-11111111111111110000000000000001-0000000000000001-01",
+        ),
+        ("tracestate", "dd=s:2;t.dm:-4,foo=1"),
+    ];
+
+    const CONFLICTING: [(&str, &str); 5] = [
+        ("x-datadog-trace-id", "2"),
+        ("x-datadog-parent-id", "2"),
+        ("x-datadog-sampling-priority", "2"),
+        ("x-datadog-tags", "_dd.p.tid=1111111111111111,_dd.p.dm=-4"),
+        (
+            "traceparent",
+            "00-12345678901234567890123456789012-1234567890123456-01",
+        ),
+    ];
+
+    /// The local root a service starts for a request with `pairs`.
+    fn root(propagator: &Propagator, pairs: &[(&str, &str)]) -> spanlog::Span {
+        let mut span = start_span("root");
+        if let Some(remote) = propagator.extract(&headers(pairs)) {
+            span = span.child_of(remote);
+        }
+        span.start()
+    }
+
+    fn attributes(link: &SpanLink) -> Vec<(&str, &str)> {
+        link.attributes
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect()
+    }
+
+    #[test]
+    fn continue_links_the_contexts_of_other_traces() {
+        let span = root(&Propagator::new(), &DATADOG_AND_W3C);
+        assert_eq!(span.trace_id(), TraceId::from_parts(0x1111111111111111, 1));
+        assert!(span.links().is_empty(), "one trace: nothing to link");
+
+        let span = root(&Propagator::new(), &CONFLICTING);
+        assert_eq!(span.trace_id(), TraceId::from_parts(0x1111111111111111, 2));
+        assert_eq!(span.parent_id(), SpanId::from_u64(2));
+        let [link] = span.links() else {
+            panic!("one link: {:?}", span.links())
+        };
+        assert_eq!(
+            link.trace_id,
+            TraceId::from_u128(0x12345678901234567890123456789012)
+        );
+        assert_eq!(link.span_id, SpanId::from_u64(0x1234567890123456));
+        assert_eq!(link.flags, Some(1));
+        assert_eq!(
+            attributes(link),
+            [
+                ("reason", "terminated_context"),
+                ("context_headers", "tracecontext")
+            ]
+        );
+        // Only the local root carries them.
+        let _root = span.enter();
+        let child = start_span("child").start();
+        assert!(child.links().is_empty());
+        // And what goes on is the trace that was continued.
+        let out: HashMap<_, _> = injected(span.context()).into_iter().collect();
+        assert_eq!(out["x-datadog-trace-id"], "2");
+    }
+
+    #[test]
+    fn extract_first_looks_no_further() {
+        let first = Propagator::new().with_extract_first(true);
+        let span = root(&first, &CONFLICTING);
+        assert_eq!(span.trace_id(), TraceId::from_parts(0x1111111111111111, 2));
+        assert!(span.links().is_empty());
+        // Nor is the Datadog parent replaced by the W3C one.
+        let span = root(
+            &first,
+            &[
+                (
+                    "traceparent",
+                    "00-11111111111111110000000000000001-000000000000000f-01",
+                ),
+                ("tracestate", "dd=s:2;p:0123456789abcdef,foo=1"),
+                ("x-datadog-trace-id", "1"),
+                ("x-datadog-parent-id", "987654320"),
+                ("x-datadog-tags", "_dd.p.tid=1111111111111111"),
+            ],
+        );
+        assert_eq!(span.parent_id(), SpanId::from_u64(987654320));
+        let out: HashMap<_, _> = injected(span.context()).into_iter().collect();
+        assert_eq!(out["tracestate"].split(',').count(), 1, "no foo: {out:?}");
+    }
+
+    #[test]
+    fn restart_starts_a_new_trace_linked_to_the_incoming_one() {
+        let restart = Propagator::new().with_extract_behavior(ExtractBehavior::Restart);
+        let span = root(&restart, &DATADOG_AND_W3C);
+        assert_ne!(span.trace_id().low(), 1);
+        assert!(span.parent_id().is_zero());
+        let [link] = span.links() else {
+            panic!("one link: {:?}", span.links())
+        };
+        assert_eq!(link.trace_id, TraceId::from_parts(0x1111111111111111, 1));
+        assert_eq!(link.span_id, SpanId::from_u64(1));
+        assert_eq!(link.flags, Some(1));
+        assert_eq!(
+            attributes(link),
+            [
+                ("reason", "propagation_behavior_extract"),
+                ("context_headers", "datadog")
+            ]
+        );
+        // The new trace decides for itself: upstream's decision maker is not sent on.
+        let out: HashMap<_, _> = injected(span.context()).into_iter().collect();
+        assert_eq!(out["x-datadog-trace-id"], span.trace_id().low().to_string());
+        assert_eq!(out["x-datadog-sampling-priority"], "1");
+        assert!(!out["x-datadog-tags"].contains("-4"), "{out:?}");
+        // A W3C-first restart links with the incoming tracestate.
+        let w3c_first = restart.with_extract(&[PropagationStyle::TraceContext]);
+        let span = root(&w3c_first, &DATADOG_AND_W3C);
+        assert_eq!(
+            span.links()[0].tracestate.as_deref(),
+            Some("dd=s:2;t.dm:-4,foo=1")
+        );
+        assert_eq!(
+            attributes(&span.links()[0])[1],
+            ("context_headers", "tracecontext")
+        );
+    }
+
+    #[test]
+    fn ignore_continues_nothing() {
+        let ignore = Propagator::new().with_extract_behavior(ExtractBehavior::Ignore);
+        assert_eq!(ignore.extract(&headers(&DATADOG_AND_W3C)), None);
+    }
+}

@@ -47,6 +47,12 @@ fn main() {
         std::thread::spawn(move || drop(failed)).join().unwrap();
         let flagged = tracing::info_span!("flagged", error = true);
         drop(flagged);
+        // `follows_from`: a link to the cause, not a parent.
+        let cause = tracing::info_span!(parent: None, "enqueue");
+        let job = tracing::info_span!(parent: None, "job");
+        job.follows_from(&cause);
+        drop(job);
+        drop(cause);
         // The current span from anywhere: a nested function marks the tracing span.
         let nested = tracing::info_span!("nested.error");
         nested.in_scope(|| {
@@ -126,6 +132,11 @@ fn main() {
     assert_eq!(tag(&failed, "error.message"), Some("card declined"));
     assert_eq!(failed.context.parent_id(), request.context.span_id());
     assert!(collect.named("flagged").error);
+    let (cause, job) = (collect.named("enqueue"), collect.named("job"));
+    assert!(job.context.parent_id().is_zero());
+    assert_eq!(job.links.len(), 1, "{:?}", job.links);
+    assert_eq!(job.links[0].span_id, cause.context.span_id());
+    assert_eq!(job.links[0].trace_id, cause.context.trace_id());
     assert_eq!(spanlog::stack::depth(), 0);
     println!("1 passed, 0 failed");
 }

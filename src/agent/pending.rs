@@ -95,6 +95,16 @@ impl PendingSpan {
         self.extra().map_or(&[], |e| &e.metrics)
     }
 
+    /// Links to other spans.
+    pub(crate) fn links(&self) -> &[crate::links::SpanLink] {
+        self.extra().map_or(&[], |e| &e.links)
+    }
+
+    /// Events during the span.
+    pub(crate) fn events(&self) -> &[crate::links::SpanEvent] {
+        self.extra().map_or(&[], |e| &e.events)
+    }
+
     /// The wall-clock start and the duration, in nanoseconds.
     #[inline]
     pub(crate) fn times(&self, anchor: &Anchor) -> (i64, i64) {
@@ -143,18 +153,24 @@ pub(crate) mod testing {
                 error,
                 meta,
                 metrics,
+                links,
+                events,
             } = span;
             let plain = service.is_none()
                 && span_type.is_none()
                 && !error
                 && meta.is_empty()
-                && metrics.is_empty();
+                && metrics.is_empty()
+                && links.is_empty()
+                && events.is_empty();
             let extra = Extra {
                 service,
                 span_type,
                 error,
                 tags: meta,
                 metrics,
+                links,
+                events,
             };
             let parts = SpanParts {
                 context,

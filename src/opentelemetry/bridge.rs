@@ -120,6 +120,20 @@ pub(crate) fn finished(parts: &SpanParts) {
     for (key, value) in extra.map(|e| e.metrics.as_slice()).unwrap_or_default() {
         open.set_attribute(KeyValue::new(key.clone(), *value));
     }
+    for link in extra.map(|e| e.links.as_slice()).unwrap_or_default() {
+        let attributes = (link.attributes.iter())
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        open.add_link(otel_link_context(link), attributes);
+    }
+    for event in extra.map(|e| e.events.as_slice()).unwrap_or_default() {
+        let attributes = (event.attributes.iter())
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        let at = u64::try_from(event.time_unix_nanos).unwrap_or(0);
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(at);
+        open.add_event_with_timestamp(event.name.clone(), at, attributes);
+    }
     if extra.is_some_and(|e| e.error) {
         let message = extra
             .and_then(|e| e.tags.iter().find(|(k, _)| k == "error.message"))
@@ -128,4 +142,18 @@ pub(crate) fn finished(parts: &SpanParts) {
         open.set_status(Status::error(message));
     }
     open.end_with_timestamp(SystemTime::now());
+}
+
+/// The OpenTelemetry span context a spanlog link points at.
+fn otel_link_context(link: &crate::SpanLink) -> otel::SpanContext {
+    let state = (link.tracestate.as_deref())
+        .and_then(|state| state.parse::<TraceState>().ok())
+        .unwrap_or_default();
+    otel::SpanContext::new(
+        otel::TraceId::from_bytes(link.trace_id.to_u128().to_be_bytes()),
+        otel::SpanId::from_bytes(link.span_id.to_u64().to_be_bytes()),
+        TraceFlags::new(link.flags.unwrap_or(0)),
+        true,
+        state,
+    )
 }

@@ -77,7 +77,7 @@ pub use self::carrier::{Extractor, Injector};
 pub use self::propagator::Propagator;
 #[allow(deprecated)]
 pub use self::propagator::global;
-pub use self::style::{ExtractedContext, PropagationStyle};
+pub use self::style::{ExtractBehavior, ExtractedContext, PropagationStyle};
 use crate::span_context::SpanContext;
 
 /// Extracts a trace context from incoming headers with the global [`Propagator`].

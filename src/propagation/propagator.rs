@@ -5,11 +5,13 @@ use once_cell::sync::OnceCell;
 
 use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
-use super::style::{ExtractedContext, PropagationStyle};
+use super::style::{ExtractBehavior, ExtractedContext, PropagationStyle};
 use super::{b3, datadog, w3c};
 use crate::env::Env;
 use crate::global::AlreadySet;
-use crate::span_context::SpanContext;
+use crate::id::{SpanId, TraceId};
+use crate::links::SpanLink;
+use crate::span_context::{SpanContext, TraceMeta};
 
 /// Which styles to extract and inject, in order.
 ///
@@ -25,6 +27,8 @@ use crate::span_context::SpanContext;
 pub struct Propagator {
     extract: Vec<PropagationStyle>,
     inject: Vec<PropagationStyle>,
+    extract_first: bool,
+    behavior: ExtractBehavior,
 }
 
 const DEFAULT_STYLES: [PropagationStyle; 2] =
@@ -42,12 +46,15 @@ impl Propagator {
         Propagator {
             extract: DEFAULT_STYLES.to_vec(),
             inject: DEFAULT_STYLES.to_vec(),
+            extract_first: false,
+            behavior: ExtractBehavior::Continue,
         }
     }
 
-    /// The styles `DD_TRACE_PROPAGATION_STYLE`, `_EXTRACT` and `_INJECT` name. Unknown
-    /// names print one warning on standard error each and are skipped; a variable naming
-    /// nothing usable leaves the default.
+    /// The styles `DD_TRACE_PROPAGATION_STYLE`, `_EXTRACT` and `_INJECT` name, with
+    /// `DD_TRACE_PROPAGATION_EXTRACT_FIRST` and `DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT`
+    /// (`continue`, `restart`, `ignore`). Unknown names print one warning on standard
+    /// error each and are skipped; a variable naming nothing usable leaves the default.
     pub fn from_env() -> Self {
         Self::from_vars(&mut crate::env::process())
     }
@@ -70,9 +77,26 @@ impl Propagator {
                 })
                 .clone(),
         });
+        const BEHAVIOR: &str = "DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT";
+        let behavior = match env.get(BEHAVIOR) {
+            None => ExtractBehavior::Continue,
+            Some(value) => match value.trim().to_ascii_lowercase().as_str() {
+                "continue" => ExtractBehavior::Continue,
+                "restart" => ExtractBehavior::Restart,
+                "ignore" => ExtractBehavior::Ignore,
+                _ => {
+                    env.warn(format!(
+                        "spanlog: ignoring {BEHAVIOR}={value:?}: expected continue, restart or ignore"
+                    ));
+                    ExtractBehavior::Continue
+                }
+            },
+        };
         Propagator {
             inject: std::mem::take(&mut styles[1]),
             extract: std::mem::take(&mut styles[0]),
+            extract_first: env.get_bool("DD_TRACE_PROPAGATION_EXTRACT_FIRST", false),
+            behavior,
         }
     }
 
@@ -90,6 +114,29 @@ impl Propagator {
         self
     }
 
+    /// Takes the first valid context and looks no further (`true`), or, the default,
+    /// reads every extraction style: a W3C context of the same trace then refines the
+    /// first one, and contexts of other traces are linked from the local root span
+    /// (`reason=terminated_context`).
+    #[must_use]
+    pub fn with_extract_first(mut self, first: bool) -> Self {
+        self.extract_first = first;
+        self
+    }
+
+    /// What to do with a valid incoming context: continue it (the default), restart
+    /// (a new trace linked to it), or ignore it.
+    #[must_use]
+    pub fn with_extract_behavior(mut self, behavior: ExtractBehavior) -> Self {
+        self.behavior = behavior;
+        self
+    }
+
+    /// What extraction does with a valid incoming context.
+    pub fn extract_behavior(&self) -> ExtractBehavior {
+        self.behavior
+    }
+
     /// The extraction styles, in order.
     pub fn extract_styles(&self) -> &[PropagationStyle] {
         &self.extract
@@ -100,47 +147,41 @@ impl Propagator {
         &self.inject
     }
 
-    /// The context in `carrier`: the first style, in order, whose headers are valid.
+    /// The context in `carrier`: the first style, in order, whose headers are valid,
+    /// refined and linked as [`with_extract_first`](Self::with_extract_first) says, and
+    /// continued, restarted or ignored as
+    /// [`with_extract_behavior`](Self::with_extract_behavior) says.
     pub fn extract<E: Extractor + ?Sized>(&self, carrier: &E) -> Option<ExtractedContext> {
+        if self.behavior == ExtractBehavior::Ignore {
+            return None;
+        }
         let carrier = &Dyn(carrier);
-        let (style, mut context) = self
+        let mut found = self
             .extract
             .iter()
-            .find_map(|&style| Some((style, extract_style(style, carrier)?)))?;
-        // A W3C context of the same trace refines one of another style, as Datadog's
-        // tracers do: other vendors' tracestate members are kept for the next hop, and
-        // when a proxy updated only `traceparent`, its parent wins, the other one being
-        // kept as the last Datadog parent (`_dd.parent_id`).
-        if style != PropagationStyle::TraceContext
-            && self.extract.contains(&PropagationStyle::TraceContext)
-        {
-            if let Some(w3c) = w3c::extract(carrier) {
-                let same = w3c.trace_id.low() == context.trace_id.low()
-                    && (context.trace_id.high() == 0
-                        || w3c.trace_id.high() == context.trace_id.high());
-                let w3c_meta = w3c.trace.as_deref();
-                let foreign = w3c_meta
-                    .map(|m| &m.foreign_tracestate)
-                    .filter(|members| !members.is_empty());
-                let random = w3c_meta.is_some_and(|m| m.random_flag);
-                let last_parent = (w3c.span_id != context.span_id).then(|| {
-                    let p = w3c_meta.and_then(|m| m.last_parent_id.clone());
-                    let datadog = context.span_id.to_u64();
-                    p.or_else(|| (datadog != 0).then(|| format!("{datadog:016x}")))
-                });
-                if same && (foreign.is_some() || last_parent.is_some() || random) {
-                    let meta = context.trace.get_or_insert_with(Default::default);
-                    let meta = std::sync::Arc::make_mut(meta);
-                    if let Some(members) = foreign {
-                        meta.foreign_tracestate = members.clone();
-                    }
-                    meta.random_flag = random;
-                    if let Some(last_parent) = last_parent {
-                        meta.last_parent_id = last_parent;
-                        context.span_id = w3c.span_id;
-                    }
+            .filter_map(|&style| Some((style, extract_style(style, carrier)?)));
+        let (style, mut context) = found.next()?;
+        if !self.extract_first {
+            let mut links = Vec::new();
+            for (other, candidate) in found {
+                if !same_trace(&context, &candidate) {
+                    links.push(link(other, &candidate, carrier, "terminated_context"));
+                } else if other == PropagationStyle::TraceContext {
+                    refine(&mut context, &candidate);
                 }
             }
+            if !links.is_empty() {
+                let meta = context.trace.get_or_insert_with(Default::default);
+                std::sync::Arc::make_mut(meta).links = links;
+            }
+        }
+        if self.behavior == ExtractBehavior::Restart {
+            context = restarted(link(
+                style,
+                &context,
+                carrier,
+                "propagation_behavior_extract",
+            ));
         }
         Some(ExtractedContext { context, style })
     }
@@ -187,6 +228,77 @@ static GLOBAL: OnceCell<Propagator> = OnceCell::new();
 #[deprecated(since = "0.2.0", note = "use `Propagator::global()`")]
 pub fn global() -> &'static Propagator {
     Propagator::global()
+}
+
+/// Whether two contexts are of one trace: the same lower half, and the same upper half
+/// when the first knows it (a Datadog context without `_dd.p.tid` does not).
+fn same_trace(first: &SpanContext, other: &SpanContext) -> bool {
+    other.trace_id.low() == first.trace_id.low()
+        && (first.trace_id.high() == 0 || other.trace_id.high() == first.trace_id.high())
+}
+
+/// A W3C context of the same trace refines one of another style, as Datadog's tracers
+/// do: other vendors' tracestate members are kept for the next hop, and when a proxy
+/// updated only `traceparent`, its parent wins, the other one being kept as the last
+/// Datadog parent (`_dd.parent_id`).
+fn refine(context: &mut SpanContext, w3c: &SpanContext) {
+    let w3c_meta = w3c.trace.as_deref();
+    let foreign = w3c_meta
+        .map(|m| &m.foreign_tracestate)
+        .filter(|members| !members.is_empty());
+    let random = w3c_meta.is_some_and(|m| m.random_flag);
+    let last_parent = (w3c.span_id != context.span_id).then(|| {
+        let p = w3c_meta.and_then(|m| m.last_parent_id.clone());
+        let other = context.span_id.to_u64();
+        p.or_else(|| (other != 0).then(|| format!("{other:016x}")))
+    });
+    if foreign.is_some() || last_parent.is_some() || random {
+        let meta = context.trace.get_or_insert_with(Default::default);
+        let meta = std::sync::Arc::make_mut(meta);
+        if let Some(members) = foreign {
+            meta.foreign_tracestate = members.clone();
+        }
+        meta.random_flag = random;
+        if let Some(last_parent) = last_parent {
+            meta.last_parent_id = last_parent;
+            context.span_id = w3c.span_id;
+        }
+    }
+}
+
+/// A link to an incoming context, as Datadog's tracers make it: the sampled flag from
+/// its decision, its `tracestate` when it came in W3C headers, and why it is linked.
+fn link(
+    style: PropagationStyle,
+    context: &SpanContext,
+    carrier: &dyn Extractor,
+    reason: &'static str,
+) -> SpanLink {
+    let mut link = SpanLink::to(context)
+        .attribute("reason", reason)
+        .attribute("context_headers", style.to_string());
+    if style == PropagationStyle::TraceContext {
+        if let Some(state) = carrier.get(w3c::TRACESTATE) {
+            link = link.tracestate(state.trim());
+        }
+    }
+    link
+}
+
+/// A new trace in place of an incoming one (`restart`): a remote context with no
+/// span, whose child is the root of a new trace linked to the incoming context.
+fn restarted(link: SpanLink) -> SpanContext {
+    let generate_128 = crate::config::global().trace_id_128_generation();
+    let (trace_id, _) = TraceId::random_root(generate_128, crate::clock::now());
+    SpanContext {
+        remote: true,
+        trace: TraceMeta {
+            links: vec![link],
+            ..TraceMeta::default()
+        }
+        .shared(),
+        ..SpanContext::new(trace_id, SpanId::ZERO)
+    }
 }
 
 fn extract_style(style: PropagationStyle, carrier: &dyn Extractor) -> Option<SpanContext> {
@@ -251,7 +363,6 @@ impl<I: Injector + ?Sized> Injector for DynMut<'_, I> {
 mod tests {
     use super::*;
     use crate::env::testing::read_with;
-    use crate::id::SpanId;
 
     #[test]
     fn styles_from_the_environment() {
@@ -299,6 +410,27 @@ mod tests {
             ("DD_TRACE_PROPAGATION_STYLE_INJECT", "datadog"),
         ]);
         assert!(w.is_empty(), "{w:?}");
+        let (p, w) = read(&[
+            ("DD_TRACE_PROPAGATION_EXTRACT_FIRST", "true"),
+            ("DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT", "Restart"),
+        ]);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            p,
+            Propagator::new()
+                .with_extract_first(true)
+                .with_extract_behavior(ExtractBehavior::Restart)
+        );
+        let (p, w) = read(&[("DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT", "ignore")]);
+        assert_eq!(p.extract_behavior(), ExtractBehavior::Ignore);
+        assert!(w.is_empty(), "{w:?}");
+        let (p, w) = read(&[("DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT", "drop")]);
+        assert_eq!(p.extract_behavior(), ExtractBehavior::Continue);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT"),
+            "{w:?}"
+        );
     }
 
     fn extract(pairs: &[(&str, &str)]) -> SpanContext {

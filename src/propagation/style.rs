@@ -38,6 +38,22 @@ impl fmt::Display for PropagationStyle {
     }
 }
 
+/// What extraction does with a valid incoming context
+/// (`DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ExtractBehavior {
+    /// Continue the incoming trace (the default).
+    #[default]
+    Continue,
+    /// Start a new trace, its root span linked to the incoming context (attribute
+    /// `reason=propagation_behavior_extract`): for services at a trust boundary that
+    /// want their own traces yet keep the way back.
+    Restart,
+    /// Ignore incoming trace context altogether.
+    Ignore,
+}
+
 /// A trace context that arrived from another service. Continue it with
 /// [`SpanBuilder::child_of`](crate::SpanBuilder::child_of).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -165,6 +165,16 @@ where
         }
     }
 
+    fn on_follows_from(&self, id: &Id, follows: &Id, _ctx: Context<'_, S>) {
+        // A link from the span to the one it follows (its cause, not its parent).
+        let Some(cause) = self.mirrors.context(follows) else {
+            return;
+        };
+        if let Some(mirror) = self.mirrors.shard(id).get_mut(&id.into_u64()) {
+            mirror.add_link(crate::SpanLink::to(&cause));
+        }
+    }
+
     fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
         let Some(context) = self.mirrors.context(id) else {
             return;

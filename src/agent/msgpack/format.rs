@@ -6,8 +6,11 @@ use super::writer::{Sink, VecWriter, Writer};
 
 /// How a payload lays out a span and writes its strings.
 pub(super) trait Format {
-    /// A span's header: 12 fields.
-    fn span(&mut self, out: &mut VecWriter<'_>);
+    /// Whether a span's links are a field of their own (`span_links`); else they go in
+    /// its meta, as `_dd.span_links`, as Datadog's tracers send them then.
+    const NATIVE_LINKS: bool;
+    /// A span's header: 12 fields, or `fields`.
+    fn span(&mut self, out: &mut VecWriter<'_>, fields: usize);
     /// A field's name, pre-encoded.
     fn key<S: Sink>(&mut self, out: &mut Writer<S>, encoded: &'static [u8]);
     /// A string value, or a map's key, that stays where it is, unchanged, while the
@@ -23,9 +26,11 @@ pub(super) trait Format {
 pub(super) struct V04;
 
 impl Format for V04 {
+    const NATIVE_LINKS: bool = true;
+
     #[inline(always)]
-    fn span(&mut self, out: &mut VecWriter<'_>) {
-        out.map_len(12);
+    fn span(&mut self, out: &mut VecWriter<'_>, fields: usize) {
+        out.map_len(fields);
     }
 
     #[inline(always)]
@@ -44,8 +49,10 @@ impl Format for V04 {
 pub(super) struct V05<'t>(pub(super) &'t mut StringTable);
 
 impl Format for V05<'_> {
+    const NATIVE_LINKS: bool = false;
+
     #[inline(always)]
-    fn span(&mut self, out: &mut VecWriter<'_>) {
+    fn span(&mut self, out: &mut VecWriter<'_>, _: usize) {
         out.array_len(12);
     }
 

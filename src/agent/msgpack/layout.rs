@@ -29,18 +29,26 @@ pub(super) fn write_head<F: Format>(
     let (name, resource) = (span.name(), span.resource());
     let place = |s: &str| (s.as_ptr() as usize, s.len());
     let head = (place(service), place(name), place(resource));
+    // A span with links has one field more in v0.4: its head is written, not kept.
+    let fields = if F::NATIVE_LINKS && !span.links().is_empty() {
+        13
+    } else {
+        12
+    };
     match last {
-        Some((seen, range)) if *seen == head => out.0.extend_from_within(range.clone()),
+        Some((seen, range)) if *seen == head && fields == 12 => {
+            out.0.extend_from_within(range.clone())
+        }
         _ => {
             let start = out.0.len();
-            format.span(out);
+            format.span(out, fields);
             format.key(out, b"\xa7service");
             format.str(out, service);
             format.key(out, b"\xa4name");
             format.str(out, name);
             format.key(out, b"\xa8resource");
             format.str(out, resource);
-            *last = Some((head, start..out.0.len()));
+            *last = (fields == 12).then_some((head, start..out.0.len()));
         }
     }
 }
@@ -64,6 +72,8 @@ pub(super) fn write_rest<F: Format>(
     let plain_span = chunk_root.is_none()
         && span.meta().is_empty()
         && span.metrics().is_empty()
+        && span.links().is_empty()
+        && span.events().is_empty()
         && !context.parent_id.is_zero();
     match (plain_span, span.span_type()) {
         // The common case: the shared meta, no metrics, no type.
@@ -73,6 +83,51 @@ pub(super) fn write_rest<F: Format>(
     }
     format.key(out, b"\xa4type");
     format.str(out, span.span_type().unwrap_or(""));
+    if F::NATIVE_LINKS && !span.links().is_empty() {
+        write_links(out, span.links());
+    }
+}
+
+/// v0.4's `span_links`: an array of maps, each with the lower and upper halves of the
+/// trace id (the upper only when set), the span id, and the attributes, trace state and
+/// flags when there are any (flags with bit 31 set: "known").
+#[cold]
+fn write_links(out: &mut VecWriter<'_>, links: &[crate::links::SpanLink]) {
+    out.str("span_links");
+    out.array_len(links.len());
+    for link in links {
+        let high = link.trace_id.high();
+        let fields = 2
+            + usize::from(high != 0)
+            + usize::from(!link.attributes.is_empty())
+            + usize::from(link.tracestate.is_some())
+            + usize::from(link.flags.is_some());
+        out.map_len(fields);
+        out.str("trace_id");
+        out.uint(link.trace_id.low());
+        if high != 0 {
+            out.str("trace_id_high");
+            out.uint(high);
+        }
+        out.str("span_id");
+        out.uint(link.span_id.to_u64());
+        if !link.attributes.is_empty() {
+            out.str("attributes");
+            out.map_len(link.attributes.len());
+            for (key, value) in &link.attributes {
+                out.str(key);
+                out.str(value);
+            }
+        }
+        if let Some(state) = &link.tracestate {
+            out.str("tracestate");
+            out.str(state);
+        }
+        if let Some(flags) = link.flags {
+            out.str("flags");
+            out.uint(u64::from(flags) | 1 << 31);
+        }
+    }
 }
 
 /// The keys of a span's first four numbers: trace id, span id, parent id, start.

@@ -156,13 +156,14 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    #[derive(Debug, PartialEq)]
+    #[derive(Clone, Debug, PartialEq)]
     enum V {
         U(u64),
         I(i64),
         S(String),
         F(f64),
         Map(BTreeMap<String, V>),
+        Array(Vec<V>),
     }
 
     /// Decodes one value, remembering its msgpack family, so types are checked too.
@@ -179,6 +180,10 @@ mod tests {
                 let map: BTreeMap<String, V> = (0..n).map(|_| (string(buf), value(buf))).collect();
                 assert_eq!(map.len(), n as usize, "a key twice in {map:?}");
                 V::Map(map)
+            }
+            FixArray(_) | Array16 | Array32 => {
+                let n = decode::read_array_len(buf).unwrap();
+                V::Array((0..n).map(|_| value(buf)).collect())
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -669,7 +674,7 @@ mod tests {
             foreign_tracestate: vec![],
             last_parent_id: Some("92de221fbdd042ee".into()),
             propagation_error: Some("extract_max_size".into()),
-            random_flag: false,
+            ..TraceMeta::default()
         }));
         let tags = Tags {
             service: "blog",
@@ -809,5 +814,117 @@ mod tests {
         assert_eq!(m["_dd.parent_id"], "92de221fbdd042ee");
         assert_eq!(m["_dd.propagation_error"], "extract_max_size");
         assert_eq!(metrics(&third)["_sampling_priority_v1"], 2.0);
+    }
+
+    /// Links and events, in both payloads as Datadog's tracers send them: v0.4's links
+    /// in a field of their own (`span_links`), v0.5's in meta (`_dd.span_links`, JSON);
+    /// events in meta (`events`, JSON) in both. Read back as the system-tests read
+    /// them, both payloads say the same.
+    #[test]
+    fn links_and_events_in_both_formats() {
+        use crate::{SpanEvent, SpanLink};
+        let tags = Tags {
+            service: "svc",
+            env: "",
+            version: "",
+            global: &[],
+            anchor: &Anchor::now(),
+            git: &Default::default(),
+        };
+        let trace = TraceId::from_u128(0x6b04d2e800000000e6a5cefc6c3cef4e);
+        let mut linked = span(trace, 1, 0);
+        linked.links = vec![
+            SpanLink::new(
+                TraceId::from_u128(0x1234567890123456_1234567890123456),
+                crate::SpanId::from_u64(0x1234567890123456),
+            )
+            .attribute("reason", "terminated_context")
+            .attribute("context_headers", "tracecontext")
+            .tracestate("dd=s:1,foo=1")
+            .flags(1),
+            SpanLink::new(TraceId::from_parts(0, 2), crate::SpanId::from_u64(3)),
+        ];
+        linked.events =
+            vec![SpanEvent::new("retry", 1_764_000_000_000_000_001).attribute("attempt", "2")];
+        // The same head right after: it must not reuse the linked span's 13 fields.
+        let after = span(trace, 2, 1);
+        let batch = [linked, after];
+        let pending = crate::agent::pending::testing::pending(&batch);
+        let refs: Vec<&PendingSpan> = pending.iter().collect();
+        let mut chunks = Chunks::default();
+        chunks.group(&refs);
+        let mut encoder = Encoder::default();
+        let (mut v04, mut v05) = (Vec::new(), Vec::new());
+        encoder.encode(ApiVersion::V04, &mut v04, &refs, &chunks, &tags);
+        encoder.encode(ApiVersion::V05, &mut v05, &refs, &chunks, &tags);
+        let (v04, v05) = (decode_v04(&v04), decode_v05(&v05));
+        let (first04, first05) = (&v04[0][0], &v05[0][0]);
+        assert!(!v04[0][1].contains_key("span_links"));
+        let V::Array(links) = &first04["span_links"] else {
+            panic!("span_links: {:?}", first04.get("span_links"))
+        };
+        let expected =
+            |m: &[(&str, V)]| V::Map(m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect());
+        assert_eq!(
+            links[0],
+            expected(&[
+                ("trace_id", V::U(0x1234567890123456)),
+                ("trace_id_high", V::U(0x1234567890123456)),
+                ("span_id", V::U(0x1234567890123456)),
+                (
+                    "attributes",
+                    V::Map(BTreeMap::from([
+                        ("reason".to_owned(), V::S("terminated_context".into())),
+                        ("context_headers".to_owned(), V::S("tracecontext".into())),
+                    ]))
+                ),
+                ("tracestate", V::S("dd=s:1,foo=1".into())),
+                ("flags", V::U(1 | 1 << 31)),
+            ])
+        );
+        assert_eq!(
+            links[1],
+            expected(&[("trace_id", V::U(2)), ("span_id", V::U(3))])
+        );
+        let V::Map(meta05) = &first05["meta"] else {
+            panic!()
+        };
+        let V::S(json) = &meta05["_dd.span_links"] else {
+            panic!()
+        };
+        let json: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"trace_id": "12345678901234561234567890123456", "span_id": "1234567890123456",
+                 "attributes": {"reason": "terminated_context", "context_headers": "tracecontext"},
+                 "tracestate": "dd=s:1,foo=1", "flags": 1},
+                {"trace_id": "00000000000000000000000000000002", "span_id": "0000000000000003"}
+            ])
+        );
+        let events = serde_json::json!([
+            {"name": "retry", "time_unix_nano": 1_764_000_000_000_000_001i64, "attributes": {"attempt": "2"}}
+        ]);
+        for span in [first04, first05] {
+            let V::Map(meta) = &span["meta"] else {
+                panic!()
+            };
+            let V::S(json) = &meta["events"] else {
+                panic!("{meta:?}")
+            };
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(json).unwrap(),
+                events
+            );
+        }
+        // Apart from the links' place, the payloads agree.
+        let mut first04 = first04.clone();
+        let mut first05 = first05.clone();
+        first04.remove("span_links");
+        if let V::Map(meta) = first05.get_mut("meta").unwrap() {
+            meta.remove("_dd.span_links");
+        }
+        assert_eq!(first04, first05);
+        assert_eq!(v04[0][1], v05[0][1]);
     }
 }

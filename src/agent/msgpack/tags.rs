@@ -86,10 +86,19 @@ pub(super) fn write_tags<F: Format>(
         .iter()
         .map(|(k, v)| (&**k, &**v))
         .filter(|(key, _)| !key.is_empty());
+    // Links (without a field of their own) and events, as JSON text.
+    let mut json: ArrayVec<(&str, String), 2> = ArrayVec::new();
+    if !F::NATIVE_LINKS && !span.links().is_empty() && !own("_dd.span_links") {
+        json.push(("_dd.span_links", crate::links::json::links(span.links())));
+    }
+    if !span.events().is_empty() && !own("events") {
+        json.push(("events", crate::links::json::events(span.events())));
+    }
     let meta_len = defaults.clone().count()
         + hex.clone().count()
         + propagated.clone().count()
-        + own_tags.clone().count();
+        + own_tags.clone().count()
+        + json.len();
 
     // Metrics: the span's own, then the chunk root's sampling priority (which replaces
     // one the span set) and `_dd.top_level` on root spans (unless the span set it).
@@ -127,6 +136,10 @@ pub(super) fn write_tags<F: Format>(
     for (key, value) in hex {
         format.str(out, key);
         format.str_copy(out, std::str::from_utf8(value).unwrap_or_default());
+    }
+    for (key, value) in &json {
+        format.str(out, key);
+        format.str_copy(out, value);
     }
     format.key(out, b"\xa7metrics");
     out.map_len(metrics_len);
