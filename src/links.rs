@@ -117,7 +117,6 @@ impl SpanEvent {
     }
 }
 
-#[cfg(feature = "agent")]
 /// Sets `key`, replacing an earlier value.
 fn set(pairs: &mut Vec<(Text, Text)>, key: Text, value: Text) {
     match pairs.iter_mut().find(|(k, _)| *k == key) {
@@ -126,6 +125,7 @@ fn set(pairs: &mut Vec<(Text, Text)>, key: Text, value: Text) {
     }
 }
 
+#[cfg(feature = "agent")]
 /// Links and events as Datadog's tracers put them in a span's `meta` when the payload
 /// has no field of its own for them: JSON text.
 pub(crate) mod json {

@@ -136,10 +136,18 @@ impl Span {
     }
 
     /// Sets a string tag (Datadog `meta`), replacing one with the same key.
+    ///
+    /// As in Datadog's tracers, `manual.keep` and `manual.drop` are decisions, not
+    /// tags: they keep or drop the trace, as [`sampling::keep`](crate::sampling::keep)
+    /// and [`sampling::reject`](crate::sampling::reject) do.
     pub fn set_tag(&mut self, key: impl Into<Text>, value: impl Into<Text>) {
+        let key = key.into();
+        if let Some(keep_trace) = crate::sampling::manual_tag(&key) {
+            return crate::sampling::decide_by_hand(&self.parts.context, keep_trace);
+        }
         set(
             &mut self.parts.extra.get_or_insert_default().tags,
-            key.into(),
+            key,
             value.into(),
         );
         self.root_changed();

@@ -31,6 +31,7 @@ pub fn start_span(name: impl Into<Text>) -> SpanBuilder {
         span_type: InlineSpanType::default(),
         extra: None,
         parent: Parent::Current,
+        manual: None,
     }
 }
 
@@ -43,6 +44,8 @@ pub struct SpanBuilder {
     span_type: InlineSpanType,
     extra: Option<Box<Extra>>,
     parent: Parent,
+    /// A decision by hand (`manual.keep`, `manual.drop`), made as the span starts.
+    manual: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -75,10 +78,17 @@ impl SpanBuilder {
     }
 
     /// Adds a string tag (Datadog `meta`). A later tag with the same key replaces it.
+    /// `manual.keep` and `manual.drop` keep or drop the trace instead (see
+    /// [`Span::set_tag`]).
     pub fn tag(mut self, key: impl Into<Text>, value: impl Into<Text>) -> Self {
+        let key = key.into();
+        if let Some(keep_trace) = crate::sampling::manual_tag(&key) {
+            self.manual = Some(keep_trace);
+            return self;
+        }
         set(
             &mut self.extra.get_or_insert_default().tags,
-            key.into(),
+            key,
             value.into(),
         );
         self
@@ -155,6 +165,10 @@ impl SpanBuilder {
             true => bridged(span),
             false => span,
         };
+        // After the bridge, which may give the span its provider's ids.
+        if let Some(keep_trace) = self.manual {
+            crate::sampling::decide_by_hand(&span.parts.context, keep_trace);
+        }
         if crate::sampling::roots::may_register() && span.parts.context.is_local_root() {
             return registered(span);
         }

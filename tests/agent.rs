@@ -620,6 +620,7 @@ fn sampled_and_unsampled_traces_arrive(agent: &str) {
             "{span}"
         );
         assert_eq!(span["meta"]["_dd.p.dm"], "-3", "{span}");
+        assert_eq!(span["meta"]["_dd.p.ksr"], "0.5", "{span}");
         assert_eq!(
             span["metrics"]["_dd.rule_psr"].as_f64(),
             Some(0.5),

@@ -1355,3 +1355,20 @@ mod extract_behavior {
         assert_eq!(ignore.extract(&headers(&DATADOG_AND_W3C)), None);
     }
 }
+
+/// `manual.keep` and `manual.drop` are decisions by hand, as in Datadog's tracers:
+/// the next service sees them, and they are not tags.
+#[test]
+fn manual_keep_and_drop_tags_decide() {
+    let mut kept = start_span("kept").root().start();
+    kept.set_tag("manual.keep", "true");
+    assert_eq!(kept.tag("manual.keep"), None);
+    let out: HashMap<_, _> = injected(kept.context()).into_iter().collect();
+    assert_eq!(out["x-datadog-sampling-priority"], "2");
+    assert!(out["x-datadog-tags"].starts_with("_dd.p.dm=-4"), "{out:?}");
+
+    let dropped = start_span("dropped").root().tag("manual.drop", "").start();
+    assert_eq!(dropped.tag("manual.drop"), None);
+    let out: HashMap<_, _> = injected(dropped.context()).into_iter().collect();
+    assert_eq!(out["x-datadog-sampling-priority"], "-1");
+}

@@ -149,6 +149,22 @@ impl Decision {
         }
     }
 
+    /// The rate a sampling rule or the Agent kept or dropped the trace at, as Datadog's
+    /// tracers record it in `_dd.p.ksr`: at most six decimals, trailing zeros dropped
+    /// (`1`, `0.5`, `0.000001`, `0`). `None` for decisions not made by a rate.
+    pub fn knuth_sample_rate(&self) -> Option<arrayvec::ArrayString<24>> {
+        let rate = self.rule_rate.or(self.agent_rate)?;
+        // In millionths, rounded half up; a rate outside 0..=1 is clamped.
+        let micros = (rate.clamp(0.0, 1.0) * 1e6 + 0.5).floor() as u64;
+        let mut text = arrayvec::ArrayString::new();
+        let (whole, fraction) = (micros / 1_000_000, micros % 1_000_000);
+        // At most "1.000000": it fits.
+        let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{whole}.{fraction:06}"));
+        let kept = text.trim_end_matches('0').trim_end_matches('.').len();
+        text.truncate(kept);
+        Some(text)
+    }
+
     /// Whether the trace is kept.
     pub fn is_kept(&self) -> bool {
         self.priority > 0
@@ -165,6 +181,25 @@ pub fn keep(context: &SpanContext) {
 /// decision maker `-4`, propagated to the next services.
 pub fn reject(context: &SpanContext) {
     decisions::replace(context.trace_id, Decision::new(-1, Mechanism::Manual));
+}
+
+/// The tags Datadog's tracers read as a decision by hand: `manual.keep` keeps the
+/// trace, `manual.drop` drops it (whatever the value). `None` for any other key.
+pub(crate) fn manual_tag(key: &str) -> Option<bool> {
+    match key {
+        "manual.keep" => Some(true),
+        "manual.drop" => Some(false),
+        _ => None,
+    }
+}
+
+/// Applies a decision by hand to `context`'s trace.
+pub(crate) fn decide_by_hand(context: &SpanContext, keep_trace: bool) {
+    if keep_trace {
+        keep(context)
+    } else {
+        reject(context)
+    }
 }
 
 /// What a decision looks at: the trace's local root span (or what is known of it).

@@ -263,3 +263,31 @@ fn tag_patterns_match_numbers_and_need_the_tag() {
         "text first"
     );
 }
+
+/// `_dd.p.ksr` as Datadog's tracers write it: six decimals at most, rounded half up,
+/// trailing zeros dropped; only for decisions made at a rate.
+#[test]
+fn knuth_sample_rate_text() {
+    let rated = |rule: Option<f64>, agent: Option<f64>| Decision {
+        rule_rate: rule,
+        agent_rate: agent,
+        ..Decision::new(1, Mechanism::Default)
+    };
+    for (rate, text) in [
+        (1.0, "1"),
+        (0.5, "0.5"),
+        (0.1, "0.1"),
+        (0.000001, "0.000001"),
+        (0.0000005, "0.000001"),
+        (0.0000004, "0"),
+        (0.0, "0"),
+        (0.123456789, "0.123457"),
+        (0.3333333, "0.333333"),
+    ] {
+        let ksr = rated(Some(rate), None).knuth_sample_rate().unwrap();
+        assert_eq!(ksr.as_str(), text, "{rate}");
+        let ksr = rated(None, Some(rate)).knuth_sample_rate().unwrap();
+        assert_eq!(ksr.as_str(), text, "agent {rate}");
+    }
+    assert_eq!(rated(None, None).knuth_sample_rate(), None);
+}

@@ -33,6 +33,8 @@ pub(super) fn write_tags<F: Format>(
     tags: &Tags<'_>,
 ) {
     let decision = chunk_root.flatten();
+    // The rate a rule or the Agent decided at (`_dd.p.ksr`), on the chunk's root.
+    let ksr = decision.and_then(|d| d.knuth_sample_rate());
     let chunk_root = chunk_root.is_some();
     let context = span.context();
     let trace = context.trace.as_deref();
@@ -40,7 +42,7 @@ pub(super) fn write_tags<F: Format>(
     // span sets is left out.
     let own = |key: &str| span.meta().iter().any(|(k, _)| k == key);
     // The trace-level tags a chunk's first span carries.
-    let mut trace_level: ArrayVec<(&str, &str), 8> = ArrayVec::new();
+    let mut trace_level: ArrayVec<(&str, &str), 10> = ArrayVec::new();
     // Trace-level ids as hex text, made here: written as copies (see `Format`).
     let mut hex: ArrayVec<(&str, [u8; 16]), 1> = ArrayVec::new();
     let mut propagated: &[(String, String)] = &[];
@@ -61,6 +63,9 @@ pub(super) fn write_tags<F: Format>(
                 trace_level.push(("_dd.p.dm", "-0"));
             }
             None => {}
+        }
+        if let Some(ksr) = &ksr {
+            trace_level.push(("_dd.p.ksr", ksr.as_str()));
         }
         if let Some(origin) = trace.and_then(|t| t.origin.as_deref()) {
             trace_level.push(("_dd.origin", origin));
