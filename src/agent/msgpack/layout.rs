@@ -74,6 +74,7 @@ pub(super) fn write_rest<F: Format>(
         && span.metrics().is_empty()
         && span.links().is_empty()
         && span.events().is_empty()
+        && span.service().is_none_or(|s| s == tags.service)
         && !context.parent_id.is_zero();
     match (plain_span, span.span_type()) {
         // The common case: the shared meta, no metrics, no type.

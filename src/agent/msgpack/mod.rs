@@ -804,6 +804,8 @@ mod tests {
         assert_eq!(third["type"], V::S(String::new()));
         assert_eq!(third["trace_id"], V::U(99));
         let m = meta(&third);
+        assert_eq!(m["_dd.base_service"], "blog", "a service of its own");
+        assert!(!meta(&first).contains_key("_dd.base_service"));
         assert_eq!(
             m["_dd.git.commit.sha"], "abc123",
             "on every chunk's first span"
@@ -926,5 +928,42 @@ mod tests {
         }
         assert_eq!(first04, first05);
         assert_eq!(v04[0][1], v05[0][1]);
+    }
+
+    /// `_dd.base_service` names the configured service on spans of another one, also
+    /// on a child that sets nothing else (which would otherwise share the plain meta).
+    #[test]
+    fn spans_of_another_service_name_the_configured_one() {
+        let tags = Tags {
+            service: "global-service",
+            env: "",
+            version: "",
+            global: &[],
+            anchor: &Anchor::now(),
+            git: &Default::default(),
+        };
+        let trace = TraceId::from_parts(0, 42);
+        let mut root = span(trace, 1, 0);
+        root.service = Some("global-service".into());
+        let mut other = FinishedSpan::new(
+            crate::SpanContext::new(trace, crate::SpanId::from_u64(2)),
+            "child",
+        );
+        other.context.parent_id = crate::SpanId::from_u64(1);
+        other.service = Some("other-service".into());
+        let mut same = other.clone();
+        same.context.span_id = crate::SpanId::from_u64(3);
+        same.service = None;
+        let (spans, ..) = both(&[root, other, same], &tags);
+        let meta = |i: usize| match &spans[0][i]["meta"] {
+            V::Map(m) => m.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            !meta(0).contains_key("_dd.base_service"),
+            "the configured service"
+        );
+        assert_eq!(meta(1)["_dd.base_service"], V::S("global-service".into()));
+        assert!(!meta(2).contains_key("_dd.base_service"));
     }
 }

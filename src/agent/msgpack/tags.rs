@@ -46,6 +46,10 @@ pub(super) fn write_tags<F: Format>(
     // Trace-level ids as hex text, made here: written as copies (see `Format`).
     let mut hex: ArrayVec<(&str, [u8; 16]), 1> = ArrayVec::new();
     let mut propagated: &[(String, String)] = &[];
+    // A span of another service names the configured one, as Datadog's tracers do.
+    if span.service().is_some_and(|s| s != tags.service) {
+        trace_level.push(("_dd.base_service", tags.service));
+    }
     if chunk_root {
         if !tags.global.iter().any(|(key, _)| key == "language") {
             trace_level.push(("language", "rust"));
