@@ -94,6 +94,7 @@ impl FinishedSpan {
             metrics,
             links,
             events,
+            manual: _,
         } = extra.map(|extra| *extra).unwrap_or_default();
         FinishedSpan {
             context,

@@ -31,7 +31,6 @@ pub fn start_span(name: impl Into<Text>) -> SpanBuilder {
         span_type: InlineSpanType::default(),
         extra: None,
         parent: Parent::Current,
-        manual: None,
     }
 }
 
@@ -44,8 +43,6 @@ pub struct SpanBuilder {
     span_type: InlineSpanType,
     extra: Option<Box<Extra>>,
     parent: Parent,
-    /// A decision by hand (`manual.keep`, `manual.drop`), made as the span starts.
-    manual: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -83,7 +80,9 @@ impl SpanBuilder {
     pub fn tag(mut self, key: impl Into<Text>, value: impl Into<Text>) -> Self {
         let key = key.into();
         if let Some(keep_trace) = crate::sampling::manual_tag(&key) {
-            self.manual = Some(keep_trace);
+            // Out of line with the other options most spans never set: the builder
+            // stays small enough to move without `memcpy`.
+            self.extra.get_or_insert_default().manual = Some(keep_trace);
             return self;
         }
         set(
@@ -104,7 +103,11 @@ impl SpanBuilder {
     /// from another service. A parent with a zero trace id is ignored, and the span
     /// starts a new trace.
     pub fn child_of(mut self, parent: impl Into<SpanContext>) -> Self {
-        self.parent = Parent::Of(parent.into());
+        let parent = parent.into();
+        if parent.remote {
+            incoming_links(&parent, &mut self.extra);
+        }
+        self.parent = Parent::Of(parent);
         self
     }
 
@@ -123,7 +126,6 @@ impl SpanBuilder {
             Parent::Root => None,
         }
         .filter(|parent| !parent.trace_id.is_zero());
-        let mut extra = self.extra;
         // Only an exporter reads the time: without one, a span reads no clock.
         let start = if export::is_installed() {
             clock::now()
@@ -132,18 +134,13 @@ impl SpanBuilder {
         };
         let context = match parent {
             // Everything trace-wide (ids, trace data, upstream's decision) carries over.
-            Some(parent) => {
-                if parent.remote {
-                    incoming_links(&parent, &mut extra);
-                }
-                SpanContext {
-                    span_id: SpanId::random(),
-                    parent_id: parent.span_id,
-                    remote: false,
-                    parent_remote: parent.remote,
-                    ..parent
-                }
-            }
+            Some(parent) => SpanContext {
+                span_id: SpanId::random(),
+                parent_id: parent.span_id,
+                remote: false,
+                parent_remote: parent.remote,
+                ..parent
+            },
             None => {
                 let (trace_id, span_id) =
                     TraceId::random_root(config::global().trace_id_128_generation(), start);
@@ -156,7 +153,7 @@ impl SpanBuilder {
                 name: self.name,
                 resource: self.resource,
                 span_type: self.span_type,
-                extra,
+                extra: self.extra,
             },
             start,
         };
@@ -166,7 +163,7 @@ impl SpanBuilder {
             false => span,
         };
         // After the bridge, which may give the span its provider's ids.
-        if let Some(keep_trace) = self.manual {
+        if let Some(keep_trace) = span.parts.extra.as_deref().and_then(|e| e.manual) {
             crate::sampling::decide_by_hand(&span.parts.context, keep_trace);
         }
         if crate::sampling::roots::may_register() && span.parts.context.is_local_root() {

@@ -21,6 +21,9 @@ pub(crate) struct Extra {
     pub(crate) metrics: Vec<(Text, f64)>,
     pub(crate) links: Vec<crate::links::SpanLink>,
     pub(crate) events: Vec<crate::links::SpanEvent>,
+    /// A decision by hand given to the builder (`manual.keep`, `manual.drop`), made
+    /// as the span starts.
+    pub(crate) manual: Option<bool>,
 }
 
 /// The span types Datadog's integrations use, kept inline in one byte; any other goes

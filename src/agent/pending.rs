@@ -171,6 +171,7 @@ pub(crate) mod testing {
                 metrics,
                 links,
                 events,
+                manual: None,
             };
             let parts = SpanParts {
                 context,
