@@ -104,6 +104,52 @@ pub(crate) fn current() -> Option<SpanContext> {
         .flatten()
 }
 
+/// `f` of the context on top of this thread's stack, without cloning it; `None`
+/// outside any span (or while the stack is busy or gone).
+pub(crate) fn with_current<R>(f: impl FnOnce(&SpanContext) -> R) -> Option<R> {
+    STACK
+        .try_with(|stack| Some(f(&stack.try_borrow().ok()?.frames.last()?.context)))
+        .ok()
+        .flatten()
+}
+
+/// Runs `f` on the context on top of this thread's stack, then gives the other
+/// frames of the same span its trace data; `None` outside any span (or while the
+/// stack is busy or gone). `f` must not touch the stack.
+pub(crate) fn with_current_mut<R>(f: impl FnOnce(&mut SpanContext) -> R) -> Option<R> {
+    STACK
+        .try_with(|stack| {
+            let mut stack = stack.try_borrow_mut().ok()?;
+            let top = stack.frames.last_mut()?;
+            let result = f(&mut top.context);
+            let context = top.context.clone();
+            share_trace_data(&mut stack.frames, &context);
+            Some(result)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Gives every frame of `context`'s span on this thread's stack `context`'s trace
+/// data: what a span does after its baggage changed, so that spans started from the
+/// stack see the change.
+pub(crate) fn refresh(context: &SpanContext) {
+    let _ = STACK.try_with(|stack| {
+        if let Ok(mut stack) = stack.try_borrow_mut() {
+            share_trace_data(&mut stack.frames, context);
+        }
+    });
+}
+
+fn share_trace_data(frames: &mut [Frame], context: &SpanContext) {
+    let same_span = |frame: &&mut Frame| {
+        frame.context.span_id == context.span_id && frame.context.trace_id == context.trace_id
+    };
+    for frame in frames.iter_mut().filter(same_span) {
+        frame.context.trace.clone_from(&context.trace);
+    }
+}
+
 /// The trace and span ids on top of this thread's stack, without cloning the context.
 #[inline]
 pub(crate) fn current_ids() -> Option<(TraceId, SpanId)> {

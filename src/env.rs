@@ -54,6 +54,16 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// The value of `name` even when it is empty or blank (which some variables give
+    /// a meaning: "none"); `None` when it is unset or not UTF-8.
+    pub(crate) fn get_even_empty(&mut self, name: &str) -> Option<String> {
+        let value = (self.lookup)(name)?;
+        if value.to_str().is_some_and(|v| v.trim().is_empty()) {
+            return Some(String::new());
+        }
+        self.get(name)
+    }
+
     /// A switch: `true`/`1` or `false`/`0`, any case, blanks ignored. Anything else warns
     /// and gives `default`.
     pub(crate) fn get_bool(&mut self, name: &str, default: bool) -> bool {

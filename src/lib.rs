@@ -139,6 +139,7 @@ mod active;
 #[cfg(feature = "agent")]
 pub mod agent;
 mod annotations;
+pub mod baggage;
 mod clock;
 mod config;
 mod context;

@@ -183,6 +183,42 @@ impl Span {
         self.parts.extra.as_deref().map_or(&[], |e| &e.events)
     }
 
+    /// Sets the W3C baggage item `key` to `value`: spans started from this one from
+    /// now on (also through this thread's stack, where it is entered) inherit it, and
+    /// it is sent on with the trace's headers. An item already there keeps its place.
+    ///
+    /// ```
+    /// let mut request = spanlog::start_span("web.request").entered();
+    /// request.span_mut().set_baggage("user.id", "42");
+    /// let query = spanlog::start_span("db.query").start();
+    /// assert_eq!(query.baggage_item("user.id"), Some("42"));
+    /// ```
+    pub fn set_baggage(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.parts.context.set_baggage_item(key, value);
+        crate::context::refresh(&self.parts.context);
+    }
+
+    /// The value of the baggage item `key`, if any (all items:
+    /// [`SpanContext::baggage`] on [`context`](Span::context)).
+    pub fn baggage_item(&self, key: &str) -> Option<&str> {
+        self.parts.context.baggage_item(key)
+    }
+
+    /// Removes the baggage item `key` and returns its value, if it was there.
+    pub fn remove_baggage(&mut self, key: &str) -> Option<String> {
+        let removed = self.parts.context.remove_baggage_item(key);
+        if removed.is_some() {
+            crate::context::refresh(&self.parts.context);
+        }
+        removed
+    }
+
+    /// Removes every baggage item.
+    pub fn clear_baggage(&mut self) {
+        self.parts.context.clear_baggage();
+        crate::context::refresh(&self.parts.context);
+    }
+
     /// Makes room for `additional` more tags without reallocating (middleware that sets
     /// a known number of tags calls it once).
     #[cfg(feature = "tower")]

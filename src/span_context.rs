@@ -69,6 +69,20 @@ pub(crate) struct TraceMeta {
     /// styles that extraction did not continue (`terminated_context`), or to the one
     /// it restarted from (`propagation_behavior_extract`).
     pub(crate) links: Vec<crate::links::SpanLink>,
+    /// W3C baggage: items the application set or received, in order, keys unique.
+    pub(crate) baggage: Vec<(String, String)>,
+    /// Incoming baggage items chosen by `DD_TRACE_BAGGAGE_TAG_KEYS`, as
+    /// `baggage.<key>` tags for this process's root span.
+    pub(crate) baggage_tags: Vec<(String, String)>,
+}
+
+/// Sets `key` to `value`, in place when the key is there already (its position kept),
+/// else at the end.
+pub(crate) fn put_baggage(items: &mut Vec<(String, String)>, key: String, value: String) {
+    match items.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, old)) => *old = value,
+        None => items.push((key, value)),
+    }
 }
 
 impl TraceMeta {
@@ -81,7 +95,9 @@ impl TraceMeta {
             && self.last_parent_id.is_none()
             && self.propagation_error.is_none()
             && !self.random_flag
-            && self.links.is_empty();
+            && self.links.is_empty()
+            && self.baggage.is_empty()
+            && self.baggage_tags.is_empty();
         (!empty).then(|| Arc::new(self))
     }
 }
@@ -146,6 +162,60 @@ impl SpanContext {
     /// The trace's origin (`x-datadog-origin`), if any.
     pub fn origin(&self) -> Option<&str> {
         self.trace.as_ref().and_then(|t| t.origin.as_deref())
+    }
+
+    /// The value of the baggage item `key`, if any.
+    ///
+    /// Baggage is W3C's way to send key-value pairs along a request: items arrive in
+    /// the `baggage` header, are inherited by every span started from this context,
+    /// and are sent on by [`inject`](crate::propagation::inject).
+    ///
+    /// ```
+    /// let mut span = spanlog::start_span("web.request").start();
+    /// span.set_baggage("user.id", "42");
+    /// let child = spanlog::start_span("db.query").child_of(span.context().clone()).start();
+    /// assert_eq!(child.context().baggage_item("user.id"), Some("42"));
+    /// ```
+    pub fn baggage_item(&self, key: &str) -> Option<&str> {
+        self.baggage_slice()
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every baggage item, in the order they were set or received.
+    pub fn baggage(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.baggage_slice()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub(crate) fn baggage_slice(&self) -> &[(String, String)] {
+        self.trace
+            .as_deref()
+            .map(|t| t.baggage.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// Sets the baggage item `key` to `value` on this context (and so on every span
+    /// started from it from now on); an item already there keeps its place.
+    pub fn set_baggage_item(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let meta = Arc::make_mut(self.trace.get_or_insert_with(Default::default));
+        put_baggage(&mut meta.baggage, key.into(), value.into());
+    }
+
+    /// Removes the baggage item `key` and returns its value, if it was there.
+    pub fn remove_baggage_item(&mut self, key: &str) -> Option<String> {
+        let index = self.baggage_slice().iter().position(|(k, _)| k == key)?;
+        let meta = Arc::make_mut(self.trace.as_mut()?);
+        Some(meta.baggage.remove(index).1)
+    }
+
+    /// Removes every baggage item.
+    pub fn clear_baggage(&mut self) {
+        if let Some(meta) = self.trace.as_mut().filter(|t| !t.baggage.is_empty()) {
+            Arc::make_mut(meta).baggage.clear();
+        }
     }
 }
 

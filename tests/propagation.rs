@@ -1160,10 +1160,8 @@ for line in sys.stdin:
         out.append(h)
 print(json.dumps(out))
 "#;
-        let output = reference::run_python(&python, script, &[], &input);
-        let answers: Vec<serde_json::Value> =
-            serde_json::from_str(output.trim()).expect("ddtrace's answer");
-        assert_eq!(answers.len(), extractions.len() + injections.len());
+        let expected = extractions.len() + injections.len();
+        let answers = reference::json_answers(&python, script, &input, expected);
         for ((style, pairs), answer) in extractions.iter().zip(&answers) {
             let style = if *style == "b3" {
                 PropagationStyle::B3Single
@@ -1371,4 +1369,397 @@ fn manual_keep_and_drop_tags_decide() {
     assert_eq!(dropped.tag("manual.drop"), None);
     let out: HashMap<_, _> = injected(dropped.context()).into_iter().collect();
     assert_eq!(out["x-datadog-sampling-priority"], "-1");
+}
+
+/// W3C baggage, as Datadog's parametric suite checks it (re-expressed): on by
+/// default beside the trace headers, its API, malformed headers, limits, and the
+/// reference's encoding.
+mod baggage {
+    use super::*;
+
+    fn only(styles: &[PropagationStyle]) -> Propagator {
+        Propagator::new().with_extract(styles).with_inject(styles)
+    }
+
+    /// What a service gets when it continues `incoming` and calls on with `propagator`.
+    fn child_headers(
+        propagator: &Propagator,
+        incoming: &[(&str, &str)],
+    ) -> HashMap<String, String> {
+        let mut span = start_span("child");
+        if let Some(remote) = propagator.extract(&headers(incoming)) {
+            span = span.child_of(remote);
+        }
+        let span = span.start();
+        let mut out = HashMap::new();
+        propagator.inject(span.context(), &mut out);
+        out
+    }
+
+    #[test]
+    fn on_by_default_beside_the_trace_headers() {
+        let incoming = [
+            ("x-datadog-trace-id", "123456789"),
+            ("x-datadog-parent-id", "987654321"),
+            ("baggage", "foo=bar"),
+        ];
+        let extracted = Propagator::new().extract(&headers(&incoming)).unwrap();
+        assert_eq!(extracted.style(), PropagationStyle::Datadog);
+        let span = start_span("child").child_of(extracted).start();
+        assert_eq!(span.trace_id(), TraceId::from_u128(123456789));
+        assert_eq!(span.parent_id(), SpanId::from_u64(987654321));
+        let out = child_headers(&Propagator::new(), &incoming);
+        assert_eq!(out["baggage"], "foo=bar");
+        assert_eq!(out["x-datadog-trace-id"], "123456789");
+
+        // Off when the styles leave it out, in either direction.
+        let trace_only = only(&[PropagationStyle::Datadog, PropagationStyle::TraceContext]);
+        let out = child_headers(&trace_only, &incoming);
+        assert!(!out.contains_key("baggage"), "{out:?}");
+        assert_eq!(out["x-datadog-trace-id"], "123456789");
+        let mut span = start_span("local").start();
+        span.set_baggage("foo", "bar");
+        let mut out = HashMap::new();
+        trace_only.inject(span.context(), &mut out);
+        assert!(!out.contains_key("baggage"), "{out:?}");
+    }
+
+    #[test]
+    fn baggage_alone_starts_a_trace_that_keeps_it() {
+        let baggage_only = only(&[PropagationStyle::Baggage]);
+        let incoming = [("x-datadog-trace-id", "123456789"), ("baggage", "foo=bar")];
+        let extracted = baggage_only.extract(&headers(&incoming)).unwrap();
+        assert_eq!(extracted.style(), PropagationStyle::Baggage);
+        let span = start_span("root").child_of(extracted).start();
+        assert_ne!(span.trace_id(), TraceId::from_u128(123456789));
+        assert!(span.parent_id().is_zero() && span.context().is_local_root());
+        assert_eq!(span.baggage_item("foo"), Some("bar"));
+        let out = child_headers(&baggage_only, &incoming);
+        assert_eq!(out, headers(&[("baggage", "foo=bar")]));
+        // With the default styles too, when no trace header is there.
+        let out = child_headers(&Propagator::new(), &[("baggage", "foo=bar")]);
+        assert_eq!(out["baggage"], "foo=bar");
+        assert!(out.contains_key("traceparent"), "a new trace: {out:?}");
+        assert_eq!(
+            Propagator::new().extract(&headers(&[("baggage", "=x")])),
+            None
+        );
+    }
+
+    #[test]
+    fn decoded_on_the_way_in_encoded_on_the_way_out() {
+        let header = "foo=bar,userId=Am%C3%A9lie,serverNode=DF%2028,\
+            %22%2C%3B%5C%28%29%2F%3A%3C%3D%3E%3F%40%5B%5D%7B%7D=%22%2C%3B%5C";
+        let extracted = Propagator::new()
+            .extract(&headers(&[("baggage", header)]))
+            .unwrap();
+        let context = extracted.context();
+        assert_eq!(context.baggage_item("userId"), Some("Amélie"));
+        assert_eq!(context.baggage_item("serverNode"), Some("DF 28"));
+        assert_eq!(
+            context.baggage_item(r#"",;\()/:<=>?@[]{}"#),
+            Some(r#"",;\"#)
+        );
+        let all: Vec<_> = context.baggage().collect();
+        assert_eq!(
+            all,
+            [
+                ("foo", "bar"),
+                ("userId", "Amélie"),
+                ("serverNode", "DF 28"),
+                (r#"",;\()/:<=>?@[]{}"#, r#"",;\"#)
+            ]
+        );
+        let mut span = start_span("encoder").start();
+        for (key, value) in all {
+            span.set_baggage(key, value);
+        }
+        let mut out = HashMap::new();
+        Propagator::new().inject(span.context(), &mut out);
+        assert_eq!(out["baggage"], header, "the same bytes back");
+    }
+
+    #[test]
+    fn the_span_api_reads_sets_and_removes() {
+        let extracted = Propagator::new()
+            .extract(&headers(&[(
+                "baggage",
+                "userId=Am%C3%A9lie,serverNode=DF%2028",
+            )]))
+            .unwrap();
+        let mut span = start_span("api").child_of(extracted).start();
+        span.set_baggage("foo", "bar");
+        span.set_baggage("baz", "qux");
+        span.set_baggage("userId", "Bob");
+        let all: Vec<_> = span.context().baggage().collect();
+        assert_eq!(
+            all,
+            [
+                ("userId", "Bob"),
+                ("serverNode", "DF 28"),
+                ("foo", "bar"),
+                ("baz", "qux")
+            ],
+            "a key set again keeps its place"
+        );
+        assert_eq!(span.remove_baggage("baz").as_deref(), Some("qux"));
+        assert_eq!(span.remove_baggage("baz"), None);
+        assert_eq!(span.context().baggage().len(), 3);
+        span.clear_baggage();
+        assert_eq!(span.context().baggage().len(), 0);
+        assert_eq!(span.baggage_item("foo"), None);
+    }
+
+    #[test]
+    fn set_on_an_entered_span_its_children_inherit_it() {
+        let mut request = start_span("web.request").entered();
+        let before = start_span("before").start();
+        request.span_mut().set_baggage("user.id", "42");
+        let after = start_span("after").start();
+        assert_eq!(
+            before.baggage_item("user.id"),
+            None,
+            "started before the item"
+        );
+        assert_eq!(after.baggage_item("user.id"), Some("42"));
+        assert_eq!(spanlog::baggage::get("user.id").as_deref(), Some("42"));
+        // From anywhere: the innermost entered span's context.
+        {
+            let _handler = start_span("handler").entered();
+            assert!(spanlog::baggage::set("tenant", "acme"));
+            let call = start_span("http.request").start();
+            assert_eq!(call.baggage_item("tenant"), Some("acme"));
+            assert_eq!(call.baggage_item("user.id"), Some("42"));
+            let mut out = HashMap::new();
+            assert!(spanlog::inject_current(&mut out));
+            assert_eq!(out["baggage"], "user.id=42,tenant=acme");
+            assert_eq!(spanlog::baggage::remove("user.id").as_deref(), Some("42"));
+            assert_eq!(
+                spanlog::baggage::all(),
+                [("tenant".to_owned(), "acme".to_owned())]
+            );
+            spanlog::baggage::clear();
+            assert_eq!(spanlog::baggage::all(), []);
+        }
+        // The handler's frame is gone; the request's items are as they were.
+        assert_eq!(spanlog::baggage::get("tenant"), None);
+        assert_eq!(spanlog::baggage::get("user.id").as_deref(), Some("42"));
+        drop(request);
+        assert!(!spanlog::baggage::set("k", "v"));
+        assert_eq!(spanlog::baggage::get("user.id"), None);
+    }
+
+    #[test]
+    fn baggage_follows_the_context_to_other_threads() {
+        let mut span = start_span("work").start();
+        span.set_baggage("job", "7");
+        let context = span.context().clone();
+        let seen = std::thread::spawn(move || {
+            let _entered = context.enter();
+            let child = start_span("worker").start();
+            child.baggage_item("job").map(str::to_owned)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(seen.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn a_malformed_header_is_dropped_whole() {
+        for header in [
+            "no-equal-sign,foo=gets-dropped-because-previous-pair-is-malformed",
+            "=no-key",
+            "no-value=",
+            "foo=gets-dropped-because-subsequent-pair-is-malformed,=",
+        ] {
+            let out = child_headers(&Propagator::new(), &[("baggage", header)]);
+            assert!(!out.contains_key("baggage"), "{header:?}: {out:?}");
+        }
+        let out = child_headers(&Propagator::new(), &[("baggage", "foo=valid")]);
+        assert_eq!(out["baggage"], "foo=valid");
+    }
+
+    #[test]
+    fn limits_on_the_way_out() {
+        let mut span = start_span("limits").start();
+        for i in 0..66 {
+            span.set_baggage(format!("key{i}"), format!("value{i}"));
+        }
+        let mut out = HashMap::new();
+        Propagator::new().inject(span.context(), &mut out);
+        assert_eq!(out["baggage"].split(',').count(), 64);
+        let mut out = HashMap::new();
+        Propagator::new()
+            .with_baggage_limits(3, 8192)
+            .inject(span.context(), &mut out);
+        assert_eq!(out["baggage"], "key0=value0,key1=value1,key2=value2");
+
+        let mut span = start_span("bytes").start();
+        let third = 8192 / 3;
+        for (key, fill) in [("key1", "a"), ("key2", "b"), ("key3", "c"), ("key4", "d")] {
+            let n = if key == "key4" { 1 } else { third };
+            span.set_baggage(key, fill.repeat(n));
+        }
+        let mut out = HashMap::new();
+        Propagator::new().inject(span.context(), &mut out);
+        assert_eq!(out["baggage"].split(',').count(), 2);
+        assert!(out["baggage"].len() <= 8192);
+    }
+
+    /// Which incoming items become `baggage.<key>` tags, per `DD_TRACE_BAGGAGE_TAG_KEYS`.
+    #[test]
+    fn tag_keys_from_the_environment() {
+        let tagged = |keys: Option<&str>, header: &str| -> Vec<(String, String)> {
+            let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+            cmd.args([
+                "--exact",
+                "baggage::tag_keys_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("SPANLOG_BAGGAGE_HEADER", header)
+            .env("SPANLOG_BAGGAGE_CHILD", "1");
+            match keys {
+                Some(keys) => cmd.env("DD_TRACE_BAGGAGE_TAG_KEYS", keys),
+                None => cmd.env_remove("DD_TRACE_BAGGAGE_TAG_KEYS"),
+            };
+            let out = cmd.output().unwrap();
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            let line = stdout
+                .lines()
+                .find_map(|l| Some(&l[l.find("TAG_KEYS ")? + 9..]))
+                .unwrap_or_else(|| panic!("the child's answer: {stdout}"));
+            serde_json::from_str(line).unwrap()
+        };
+        let keys = |keys: Option<&str>| -> Vec<String> {
+            let pairs: Vec<(String, String)> = tagged(keys, "x=1");
+            pairs.into_iter().map(|(k, _)| k).collect()
+        };
+        assert_eq!(keys(None), ["user.id", "account.id", "session.id"]);
+        assert_eq!(keys(Some("session.id,foo")), ["session.id", "foo"]);
+        assert_eq!(keys(Some("account.id,,")), ["account.id"]);
+        assert_eq!(keys(Some("")), Vec::<String>::new(), "set but empty: none");
+        assert_eq!(keys(Some("*")), ["*"]);
+    }
+
+    /// Run by `tag_keys_from_the_environment` in a process of its own.
+    #[test]
+    fn tag_keys_child() {
+        if std::env::var_os("SPANLOG_BAGGAGE_CHILD").is_none() {
+            return;
+        }
+        let keys: Vec<(String, String)> = Propagator::from_env()
+            .baggage_tag_keys()
+            .iter()
+            .map(|k| (k.clone(), String::new()))
+            .collect();
+        println!("TAG_KEYS {}", serde_json::to_string(&keys).unwrap());
+    }
+
+    /// The reference: Datadog's Python tracer reads the same headers into the same
+    /// items, and writes the same items into the same header.
+    #[test]
+    fn baggage_agrees_with_ddtrace_both_ways() {
+        let Some(python) = reference::ddtrace_python() else {
+            return;
+        };
+        let many: Vec<String> = (0..70).map(|i| format!("k{i}=v{i}")).collect();
+        let big = format!("a={},b={},c=3", "x".repeat(4000), "y".repeat(4000));
+        let extractions: Vec<String> = [
+            "foo=bar",
+            " foo = bar ,baz=qux",
+            "userId=Am%C3%A9lie,serverNode=DF%2028",
+            "%22%2C%3B%5C%28%29%2F%3A%3C%3D%3E%3F%40%5B%5D%7B%7D=%22%2C%3B%5C",
+            "k=v;prop=1;other",
+            "a=1,a=2",
+            "p=50%,q=%zz,r=%e2%82%ac,s=%FF",
+            "a=x=y",
+            "no-equal-sign,foo=bar",
+            "=no-key",
+            "no-value=",
+            "foo=bar,=",
+            &many.join(","),
+            &big,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let injections: Vec<Vec<(String, String)>> = vec![
+            vec![
+                ("foo".into(), "bar".into()),
+                ("userId".into(), "Amélie".into()),
+            ],
+            // (Not `%`: ddtrace sends it as it is, where the W3C and spanlog encode it.)
+            vec![(r#"",;\()/:<=>?@[]{}"#.into(), r#"",;\"#.into())],
+            vec![
+                (" padded ".into(), " value ".into()),
+                ("tab\t".into(), "€ 1".into()),
+            ],
+            (0..70)
+                .map(|i| (format!("key{i}"), format!("value{i}")))
+                .collect(),
+            vec![
+                ("key1".into(), "a".repeat(2730)),
+                ("key2".into(), "b".repeat(2730)),
+                ("key3".into(), "c".repeat(2730)),
+                ("key4".into(), "d".into()),
+            ],
+        ];
+        let mut input = String::new();
+        for header in &extractions {
+            input += &serde_json::json!({ "header": header }).to_string();
+            input.push('\n');
+        }
+        for items in &injections {
+            input += &serde_json::json!({ "items": items }).to_string();
+            input.push('\n');
+        }
+        let script = r#"
+import sys, json, logging
+logging.disable(logging.CRITICAL)
+from ddtrace.propagation.http import _BaggageHeader as B
+from ddtrace._trace.context import Context
+out = []
+for line in sys.stdin:
+    case = json.loads(line)
+    if "header" in case:
+        c = B._extract({"baggage": case["header"]})
+        out.append(list(c.get_all_baggage_items().items()))
+    else:
+        c = Context(trace_id=1, span_id=1)
+        for k, v in case["items"]:
+            c.set_baggage_item(k, v)
+        h = {}
+        B._inject(c, h)
+        out.append(h.get("baggage"))
+print(json.dumps(out))
+"#;
+        let expected = extractions.len() + injections.len();
+        let answers = reference::json_answers(&python, script, &input, expected);
+        for (header, answer) in extractions.iter().zip(&answers) {
+            let ours: Vec<(String, String)> = Propagator::new()
+                .extract(&headers(&[("baggage", header)]))
+                .map(|e| {
+                    e.context()
+                        .baggage()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let theirs: Vec<(String, String)> = serde_json::from_value(answer.clone()).unwrap();
+            assert_eq!(ours, theirs, "{header:?}");
+        }
+        for (items, answer) in injections.iter().zip(&answers[extractions.len()..]) {
+            let mut span = start_span("inject").start();
+            for (key, value) in items {
+                span.set_baggage(key.clone(), value.clone());
+            }
+            let mut out = HashMap::new();
+            Propagator::new().inject(span.context(), &mut out);
+            assert_eq!(
+                out.get("baggage").map(String::as_str),
+                answer.as_str(),
+                "{items:?}"
+            );
+        }
+    }
 }

@@ -25,16 +25,17 @@
 //!
 //! # Styles
 //!
-//! [`PropagationStyle::Datadog`] (`x-datadog-*`) and
-//! [`PropagationStyle::TraceContext`] (`traceparent`, `tracestate`) are on by default,
-//! in that order; [`PropagationStyle::B3Multi`] (`x-b3-*`) and
+//! [`PropagationStyle::Datadog`] (`x-datadog-*`),
+//! [`PropagationStyle::TraceContext`] (`traceparent`, `tracestate`) and
+//! [`PropagationStyle::Baggage`] (`baggage`, see [`crate::baggage`]) are on by
+//! default, in that order; [`PropagationStyle::B3Multi`] (`x-b3-*`) and
 //! [`PropagationStyle::B3Single`] (`b3`) are there for services behind Zipkin-era
 //! proxies. On extraction the first style whose headers are valid wins; when the W3C
 //! headers describe the same trace, other vendors' `tracestate` members are kept for
 //! the next hop. Choose in code with [`Propagator`], or with
 //! `DD_TRACE_PROPAGATION_STYLE` (both directions), `DD_TRACE_PROPAGATION_STYLE_EXTRACT`
 //! and `DD_TRACE_PROPAGATION_STYLE_INJECT`: comma-separated `datadog`, `tracecontext`,
-//! `b3multi`, `b3` (or `b3 single header`), or `none`, in any case.
+//! `b3multi`, `b3` (or `b3 single header`), `baggage`, or `none`, in any case.
 //!
 //! # Invalid input
 //!
@@ -58,11 +59,15 @@
 //!   rules is discarded as a whole and never affects `traceparent`: the trace goes
 //!   on. A repeated key is kept once, where it first appears. In Datadog's `dd`
 //!   member, an item that cannot be read is left out; `p` is kept as it came.
+//! - A `baggage` header with an item that has no `=`, or an empty key or value, is
+//!   dropped whole; items past 64, or past 8192 bytes, are left out whole
+//!   ([`Propagator::with_baggage_limits`]).
 //! - `traceparent`'s flags: `sampled` wins over a `dd` priority that contradicts it
 //!   (and the decision maker is reset with it), and the level 2 `random` flag is
 //!   sent on with the trace.
 
 mod b3;
+mod baggage;
 mod carrier;
 mod datadog;
 mod outgoing;

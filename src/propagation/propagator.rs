@@ -3,6 +3,7 @@
 
 use once_cell::sync::OnceCell;
 
+use super::baggage::{self, Limits};
 use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
 use super::style::{ExtractBehavior, ExtractedContext, PropagationStyle};
@@ -29,10 +30,20 @@ pub struct Propagator {
     inject: Vec<PropagationStyle>,
     extract_first: bool,
     behavior: ExtractBehavior,
+    baggage_limits: Limits,
+    /// Incoming baggage items copied onto the local root span as `baggage.<key>`;
+    /// `*` copies them all.
+    baggage_tag_keys: Vec<String>,
 }
 
-const DEFAULT_STYLES: [PropagationStyle; 2] =
-    [PropagationStyle::Datadog, PropagationStyle::TraceContext];
+const DEFAULT_STYLES: [PropagationStyle; 3] = [
+    PropagationStyle::Datadog,
+    PropagationStyle::TraceContext,
+    PropagationStyle::Baggage,
+];
+
+/// The baggage items tagged by default, as in Datadog's tracers.
+const DEFAULT_BAGGAGE_TAG_KEYS: [&str; 3] = ["user.id", "account.id", "session.id"];
 
 impl Default for Propagator {
     fn default() -> Self {
@@ -41,13 +52,17 @@ impl Default for Propagator {
 }
 
 impl Propagator {
-    /// Both styles, Datadog first, in both directions.
+    /// Datadog's, the W3C's trace context and baggage, in that order, in both
+    /// directions; baggage within Datadog's limits (64 items, 8192 bytes), with
+    /// `user.id`, `account.id` and `session.id` tagged on the local root span.
     pub fn new() -> Self {
         Propagator {
             extract: DEFAULT_STYLES.to_vec(),
             inject: DEFAULT_STYLES.to_vec(),
             extract_first: false,
             behavior: ExtractBehavior::Continue,
+            baggage_limits: Limits::default(),
+            baggage_tag_keys: DEFAULT_BAGGAGE_TAG_KEYS.map(String::from).to_vec(),
         }
     }
 
@@ -92,11 +107,23 @@ impl Propagator {
                 }
             },
         };
+        let defaults = Limits::default();
+        let baggage_limits = Limits {
+            items: read_count(env, "DD_TRACE_BAGGAGE_MAX_ITEMS", defaults.items),
+            bytes: read_count(env, "DD_TRACE_BAGGAGE_MAX_BYTES", defaults.bytes),
+        };
+        // Set but empty means no tags at all.
+        let baggage_tag_keys = match env.get_even_empty("DD_TRACE_BAGGAGE_TAG_KEYS") {
+            Some(keys) => tag_keys(keys.split(',')),
+            None => DEFAULT_BAGGAGE_TAG_KEYS.map(String::from).to_vec(),
+        };
         Propagator {
             inject: std::mem::take(&mut styles[1]),
             extract: std::mem::take(&mut styles[0]),
             extract_first: env.get_bool("DD_TRACE_PROPAGATION_EXTRACT_FIRST", false),
             behavior,
+            baggage_limits,
+            baggage_tag_keys,
         }
     }
 
@@ -132,6 +159,43 @@ impl Propagator {
         self
     }
 
+    /// The most baggage items read from, and written to, one `baggage` header
+    /// (`DD_TRACE_BAGGAGE_MAX_ITEMS`, 64 by default), and the most bytes
+    /// (`DD_TRACE_BAGGAGE_MAX_BYTES`, 8192). Items past either limit are dropped
+    /// whole, never cut.
+    #[must_use]
+    pub fn with_baggage_limits(mut self, max_items: usize, max_bytes: usize) -> Self {
+        self.baggage_limits = Limits {
+            items: max_items,
+            bytes: max_bytes,
+        };
+        self
+    }
+
+    /// The incoming baggage items copied onto the local root span as `baggage.<key>`
+    /// tags (`DD_TRACE_BAGGAGE_TAG_KEYS`, comma-separated): `*` copies them all, none
+    /// copies none. By default `user.id`, `account.id` and `session.id`.
+    ///
+    /// ```
+    /// use spanlog::propagation::Propagator;
+    ///
+    /// let propagator = Propagator::new().with_baggage_tag_keys(["tenant", " region "]);
+    /// assert_eq!(propagator.baggage_tag_keys(), ["tenant", "region"]);
+    /// ```
+    #[must_use]
+    pub fn with_baggage_tag_keys<K: AsRef<str>>(
+        mut self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Self {
+        self.baggage_tag_keys = tag_keys(keys);
+        self
+    }
+
+    /// The baggage items tagged on the local root span.
+    pub fn baggage_tag_keys(&self) -> &[String] {
+        &self.baggage_tag_keys
+    }
+
     /// What extraction does with a valid incoming context.
     pub fn extract_behavior(&self) -> ExtractBehavior {
         self.behavior
@@ -156,6 +220,38 @@ impl Propagator {
             return None;
         }
         let carrier = &Dyn(carrier);
+        let baggage = match self.extract.contains(&PropagationStyle::Baggage) {
+            true => baggage::extract(carrier, self.baggage_limits),
+            false => Vec::new(),
+        };
+        let (style, mut context) = match self.extract_trace(carrier) {
+            Some(found) => found,
+            // Baggage alone: a new trace that keeps it.
+            None if !baggage.is_empty() => (PropagationStyle::Baggage, fresh(Vec::new())),
+            None => return None,
+        };
+        if self.behavior == ExtractBehavior::Restart && style != PropagationStyle::Baggage {
+            context = fresh(vec![link(
+                style,
+                &context,
+                carrier,
+                "propagation_behavior_extract",
+            )]);
+        }
+        if !baggage.is_empty() {
+            let tags = self.baggage_tags(&baggage);
+            let meta = context.trace.get_or_insert_with(Default::default);
+            let meta = std::sync::Arc::make_mut(meta);
+            meta.baggage = baggage;
+            meta.baggage_tags = tags;
+        }
+        Some(ExtractedContext { context, style })
+    }
+
+    /// The trace context in `carrier`: the first style, in order, whose headers are
+    /// valid, refined and linked as [`with_extract_first`](Self::with_extract_first)
+    /// says.
+    fn extract_trace(&self, carrier: &dyn Extractor) -> Option<(PropagationStyle, SpanContext)> {
         let mut found = self
             .extract
             .iter()
@@ -175,32 +271,38 @@ impl Propagator {
                 std::sync::Arc::make_mut(meta).links = links;
             }
         }
-        if self.behavior == ExtractBehavior::Restart {
-            context = restarted(link(
-                style,
-                &context,
-                carrier,
-                "propagation_behavior_extract",
-            ));
-        }
-        Some(ExtractedContext { context, style })
+        Some((style, context))
     }
 
-    /// Writes `context` into `carrier` in every injection style. Nothing is written for
-    /// a zero trace id or span id.
+    /// The `baggage.<key>` tags for the local root span.
+    fn baggage_tags(&self, items: &[(String, String)]) -> Vec<(String, String)> {
+        let all = self.baggage_tag_keys.iter().any(|k| k == "*");
+        items
+            .iter()
+            .filter(|(key, _)| all || self.baggage_tag_keys.contains(key))
+            .map(|(key, value)| (format!("baggage.{key}"), value.clone()))
+            .collect()
+    }
+
+    /// Writes `context` into `carrier` in every injection style, baggage last. No
+    /// trace headers are written for a zero trace id or span id (baggage still is).
     pub fn inject<I: Injector + ?Sized>(&self, context: &SpanContext, carrier: &mut I) {
-        if context.trace_id.is_zero() || context.span_id.is_zero() {
-            return;
-        }
-        let trace = Trace::new(context);
         let carrier = &mut DynMut(carrier);
-        for style in &self.inject {
-            match style {
-                PropagationStyle::Datadog => datadog::inject(&trace, carrier),
-                PropagationStyle::TraceContext => w3c::inject(&trace, carrier),
-                PropagationStyle::B3Multi => b3::inject_multi(&trace, carrier),
-                PropagationStyle::B3Single => b3::inject_single(&trace, carrier),
+        if !(context.trace_id.is_zero() || context.span_id.is_zero()) {
+            let trace = Trace::new(context);
+            for style in &self.inject {
+                match style {
+                    PropagationStyle::Datadog => datadog::inject(&trace, carrier),
+                    PropagationStyle::TraceContext => w3c::inject(&trace, carrier),
+                    PropagationStyle::B3Multi => b3::inject_multi(&trace, carrier),
+                    PropagationStyle::B3Single => b3::inject_single(&trace, carrier),
+                    PropagationStyle::Baggage => {}
+                }
             }
+        }
+        let items = context.baggage_slice();
+        if !items.is_empty() && self.inject.contains(&PropagationStyle::Baggage) {
+            baggage::inject(items, carrier, self.baggage_limits);
         }
     }
 
@@ -285,20 +387,41 @@ fn link(
     link
 }
 
-/// A new trace in place of an incoming one (`restart`): a remote context with no
-/// span, whose child is the root of a new trace linked to the incoming context.
-fn restarted(link: SpanLink) -> SpanContext {
+/// A new trace in place of an incoming one (`restart`, or baggage alone): a remote
+/// context with no span, whose child is the root of a new trace with `links`.
+fn fresh(links: Vec<SpanLink>) -> SpanContext {
     let generate_128 = crate::config::global().trace_id_128_generation();
     let (trace_id, _) = TraceId::random_root(generate_128, crate::clock::now());
     SpanContext {
         remote: true,
         trace: TraceMeta {
-            links: vec![link],
+            links,
             ..TraceMeta::default()
         }
         .shared(),
         ..SpanContext::new(trace_id, SpanId::ZERO)
     }
+}
+
+/// Tag keys as configured: trimmed, blanks left out.
+fn tag_keys<K: AsRef<str>>(keys: impl IntoIterator<Item = K>) -> Vec<String> {
+    keys.into_iter()
+        .map(|k| k.as_ref().trim().to_owned())
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
+/// A count from the environment; anything but a whole number warns and gives `default`.
+fn read_count(env: &mut Env<'_>, name: &str, default: usize) -> usize {
+    let Some(value) = env.get(name) else {
+        return default;
+    };
+    value.trim().parse().unwrap_or_else(|_| {
+        env.warn(format!(
+            "spanlog: ignoring {name}={value:?}: expected a whole number; using the default ({default})"
+        ));
+        default
+    })
 }
 
 fn extract_style(style: PropagationStyle, carrier: &dyn Extractor) -> Option<SpanContext> {
@@ -307,6 +430,7 @@ fn extract_style(style: PropagationStyle, carrier: &dyn Extractor) -> Option<Spa
         PropagationStyle::TraceContext => w3c::extract(carrier),
         PropagationStyle::B3Multi => b3::extract_multi(carrier),
         PropagationStyle::B3Single => b3::extract_single(carrier),
+        PropagationStyle::Baggage => None,
     }
 }
 
@@ -319,13 +443,14 @@ fn parse_styles(name: &str, value: &str, env: &mut Env<'_>) -> Vec<PropagationSt
             "tracecontext" => PropagationStyle::TraceContext,
             "b3multi" => PropagationStyle::B3Multi,
             "b3" | "b3 single header" => PropagationStyle::B3Single,
+            "baggage" => PropagationStyle::Baggage,
             "none" => {
                 none = true;
                 continue;
             }
             _ => {
                 env.warn(format!(
-                    "spanlog: ignoring {word:?} in {name}={value:?}: spanlog knows datadog, tracecontext, b3multi, b3 (or b3 single header) and none"
+                    "spanlog: ignoring {word:?} in {name}={value:?}: spanlog knows datadog, tracecontext, b3multi, b3 (or b3 single header), baggage and none"
                 ));
                 continue;
             }

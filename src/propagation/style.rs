@@ -19,6 +19,9 @@ pub enum PropagationStyle {
     /// Zipkin's B3 in one header, `b3: {trace id}-{span id}-{sampling state}`
     /// (`b3`, also named `b3 single header`).
     B3Single,
+    /// W3C baggage: application-defined key-value pairs in the `baggage` header. It
+    /// carries no trace: extracted alone, it gives a new trace that keeps the items.
+    Baggage,
 }
 
 impl PropagationStyle {
@@ -28,6 +31,7 @@ impl PropagationStyle {
             PropagationStyle::TraceContext => "tracecontext",
             PropagationStyle::B3Multi => "b3multi",
             PropagationStyle::B3Single => "b3",
+            PropagationStyle::Baggage => "baggage",
         }
     }
 }
@@ -50,7 +54,7 @@ pub enum ExtractBehavior {
     /// `reason=propagation_behavior_extract`): for services at a trust boundary that
     /// want their own traces yet keep the way back.
     Restart,
-    /// Ignore incoming trace context altogether.
+    /// Ignore incoming trace context altogether, baggage included.
     Ignore,
 }
 

@@ -46,7 +46,7 @@ pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
             last_parent_id: state.last_parent_id,
             propagation_error: state.propagation_error.map(Cow::Borrowed),
             random_flag: parent.flags & RANDOM != 0,
-            links: Vec::new(),
+            ..TraceMeta::default()
         }
         .shared(),
         ..SpanContext::new(parent.trace_id, parent.span_id)

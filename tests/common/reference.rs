@@ -40,3 +40,19 @@ pub(crate) fn run_python(python: &str, script: &str, args: &[&str], input: &str)
     assert!(output.status.success(), "the reference script failed");
     String::from_utf8(output.stdout).expect("UTF-8 output")
 }
+
+/// Runs `script` as [`run_python`] does and reads its output as one JSON array of
+/// `expected` answers, one per case.
+#[allow(dead_code)] // Not every test binary that includes this file asks for JSON.
+pub(crate) fn json_answers(
+    python: &str,
+    script: &str,
+    input: &str,
+    expected: usize,
+) -> Vec<serde_json::Value> {
+    let output = run_python(python, script, &[], input);
+    let answers: Vec<serde_json::Value> =
+        serde_json::from_str(output.trim()).expect("the reference's answer is JSON");
+    assert_eq!(answers.len(), expected, "one answer per case");
+    answers
+}

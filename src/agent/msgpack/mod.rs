@@ -674,6 +674,8 @@ mod tests {
             foreign_tracestate: vec![],
             last_parent_id: Some("92de221fbdd042ee".into()),
             propagation_error: Some("extract_max_size".into()),
+            baggage: vec![("user.id".into(), "42".into())],
+            baggage_tags: vec![("baggage.user.id".into(), "42".into())],
             ..TraceMeta::default()
         }));
         let tags = Tags {
@@ -815,6 +817,11 @@ mod tests {
         assert_eq!(m["_dd.origin"], "rum");
         assert_eq!(m["_dd.parent_id"], "92de221fbdd042ee");
         assert_eq!(m["_dd.propagation_error"], "extract_max_size");
+        assert_eq!(
+            m["baggage.user.id"], "42",
+            "the tag keys' items, not all baggage"
+        );
+        assert!(!m.contains_key("user.id"));
         assert_eq!(metrics(&third)["_sampling_priority_v1"], 2.0);
     }
 

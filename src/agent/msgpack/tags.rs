@@ -46,6 +46,8 @@ pub(super) fn write_tags<F: Format>(
     // Trace-level ids as hex text, made here: written as copies (see `Format`).
     let mut hex: ArrayVec<(&str, [u8; 16]), 1> = ArrayVec::new();
     let mut propagated: &[(String, String)] = &[];
+    // Incoming baggage chosen by `DD_TRACE_BAGGAGE_TAG_KEYS`, as `baggage.<key>`.
+    let mut baggage: &[(String, String)] = &[];
     // A span of another service names the configured one, as Datadog's tracers do.
     if span.service().is_some_and(|s| s != tags.service) {
         trace_level.push(("_dd.base_service", tags.service));
@@ -60,6 +62,7 @@ pub(super) fn write_tags<F: Format>(
         }
         let decided_here = context.upstream_priority().is_none();
         propagated = trace.map(|t| t.tags.as_slice()).unwrap_or_default();
+        baggage = trace.map(|t| t.baggage_tags.as_slice()).unwrap_or_default();
         match decision {
             // A decision made here names its maker, replacing upstream's.
             Some(decision) => trace_level.push(("_dd.p.dm", decision.mechanism.decision_maker())),
@@ -89,7 +92,13 @@ pub(super) fn write_tags<F: Format>(
     let propagated = propagated
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
-        .filter(|(key, _)| !(own(key) || decision.is_some() && *key == "_dd.p.dm"));
+        .filter(|(key, _)| !(own(key) || decision.is_some() && *key == "_dd.p.dm"))
+        .chain(
+            baggage
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .filter(|(key, _)| !own(key)),
+        );
     let own_tags = span
         .meta()
         .iter()
