@@ -54,6 +54,9 @@ pub struct Config {
     trace_id_128_generation: bool,
     trace_id_128_logging: bool,
     tags: Vec<(String, String)>,
+    /// Whether the service was named (`DD_SERVICE`, [`Config::with_service`]) rather
+    /// than taken from the executable.
+    service_named: bool,
 }
 
 impl Default for Config {
@@ -74,6 +77,7 @@ impl Config {
             trace_id_128_generation: true,
             trace_id_128_logging: true,
             tags: Vec::new(),
+            service_named: false,
         }
     }
 
@@ -87,9 +91,10 @@ impl Config {
 
     /// [`Config::from_env`] over any source of variables and warning sink.
     pub(crate) fn from_vars(env: &mut Env<'_>) -> Self {
-        let service = env.get("DD_SERVICE").unwrap_or_else(default_service);
-        Config::new()
-            .with_service(service)
+        let named = env.get("DD_SERVICE");
+        let service_named = named.is_some();
+        let config = Config::new()
+            .with_service(named.unwrap_or_else(default_service))
             .with_env(env.get("DD_ENV").unwrap_or_default())
             .with_version(env.get("DD_VERSION").unwrap_or_default())
             .with_logs_injection(env.get_bool("DD_LOGS_INJECTION", true))
@@ -103,7 +108,11 @@ impl Config {
                 env.get("DD_TAGS")
                     .map(|t| parse_tags(&t, env))
                     .unwrap_or_default(),
-            )
+            );
+        Config {
+            service_named,
+            ..config
+        }
     }
 
     /// Adds tags to every exported span (`DD_TAGS`); a span's own tag of the same key
@@ -130,7 +139,14 @@ impl Config {
     #[must_use]
     pub fn with_service(mut self, service: impl Into<String>) -> Self {
         self.service = service.into();
+        self.service_named = true;
         self
+    }
+
+    /// Whether the service was named, not defaulted to the executable's name.
+    #[cfg(feature = "agent")]
+    pub(crate) fn service_named(&self) -> bool {
+        self.service_named
     }
 
     /// Sets the environment (`dd.env`).

@@ -41,6 +41,7 @@ mod deadline;
 mod group;
 mod msgpack;
 mod pending;
+mod process_tags;
 mod shared;
 mod transport;
 mod worker;

@@ -25,6 +25,8 @@ pub(crate) struct Worker {
     env: String,
     version: String,
     global_tags: Vec<(String, String)>,
+    /// `_dd.tags.process`, read once.
+    process_tags: Option<String>,
     /// Spans waiting to be sent, as threads handed them over.
     held: Held,
     /// The held spans in order, while they are sent; kept empty between sends for its
@@ -57,10 +59,11 @@ impl Worker {
             config,
             shared,
             transport,
-            service,
             env: global.env().to_owned(),
             version: global.version().to_owned(),
             global_tags: global.tags().to_vec(),
+            process_tags: super::process_tags::read(&mut crate::env::process(), global, &service),
+            service,
         }
     }
 
@@ -158,6 +161,7 @@ impl Worker {
             global: &self.global_tags,
             anchor: &anchor,
             git: crate::git::metadata(),
+            process: self.process_tags.as_deref(),
         };
         let chunks = &self.chunks;
         self.encoder

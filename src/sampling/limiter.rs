@@ -31,8 +31,10 @@ impl Limiter {
 
     /// Whether one more trace may be kept now.
     pub(crate) fn allow(&mut self, now: Instant) -> bool {
-        if self.rate < 0.0 {
-            return true; // a negative limit: no limit
+        if self.rate <= 0.0 {
+            // No limit, as Datadog's conformance suite expects of
+            // `DD_TRACE_RATE_LIMIT=0` (Datadog's Python tracer drops everything).
+            return true;
         }
         let window = *self.window.get_or_insert(now);
         if now.duration_since(window).as_secs_f64() >= 1.0 {
@@ -95,10 +97,13 @@ mod tests {
     }
 
     #[test]
-    fn zero_keeps_nothing_and_negative_keeps_everything() {
+    fn zero_and_negative_limit_nothing() {
         let now = Instant::now();
-        assert!(!Limiter::new(0.0).allow(now));
-        let mut unlimited = Limiter::new(-1.0);
-        assert!((0..10_000).all(|_| unlimited.allow(now)));
+        for rate in [0.0, -1.0] {
+            let mut unlimited = Limiter::new(rate);
+            assert!((0..10_000).all(|_| unlimited.allow(now)), "{rate}");
+            assert_eq!(unlimited.effective_rate(), 1.0);
+        }
+        assert!((0..10).filter(|_| Limiter::new(0.5).allow(now)).count() == 0);
     }
 }

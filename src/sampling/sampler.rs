@@ -21,6 +21,12 @@ pub struct Sampler {
     agent_rates: RwLock<Option<Vec<(String, String, f64)>>>,
     /// Whether a rule reads the local root span (its service, name, resource or tags).
     reads_roots: bool,
+    /// Whether the rate limit was chosen (`DD_TRACE_RATE_LIMIT`, [`Sampler::rate_limit`])
+    /// rather than left at its default: then it is in force for every trace, and
+    /// recorded on each (`_dd.limit_psr`).
+    limit_chosen: bool,
+    /// A chosen limit that limits something (above zero): with no rule, it keeps.
+    limit_keeps: bool,
 }
 
 impl fmt::Debug for Sampler {
@@ -51,6 +57,8 @@ impl Sampler {
             limiter: Box::new(Mutex::new(Limiter::new(DEFAULT_RATE_LIMIT))),
             agent_rates: RwLock::new(None),
             reads_roots: false,
+            limit_chosen: false,
+            limit_keeps: false,
         }
     }
 
@@ -105,11 +113,20 @@ impl Sampler {
         self
     }
 
-    /// At most `per_second` traces kept by rules a second (default 100; negative: no
-    /// limit).
+    /// At most `per_second` traces kept by rules a second (default 100; zero or
+    /// negative: no limit).
+    ///
+    /// A limit chosen here (or with `DD_TRACE_RATE_LIMIT`) is in force for every trace,
+    /// as in Datadog's conformance suite: its rate is recorded on every trace a rule
+    /// decides (`_dd.limit_psr`), and, when it is above zero, traces no rule matches
+    /// are kept within it as by a rule (priority 2 or -1, decision maker `-3`) instead
+    /// of by the Agent's rates. (The default limit is recorded only on traces it
+    /// dropped.)
     pub fn rate_limit(self, per_second: f64) -> Self {
         Sampler {
             limiter: Box::new(Mutex::new(Limiter::new(per_second))),
+            limit_chosen: true,
+            limit_keeps: per_second > 0.0,
             ..self
         }
     }
@@ -171,16 +188,20 @@ impl Sampler {
             if rule.matches(root) != Some(true) {
                 continue;
             }
-            let mut kept = sampled(root.trace_id, rule.sample_rate);
-            let mut limit_rate = None;
-            if kept {
-                let limiter = own_limiter.as_ref().unwrap_or(&self.limiter);
-                let mut limiter = limiter.lock().unwrap_or_else(|e| e.into_inner());
-                kept = limiter.allow(Instant::now());
-                limit_rate = Some(limiter.effective_rate());
-            }
+            let kept = sampled(root.trace_id, rule.sample_rate);
+            let chosen = self.limit_chosen || own_limiter.is_some();
+            let limiter = own_limiter.as_ref().unwrap_or(&self.limiter);
+            let (kept, limit_rate) = limited(limiter, kept, chosen);
             return Decision {
                 rule_rate: Some(rule.sample_rate),
+                limit_rate,
+                ..Decision::new(if kept { 2 } else { -1 }, Mechanism::Rule)
+            };
+        }
+        if self.limit_keeps {
+            // A limit alone: kept as by a rule at rate 1, within the limit.
+            let (kept, limit_rate) = limited(&self.limiter, true, true);
+            return Decision {
                 limit_rate,
                 ..Decision::new(if kept { 2 } else { -1 }, Mechanism::Rule)
             };
@@ -203,6 +224,19 @@ impl Sampler {
         }
         Decision::new(1, Mechanism::Default)
     }
+}
+
+/// A rule's decision through `limiter`: kept only if the limiter lets it through, and
+/// the limiter's rate when it applied (`chosen`: it was configured, so it always
+/// does; else when it dropped the trace).
+fn limited(limiter: &Mutex<Limiter>, kept: bool, chosen: bool) -> (bool, Option<f64>) {
+    if !kept && !chosen {
+        return (false, None);
+    }
+    let mut limiter = limiter.lock().unwrap_or_else(|e| e.into_inner());
+    let allowed = !kept || limiter.allow(Instant::now());
+    let applied = chosen || !allowed;
+    (kept && allowed, applied.then(|| limiter.effective_rate()))
 }
 
 static GLOBAL: OnceCell<Sampler> = OnceCell::new();

@@ -45,7 +45,7 @@ fn the_first_matching_rule_decides() {
     );
     let posts = sampler.decide(&root(id, Some("web.request"), Some("GET /posts/{id}")));
     assert_eq!((posts.priority, posts.rule_rate), (2, Some(1.0)));
-    assert_eq!(posts.limit_rate, Some(1.0));
+    assert_eq!(posts.limit_rate, None, "the default limit did not apply");
     let other = sampler.decide(&root(id, Some("web.request"), Some("GET /health")));
     assert_eq!(other.priority, -1);
 }
@@ -102,6 +102,14 @@ fn the_rate_limiter_cuts_rule_kept_traces() {
     );
     let last = decisions.last().unwrap();
     assert!((last.limit_rate.unwrap() - 0.1).abs() < 1e-9, "{last:?}");
+    // The default limit is recorded only where it dropped.
+    let default = Sampler::new().rule(SamplingRule::new(1.0));
+    let decisions: Vec<_> = (1..=150)
+        .map(|t| default.decide(&root(t, None, None)))
+        .collect();
+    assert!(decisions[..100].iter().all(|d| d.limit_rate.is_none()));
+    assert!(decisions[100..].iter().all(|d| d.priority == -1));
+    assert!(decisions[100..].iter().all(|d| d.limit_rate.is_some()));
     // A rule's own limit wins over the sampler's.
     let own = Sampler::new().rule(SamplingRule::new(1.0).max_per_second(3.0));
     let kept = (1..=50)
@@ -290,4 +298,47 @@ fn knuth_sample_rate_text() {
         assert_eq!(ksr.as_str(), text, "agent {rate}");
     }
     assert_eq!(rated(None, None).knuth_sample_rate(), None);
+}
+
+/// The rate limit as Datadog's conformance suite specifies it (sampling span tags):
+/// chosen, it is in force for every trace; zero limits nothing.
+#[test]
+fn a_chosen_rate_limit_applies_to_every_trace() {
+    let id = always_kept();
+    // A rule that drops still records the limit.
+    let dropping = Sampler::new().rule(SamplingRule::new(0.0)).rate_limit(3.0);
+    let d = dropping.decide(&root(id, None, None));
+    assert_eq!((d.priority, d.rule_rate), (-1, Some(0.0)));
+    assert!(
+        d.limit_rate.is_some_and(|r| (0.0..=1.0).contains(&r)),
+        "{d:?}"
+    );
+    // A limit alone keeps by hand, within the limit: no rule rate, no Agent rate.
+    let alone = Sampler::new().rate_limit(3.0);
+    alone.set_agent_rates([("service:,env:".to_owned(), 0.0)]);
+    let d = alone.decide(&root(id, None, None));
+    assert_eq!((d.priority, d.mechanism), (2, Mechanism::Rule));
+    assert_eq!((d.rule_rate, d.agent_rate), (None, None));
+    assert!(d.limit_rate.is_some());
+    assert_eq!(d.knuth_sample_rate(), None);
+    let kept = (1..=20)
+        .filter(|&t| alone.decide(&root(t, None, None)).priority == 2)
+        .count();
+    assert!(kept <= 3, "{kept}");
+    // Zero: no limit at all.
+    let zero = Sampler::new().rule(SamplingRule::new(1.0)).rate_limit(0.0);
+    let decisions: Vec<_> = (1..=500)
+        .map(|t| zero.decide(&root(t, None, None)))
+        .collect();
+    assert!(
+        decisions
+            .iter()
+            .all(|d| d.priority == 2 && d.limit_rate == Some(1.0))
+    );
+    // A limit lifted (zero or negative) keeps nothing by itself.
+    let lifted = Sampler::new().rate_limit(-1.0);
+    assert_eq!(
+        lifted.decide(&root(id, None, None)).mechanism,
+        Mechanism::Default
+    );
 }

@@ -39,6 +39,8 @@ pub(crate) struct Tags<'a> {
     pub(crate) anchor: &'a Anchor,
     /// The commit and repository, on the first span of each chunk.
     pub(crate) git: &'a crate::git::GitMetadata,
+    /// `_dd.tags.process`, on the first span of each chunk.
+    pub(crate) process: Option<&'a str>,
 }
 
 /// Encodes batches in one of the agent's formats, its buffers reused from batch to
@@ -393,6 +395,7 @@ mod tests {
             global: &[],
             anchor: &Anchor::now(),
             git: &Default::default(),
+            process: None,
         };
         // Ten-span traces of static names: the common case.
         let mut batch = Vec::new();
@@ -544,6 +547,7 @@ mod tests {
                 },
                 anchor: &Anchor::now(),
                 git: &Default::default(),
+                process: None,
             };
             let (spans, ..) = both(&batch, &tags);
             assert_eq!(spans.iter().map(Vec::len).sum::<usize>(), batch.len());
@@ -688,6 +692,7 @@ mod tests {
                 commit_sha: Some("abc123".into()),
                 repository_url: Some("https://example.com/org/repo".into()),
             },
+            process: Some("entrypoint.name:blog,svc.user:true"),
         };
         // A child with nothing of its own: the meta every such span shares.
         let mut plain = span(trace, 8, 7);
@@ -839,6 +844,7 @@ mod tests {
             global: &[],
             anchor: &Anchor::now(),
             git: &Default::default(),
+            process: None,
         };
         let trace = TraceId::from_u128(0x6b04d2e800000000e6a5cefc6c3cef4e);
         let mut linked = span(trace, 1, 0);
@@ -948,6 +954,7 @@ mod tests {
             global: &[],
             anchor: &Anchor::now(),
             git: &Default::default(),
+            process: None,
         };
         let trace = TraceId::from_parts(0, 42);
         let mut root = span(trace, 1, 0);

@@ -42,15 +42,17 @@ pub(super) fn write_tags<F: Format>(
     // span sets is left out.
     let own = |key: &str| span.meta().iter().any(|(k, _)| k == key);
     // The trace-level tags a chunk's first span carries.
-    let mut trace_level: ArrayVec<(&str, &str), 10> = ArrayVec::new();
+    let mut trace_level: ArrayVec<(&str, &str), 12> = ArrayVec::new();
     // Trace-level ids as hex text, made here: written as copies (see `Format`).
     let mut hex: ArrayVec<(&str, [u8; 16]), 1> = ArrayVec::new();
     let mut propagated: &[(String, String)] = &[];
     // Incoming baggage chosen by `DD_TRACE_BAGGAGE_TAG_KEYS`, as `baggage.<key>`.
     let mut baggage: &[(String, String)] = &[];
     // A span of another service names the configured one, as Datadog's tracers do.
+    // ... and says its own was set by hand.
     if span.service().is_some_and(|s| s != tags.service) {
         trace_level.push(("_dd.base_service", tags.service));
+        trace_level.push(("_dd.svc_src", "m"));
     }
     if chunk_root {
         if !tags.global.iter().any(|(key, _)| key == "language") {
@@ -84,6 +86,9 @@ pub(super) fn write_tags<F: Format>(
             trace_level.push(("_dd.propagation_error", error));
         }
         trace_level.extend(tags.git.tags());
+        if let Some(process) = tags.process {
+            trace_level.push(("_dd.tags.process", process));
+        }
     }
     let hex = hex.iter().filter(|(key, _)| !own(key));
     let defaults = default_tags(tags)
