@@ -67,8 +67,10 @@ impl Propagator {
     }
 
     /// The styles `DD_TRACE_PROPAGATION_STYLE`, `_EXTRACT` and `_INJECT` name, with
-    /// `DD_TRACE_PROPAGATION_EXTRACT_FIRST` and `DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT`
-    /// (`continue`, `restart`, `ignore`). Unknown names print one warning on standard
+    /// `DD_TRACE_PROPAGATION_EXTRACT_FIRST`, `DD_TRACE_PROPAGATION_BEHAVIOR_EXTRACT`
+    /// (`continue`, `restart`, `ignore`), `DD_TRACE_BAGGAGE_MAX_ITEMS`,
+    /// `DD_TRACE_BAGGAGE_MAX_BYTES` and `DD_TRACE_BAGGAGE_TAG_KEYS` (set but empty:
+    /// no tags). Unknown names print one warning on standard
     /// error each and are skipped; a variable naming nothing usable leaves the default.
     pub fn from_env() -> Self {
         Self::from_vars(&mut crate::env::process())
@@ -488,6 +490,40 @@ impl<I: Injector + ?Sized> Injector for DynMut<'_, I> {
 mod tests {
     use super::*;
     use crate::env::testing::read_with;
+
+    #[test]
+    fn baggage_settings_from_the_environment() {
+        let read = |vars: &[(&str, &str)]| read_with(vars, Propagator::from_vars);
+        let (p, w) = read(&[]);
+        assert!(w.is_empty());
+        assert_eq!(p.baggage_limits, Limits::default());
+        assert_eq!(p.baggage_tag_keys(), DEFAULT_BAGGAGE_TAG_KEYS);
+        assert!(p.extract_styles().contains(&PropagationStyle::Baggage));
+        let (p, w) = read(&[
+            ("DD_TRACE_BAGGAGE_MAX_ITEMS", "3"),
+            ("DD_TRACE_BAGGAGE_MAX_BYTES", " 100 "),
+            ("DD_TRACE_BAGGAGE_TAG_KEYS", "tenant, ,region,"),
+        ]);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            p.baggage_limits,
+            Limits {
+                items: 3,
+                bytes: 100
+            }
+        );
+        assert_eq!(p.baggage_tag_keys(), ["tenant", "region"]);
+        let (p, w) = read(&[
+            ("DD_TRACE_BAGGAGE_MAX_ITEMS", "many"),
+            ("DD_TRACE_BAGGAGE_TAG_KEYS", " "),
+        ]);
+        assert_eq!(p.baggage_limits, Limits::default());
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("DD_TRACE_BAGGAGE_MAX_ITEMS") && w[0].contains("many"));
+        assert!(p.baggage_tag_keys().is_empty(), "set but blank: no tags");
+        let (p, _) = read(&[("DD_TRACE_PROPAGATION_STYLE", "baggage")]);
+        assert_eq!(p.inject_styles(), [PropagationStyle::Baggage]);
+    }
 
     #[test]
     fn styles_from_the_environment() {
