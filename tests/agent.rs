@@ -24,6 +24,7 @@ fn main() {
         Some("--stall") => return stalled_agent_child(),
         Some("--large") => return large_traces_child(),
         Some("--sampling") => return sampling_child(),
+        Some("--stats") => return stats_child(),
         _ => {}
     }
     let mut passed = 0;
@@ -37,7 +38,8 @@ fn main() {
             large_traces_are_accepted(&url, "v0.4");
             sampled_and_unsampled_traces_arrive(&url);
             v05_payloads_are_accepted(&url);
-            passed += 5;
+            client_stats_count_every_span(&url);
+            passed += 6;
             #[cfg(feature = "tracing")]
             {
                 tracing_spans_reach_the_agent(&url);
@@ -651,10 +653,12 @@ fn sampled_and_unsampled_traces_arrive(agent: &str) {
 
 fn sampling_child() {
     let url = std::env::var("SPANLOG_TEST_AGENT_URL").unwrap();
+    // Without client-side stats: every chunk is sent, unsampled ones too.
     let agent = spanlog::agent::try_init(
         spanlog::agent::AgentConfig::new()
             .with_address(&url)
-            .unwrap(),
+            .unwrap()
+            .with_stats_computation(false),
     )
     .unwrap();
     let logger = spanlog::LoggerBuilder::new()
@@ -681,4 +685,103 @@ fn sampling_child() {
     println!("rated: {}", list(&rated));
     println!("rejected: {rejected}");
     println!("failed: {failed}");
+}
+
+/// 1,000 `web.request` roots (`GET /posts/{id}`, and one in ten `GET /fail`, an
+/// error) at `DD_TRACE_SAMPLE_RATE=0.1`, with client-side stats (on by default, and
+/// the test agent takes them): the stats count every span, whatever sampling decided;
+/// the unsampled chunks are not sent, except those holding an error.
+fn client_stats_count_every_span(agent: &str) {
+    let token = test_agent::session(agent, "stats");
+    let stdout = test_agent::child_stdout(
+        Command::new(std::env::current_exe().unwrap())
+            .arg("--stats")
+            .env("SPANLOG_TEST_AGENT_URL", agent)
+            .env("DD_TRACE_SAMPLE_RATE", "0.1")
+            .env("DD_SERVICE", "stats-check")
+            .env_remove("DD_TRACE_RATE_LIMIT")
+            .env_remove("DD_TRACE_SAMPLING_RULES")
+            .env_remove("DD_TRACE_STATS_COMPUTATION_ENABLED"),
+    );
+    let field = |name: &str| -> u64 {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {stdout}"))
+    };
+    let (kept, unsampled_chunks) = (field("kept:"), field("unsampled_chunks:"));
+    let payloads = get_json(&format!(
+        "{agent}/test/session/stats?test_session_token={token}"
+    ));
+    let mut hits: HashMap<String, (u64, u64, u64)> = HashMap::new();
+    for payload in payloads.as_array().unwrap() {
+        for bucket in payload["Stats"].as_array().unwrap() {
+            assert_eq!(bucket["Duration"].as_u64(), Some(10_000_000_000));
+            for group in bucket["Stats"].as_array().unwrap() {
+                assert_eq!(group["Name"], "web.request", "{group}");
+                let entry = hits
+                    .entry(group["Resource"].as_str().unwrap().to_owned())
+                    .or_default();
+                entry.0 += group["Hits"].as_u64().unwrap();
+                entry.1 += group["Errors"].as_u64().unwrap();
+                entry.2 += group["TopLevelHits"].as_u64().unwrap();
+            }
+        }
+    }
+    assert_eq!(hits["GET /posts/{id}"], (900, 0, 900), "{payloads}");
+    assert_eq!(hits["GET /fail"], (100, 100, 100), "{payloads}");
+    let traces = get_json(&format!(
+        "{agent}/test/session/traces?test_session_token={token}"
+    ));
+    let traces = traces.as_array().unwrap();
+    let errors = traces
+        .iter()
+        .filter(|t| t[0]["error"].as_i64() == Some(1))
+        .count() as u64;
+    assert_eq!(
+        errors, 100,
+        "chunks with an error are sent, whatever the decision"
+    );
+    let unsampled_sent = traces
+        .iter()
+        .filter(|t| t[0]["metrics"]["_sampling_priority_v1"].as_f64() == Some(-1.0))
+        .count() as u64;
+    assert_eq!(traces.len() as u64, kept + unsampled_sent);
+    assert_eq!(unsampled_chunks + traces.len() as u64, 1_000);
+    assert!(
+        unsampled_chunks > 700,
+        "{unsampled_chunks} of 1,000 left unsent"
+    );
+    println!("client stats: every span counted; {unsampled_chunks} unsampled chunks not sent");
+}
+
+fn stats_child() {
+    let url = std::env::var("SPANLOG_TEST_AGENT_URL").unwrap();
+    let agent = spanlog::agent::try_init(
+        spanlog::agent::AgentConfig::new()
+            .with_address(&url)
+            .unwrap(),
+    )
+    .unwrap();
+    let mut kept = 0;
+    for i in 0..1_000 {
+        let fail = i % 10 == 9;
+        let resource = if fail { "GET /fail" } else { "GET /posts/{id}" };
+        let mut root = spanlog::start_span("web.request")
+            .resource(resource)
+            .start();
+        if fail {
+            root.set_error(true);
+        }
+        if root.sampling_decision().is_some_and(|d| d.is_kept()) {
+            kept += 1;
+        }
+        drop(root);
+    }
+    assert!(agent.flush(Duration::from_secs(10)), "{}", agent.stats());
+    let stats = agent.stats();
+    println!("kept: {kept}");
+    println!("unsampled_chunks: {}", stats.unsampled_chunks);
+    agent.shutdown(Duration::from_secs(5));
 }

@@ -21,6 +21,7 @@ pub struct AgentConfig {
     enabled: bool,
     api_version: ApiVersion,
     shutdown_timeout: Duration,
+    stats_computation: bool,
 }
 
 /// The agent's trace endpoint and payload format.
@@ -131,6 +132,7 @@ impl Default for AgentConfig {
             enabled: true,
             api_version: ApiVersion::V04,
             shutdown_timeout: Duration::from_secs(2),
+            stats_computation: true,
         }
     }
 }
@@ -147,8 +149,9 @@ impl AgentConfig {
     /// `http://$DD_AGENT_HOST:$DD_TRACE_AGENT_PORT` when either is set (defaults
     /// `localhost` and `8126`; set-but-empty counts as unset), else
     /// `http://localhost:8126`; and `DD_TRACE_API_VERSION` (`v0.4`, the default, or
-    /// `v0.5`: see [`ApiVersion`]). An invalid value prints one warning on standard
-    /// error and the default applies.
+    /// `v0.5`: see [`ApiVersion`]); `DD_TRACE_STATS_COMPUTATION_ENABLED` (see
+    /// [`AgentConfig::with_stats_computation`]). An invalid value prints one warning on
+    /// standard error and the default applies.
     pub fn from_env() -> Self {
         Self::from_vars(&mut crate::env::process())
     }
@@ -165,9 +168,28 @@ impl AgentConfig {
                 ApiVersion::V04
             }
         };
+        let stats = env.get_bool("DD_TRACE_STATS_COMPUTATION_ENABLED", true);
         Self::address_from_vars(env)
             .with_enabled(enabled)
             .with_api_version(api_version)
+            .with_stats_computation(stats)
+    }
+
+    /// Client-side stats (`DD_TRACE_STATS_COMPUTATION_ENABLED`, on by default): when
+    /// the Agent accepts them (its `/info` lists `/v0.6/stats`), the exporter computes
+    /// the trace metrics itself, in 10-second buckets sent to the Agent, and, when the
+    /// Agent allows it (`client_drop_p0s`), sends no trace chunk that sampling dropped
+    /// (priority 0 or below) unless a span in it is an error. Off: every chunk is sent
+    /// and the Agent computes the metrics from them.
+    #[must_use]
+    pub fn with_stats_computation(mut self, on: bool) -> Self {
+        self.stats_computation = on;
+        self
+    }
+
+    /// Whether client-side stats are computed when the Agent accepts them.
+    pub fn stats_computation(&self) -> bool {
+        self.stats_computation
     }
 
     /// The endpoint and payload format to send with ([`ApiVersion::V04`] unless set).

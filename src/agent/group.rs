@@ -39,6 +39,10 @@ pub(crate) struct Chunks {
     /// The sampling decision of each chunk made here (`None`: upstream's stands), once
     /// [`Chunks::decide`] ran.
     pub(crate) decisions: Vec<Option<Decision>>,
+    /// Whether each span of the batch (by batch index) is top-level, as Datadog
+    /// defines it: its chunk's root, a local root, or a span of another service than
+    /// its parent's. Set by [`Chunks::group`].
+    pub(crate) top_level: Vec<bool>,
 }
 
 impl Chunks {
@@ -113,6 +117,56 @@ impl Chunks {
                 spans[..=root].rotate_right(1);
             }
         }
+        self.mark_top_level(batch);
+    }
+
+    /// Keeps the chunks `keep` says yes to (by chunk index, in order), with their
+    /// decisions; the spans of the others stay in [`Chunks::order`], unreferenced.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(usize) -> bool) {
+        let mut index = 0;
+        let mut decisions = self.decisions.iter();
+        let mut kept = Vec::with_capacity(self.decisions.len());
+        self.chunks.retain(|_| {
+            let decision = decisions.next().copied().flatten();
+            let yes = keep(index);
+            index += 1;
+            if yes {
+                kept.push(decision);
+            }
+            yes
+        });
+        self.decisions = kept;
+    }
+
+    /// Fills [`Chunks::top_level`]. A span's service is its own or the configured one,
+    /// so only chunks where a span has its own service need the parents' services.
+    fn mark_top_level(&mut self, batch: &[&PendingSpan]) {
+        self.top_level.clear();
+        self.top_level.resize(batch.len(), false);
+        let mut services: HashMap<u64, Option<&str>, IdBuild> = HashMap::default();
+        for chunk in &self.chunks {
+            let spans = &self.order[chunk.start..chunk.start + chunk.len];
+            if let Some(&root) = spans.first() {
+                self.top_level[root] = true;
+            }
+            let own_services = spans.iter().any(|&i| batch[i].service().is_some());
+            if own_services {
+                services.clear();
+                services.extend(
+                    spans
+                        .iter()
+                        .map(|&i| (batch[i].context().span_id().to_u64(), batch[i].service())),
+                );
+            }
+            for &i in spans {
+                let context = batch[i].context();
+                self.top_level[i] |= context.is_local_root()
+                    || own_services
+                        && services
+                            .get(&context.parent_id().to_u64())
+                            .is_some_and(|parent| *parent != batch[i].service());
+            }
+        }
     }
 
     /// The batch indices of each chunk, root first.
@@ -184,6 +238,48 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// Top-level as Datadog defines it: the chunk's root, a local root (a remote
+    /// parent), and a span of another service than its parent's.
+    #[test]
+    fn top_level_spans_are_marked() {
+        let mut remote_child = finished(2, 20, 99);
+        remote_child.context.parent_remote = true;
+        let mut db = finished(1, 3, 2);
+        db.service = Some("db".into());
+        let under_db = finished(1, 4, 3);
+        let batch = [
+            finished(1, 1, 0),
+            finished(1, 2, 1),
+            db,
+            under_db,
+            remote_child,
+            finished(2, 21, 20),
+            // A chunk sent ahead of its root: its first orphan leads it.
+            finished(3, 31, 30),
+        ];
+        let pending = crate::agent::pending::testing::pending(&batch);
+        let refs: Vec<&PendingSpan> = pending.iter().collect();
+        let mut chunks = Chunks::default();
+        chunks.group(&refs);
+        let top: Vec<(u64, bool)> = refs
+            .iter()
+            .zip(&chunks.top_level)
+            .map(|(s, &t)| (s.context().span_id().to_u64(), t))
+            .collect();
+        assert_eq!(
+            top,
+            [
+                (1, true),
+                (2, false),
+                (3, true),
+                (4, true),
+                (20, true),
+                (21, false),
+                (31, true)
+            ]
+        );
     }
 
     #[test]

@@ -43,6 +43,7 @@ mod msgpack;
 mod pending;
 mod process_tags;
 mod shared;
+mod stats;
 mod transport;
 mod worker;
 
@@ -72,6 +73,10 @@ pub struct Stats {
     pub dropped: u64,
     /// Spans given up on after the agent failed or refused them.
     pub failed: u64,
+    /// Trace chunks that sampling dropped and that were not sent because client-side
+    /// stats count them (their spans are counted as `sent`: the Agent has them in
+    /// the stats).
+    pub unsampled_chunks: u64,
     /// Whether the background thread runs: `false` after [`Agent::shutdown`], and when
     /// the thread could not start or ended unexpectedly.
     pub running: bool,
@@ -187,6 +192,7 @@ impl Agent {
             sent: s.sent.load(Ordering::Relaxed),
             dropped: s.dropped.load(Ordering::Relaxed),
             failed: s.failed.load(Ordering::Relaxed),
+            unsampled_chunks: s.unsampled_chunks.load(Ordering::Relaxed),
             running: s.running.load(Ordering::SeqCst),
         }
     }
@@ -466,7 +472,9 @@ mod tests {
                         } else {
                             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
                         };
-                        let _ = tell.send((path, spans));
+                        if path != "/info" {
+                            let _ = tell.send((path, spans));
+                        }
                         if stream.write_all(answer).is_err() {
                             return;
                         }

@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) sent: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) failed: AtomicU64,
+    /// Unsampled chunks left unsent because client-side stats count them.
+    pub(crate) unsampled_chunks: AtomicU64,
     /// Set by `shutdown`, or when the background thread is gone: spans are dropped.
     pub(crate) stopped: AtomicBool,
     /// Whether the background thread runs.
@@ -121,6 +123,7 @@ impl Shared {
             sent: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            unsampled_chunks: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
             running: AtomicBool::new(true),
             holding: AtomicU64::new(0),

@@ -1,4 +1,5 @@
-//! One `PUT /v0.4/traces` or `PUT /v0.5/traces`: HTTP/1.1 over TCP or a unix socket,
+//! One `PUT /v0.4/traces` or `PUT /v0.5/traces` (or `PUT /v0.6/stats`, `GET /info`):
+//! HTTP/1.1 over TCP or a unix socket,
 //! on a connection kept open from one request to the next. The request timeout is a
 //! deadline for the whole request, name lookup and connecting included.
 //!
@@ -18,6 +19,21 @@ use super::deadline;
 
 /// How long a name lookup is trusted.
 const FRESH: Duration = Duration::from_secs(60);
+
+/// What is asked of the agent.
+#[derive(Clone, Copy)]
+enum Request {
+    /// Trace chunks, in a version's format.
+    Traces {
+        version: ApiVersion,
+        traces: usize,
+        client_stats: bool,
+    },
+    /// Client-side trace metrics.
+    Stats,
+    /// What the agent supports.
+    Info,
+}
 
 /// How requests reach the agent, and the connection kept open to it.
 pub(crate) struct Transport {
@@ -70,16 +86,46 @@ impl Transport {
     }
 
     /// Sends `body`, `traces` traces in `version`'s format, to that version's endpoint;
-    /// the HTTP status and the answer's body, or why there was none.
+    /// the HTTP status and the answer's body, or why there was none. `client_stats`:
+    /// the exporter computes the trace metrics itself, and says so.
     pub(crate) fn put(
         &mut self,
         version: ApiVersion,
         body: &[u8],
         traces: usize,
+        client_stats: bool,
+        timeout: Duration,
+    ) -> Result<(u16, Vec<u8>), String> {
+        let request = Request::Traces {
+            version,
+            traces,
+            client_stats,
+        };
+        self.send(request, body, timeout)
+    }
+
+    /// `PUT /v0.6/stats` with `body`, client-side trace metrics.
+    pub(crate) fn put_stats(
+        &mut self,
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<(u16, Vec<u8>), String> {
+        self.send(Request::Stats, body, timeout)
+    }
+
+    /// `GET /info`: what the agent supports.
+    pub(crate) fn get_info(&mut self, timeout: Duration) -> Result<(u16, Vec<u8>), String> {
+        self.send(Request::Info, &[], timeout)
+    }
+
+    fn send(
+        &mut self,
+        request: Request,
+        body: &[u8],
         timeout: Duration,
     ) -> Result<(u16, Vec<u8>), String> {
         let deadline = deadline::after(Instant::now(), timeout);
-        self.write_head(version, body.len(), traces);
+        self.write_head(request, body.len());
         if let Some(stream) = self.kept.take().filter(Stream::is_open) {
             match self.exchange(stream, body, deadline) {
                 Err(failure) if failure.nothing_back => {}
@@ -91,30 +137,47 @@ impl Transport {
             .map_err(|failure| failure.message)
     }
 
-    fn write_head(&mut self, version: ApiVersion, length: usize, traces: usize) {
+    fn write_head(&mut self, request: Request, length: usize) {
         let host = match &self.target {
             Target::Tcp { .. } => self.name.as_str(),
             Target::Unix(_) => "localhost",
         };
+        let (method, path) = match request {
+            Request::Traces { version, .. } => ("PUT ", version.path()),
+            Request::Stats => ("PUT ", "/v0.6/stats"),
+            Request::Info => ("GET ", "/info"),
+        };
         let head = &mut self.head;
         head.clear();
         for part in [
-            "PUT ",
-            version.path(),
+            method,
+            path,
             " HTTP/1.1\r\nHost: ",
             host,
             "\r\nContent-Type: application/msgpack\r\nDatadog-Meta-Lang: rust\r\nDatadog-Meta-Lang-Version: ",
             env!("SPANLOG_RUSTC_VERSION"),
             "\r\nDatadog-Meta-Tracer-Version: ",
             env!("CARGO_PKG_VERSION"),
-            "\r\nX-Datadog-Trace-Count: ",
-            itoa::Buffer::new().format(traces),
-            "\r\nContent-Length: ",
-            itoa::Buffer::new().format(length),
-            "\r\n\r\n",
         ] {
             head.extend_from_slice(part.as_bytes());
         }
+        if let Request::Traces {
+            traces,
+            client_stats,
+            ..
+        } = request
+        {
+            head.extend_from_slice(b"\r\nX-Datadog-Trace-Count: ");
+            head.extend_from_slice(itoa::Buffer::new().format(traces).as_bytes());
+            if client_stats {
+                head.extend_from_slice(
+                    b"\r\nDatadog-Client-Computed-Stats: yes\r\nDatadog-Client-Computed-Top-Level: yes",
+                );
+            }
+        }
+        head.extend_from_slice(b"\r\nContent-Length: ");
+        head.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
+        head.extend_from_slice(b"\r\n\r\n");
     }
 
     /// Writes the request on `stream` and reads the answer; keeps `stream` for the next
@@ -372,7 +435,40 @@ mod tests {
     }
 
     fn put(transport: &mut Transport, body: &[u8]) -> Result<(u16, Vec<u8>), String> {
-        transport.put(ApiVersion::V04, body, 7, Duration::from_secs(5))
+        transport.put(ApiVersion::V04, body, 7, false, Duration::from_secs(5))
+    }
+
+    #[test]
+    fn heads_say_what_is_sent() {
+        let mut transport = Transport::new(&http("http://127.0.0.1:1"));
+        let head = |t: &mut Transport, request| {
+            t.write_head(request, 12);
+            String::from_utf8(t.head.clone()).unwrap()
+        };
+        let traces = |client_stats| Request::Traces {
+            version: ApiVersion::V04,
+            traces: 3,
+            client_stats,
+        };
+        let plain = head(&mut transport, traces(false));
+        assert!(
+            plain.starts_with("PUT /v0.4/traces HTTP/1.1\r\n"),
+            "{plain}"
+        );
+        assert!(
+            plain.contains("\r\nX-Datadog-Trace-Count: 3\r\n"),
+            "{plain}"
+        );
+        assert!(!plain.contains("Client-Computed"), "{plain}");
+        assert!(plain.ends_with("\r\nContent-Length: 12\r\n\r\n"), "{plain}");
+        let with_stats = head(&mut transport, traces(true));
+        assert!(with_stats.contains("\r\nDatadog-Client-Computed-Stats: yes\r\n"));
+        assert!(with_stats.contains("\r\nDatadog-Client-Computed-Top-Level: yes\r\n"));
+        let stats = head(&mut transport, Request::Stats);
+        assert!(stats.starts_with("PUT /v0.6/stats HTTP/1.1\r\n"), "{stats}");
+        assert!(!stats.contains("Trace-Count"), "{stats}");
+        let info = head(&mut transport, Request::Info);
+        assert!(info.starts_with("GET /info HTTP/1.1\r\n"), "{info}");
     }
 
     #[test]
@@ -492,7 +588,13 @@ mod tests {
 
     fn gives_up_at_its_deadline(mut transport: Transport) {
         let started = Instant::now();
-        let outcome = transport.put(ApiVersion::V04, b"\x90", 0, Duration::from_millis(500));
+        let outcome = transport.put(
+            ApiVersion::V04,
+            b"\x90",
+            0,
+            false,
+            Duration::from_millis(500),
+        );
         let took = started.elapsed();
         assert!(
             outcome.as_ref().is_err_and(|e| e.contains("timed out")),

@@ -27,6 +27,10 @@ pub(crate) struct Worker {
     global_tags: Vec<(String, String)>,
     /// `_dd.tags.process`, read once.
     process_tags: Option<String>,
+    /// Client-side stats, while the Agent takes them.
+    stats: Option<ClientStats>,
+    /// When the Agent's `/info` is to be read next (`None`: now).
+    info_due: Option<Instant>,
     /// Spans waiting to be sent, as threads handed them over.
     held: Held,
     /// The held spans in order, while they are sent; kept empty between sends for its
@@ -63,6 +67,8 @@ impl Worker {
             version: global.version().to_owned(),
             global_tags: global.tags().to_vec(),
             process_tags: super::process_tags::read(&mut crate::env::process(), global, &service),
+            stats: None,
+            info_due: None,
             service,
         }
     }
@@ -89,6 +95,9 @@ impl Worker {
     }
 
     fn run(&mut self, receiver: &Receiver<Message>) {
+        // Before the first batch, so that it goes out with stats when the Agent takes
+        // them.
+        self.read_info();
         let interval = self.config.flush_interval();
         let mut next_send = deadline::after(Instant::now(), interval);
         loop {
@@ -101,15 +110,18 @@ impl Worker {
                     self.take_ready();
                     self.shared.drain_buffers(&mut self.held);
                     self.send();
+                    self.send_stats(false);
                     next_send = deadline::after(Instant::now(), interval);
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     self.send();
+                    self.send_stats(true);
                     return;
                 }
             }
             self.serve_flushes();
             if self.shared.is_stopped() {
+                self.send_stats(true);
                 return;
             }
         }
@@ -140,7 +152,79 @@ impl Worker {
         self.shared.take_ready(&mut self.held, usize::MAX);
         self.shared.drain_buffers(&mut self.held);
         self.send();
+        self.send_stats(true);
         self.shared.flushed(ticket);
+    }
+
+    /// Reads the Agent's `/info` when it was never read or is ten minutes old: whether
+    /// it takes client-side stats, lets unsampled chunks go, and which peer tags it
+    /// groups by.
+    fn read_info(&mut self) {
+        if !self.config.stats_computation() {
+            return;
+        }
+        let now = Instant::now();
+        if self.info_due.is_some_and(|due| now < due) {
+            return;
+        }
+        // An Agent that does not answer is asked again in 30 seconds; one that
+        // answers, whatever it says, in ten minutes.
+        let answer = self.transport.get_info(self.config.request_timeout());
+        let again = match answer {
+            Ok(_) => Duration::from_secs(600),
+            Err(_) => Duration::from_secs(30),
+        };
+        self.info_due = Some(deadline::after(now, again));
+        let Ok((status, body)) = answer else {
+            return;
+        };
+        let info = match status {
+            200 => AgentInfo::parse(&body),
+            _ => AgentInfo::parse(b"{}"),
+        };
+        if !info.stats {
+            self.stats = None;
+            return;
+        }
+        let stats = self.stats.get_or_insert_with(ClientStats::new);
+        stats.drop_unsampled = info.drop_unsampled;
+        stats.concentrator.set_peer_tag_keys(info.peer_tags);
+    }
+
+    /// Sends the stats buckets that ended (`all`: every bucket, at a flush or at
+    /// shutdown), once; a failure is reported, not retried.
+    fn send_stats(&mut self, all: bool) {
+        let Some(stats) = self.stats.as_mut() else {
+            return;
+        };
+        if stats.concentrator.is_empty() {
+            return;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let buckets = stats.concentrator.take(now, all);
+        if buckets.is_empty() {
+            return;
+        }
+        stats.sequence += 1;
+        let sender = super::msgpack::stats::Sender {
+            env: &self.env,
+            version: &self.version,
+            service: &self.service,
+            runtime_id: &stats.runtime_id,
+            sequence: stats.sequence,
+        };
+        super::msgpack::stats::encode(&mut stats.body, &sender, buckets);
+        let outcome = self
+            .transport
+            .put_stats(&stats.body, self.config.request_timeout());
+        if !matches!(outcome, Ok((200..=299, _))) {
+            let address = &self.shared.address;
+            self.shared.warn(|| {
+                format!("spanlog: the Datadog Agent at {address} did not take the client-side stats ({outcome:?})")
+            });
+        }
     }
 
     /// Sends the batch, retrying with backoff; empties it either way.
@@ -148,12 +232,23 @@ impl Worker {
         if self.held.is_empty() {
             return;
         }
+        self.read_info();
         let mut batch: Vec<&PendingSpan> = reuse(std::mem::take(&mut self.refs));
         batch.extend(self.held.iter());
         self.chunks.group(&batch);
         self.chunks.decide(&batch, &self.service, &self.env);
         // The spans' times placed on the wall clock with one reading of both clocks.
         let anchor = clock::Anchor::now();
+        let client_stats = self.stats.is_some();
+        if let Some(stats) = self.stats.as_mut() {
+            stats.count(&batch, &mut self.chunks, &anchor, &self.service);
+            if stats.drop_unsampled {
+                let dropped = drop_unsampled(&batch, &mut self.chunks);
+                self.shared
+                    .unsampled_chunks
+                    .fetch_add(dropped, Ordering::Relaxed);
+            }
+        }
         let tags = Tags {
             service: &self.service,
             env: &self.env,
@@ -167,13 +262,21 @@ impl Worker {
         self.encoder
             .encode(self.api_version, &mut self.body, &batch, chunks, &tags);
         let traces = self.chunks.chunks.len();
+        if traces == 0 {
+            // Every chunk was unsampled and is in the stats: nothing to send.
+            self.refs = reuse(batch);
+            self.held.clear(&self.shared);
+            let count = self.shared.settle();
+            self.shared.sent.fetch_add(count, Ordering::Relaxed);
+            return;
+        }
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 0;
         let timeout = self.config.request_timeout();
         let outcome = loop {
-            let outcome = self
-                .transport
-                .put(self.api_version, &self.body, traces, timeout);
+            let outcome =
+                self.transport
+                    .put(self.api_version, &self.body, traces, client_stats, timeout);
             if self.api_version == ApiVersion::V05 && matches!(outcome, Ok((404 | 415, _))) {
                 // An agent without the v0.5 endpoint: v0.4 from now on, this batch too.
                 self.api_version = ApiVersion::V04;
@@ -223,6 +326,111 @@ impl Worker {
                     ),
                 });
             }
+        }
+    }
+}
+
+/// Client-side stats on the exporter thread.
+struct ClientStats {
+    concentrator: super::stats::Concentrator,
+    /// The Agent lets unsampled chunks go (`client_drop_p0s`).
+    drop_unsampled: bool,
+    body: Vec<u8>,
+    sequence: u64,
+    runtime_id: String,
+}
+
+impl ClientStats {
+    fn new() -> Self {
+        ClientStats {
+            concentrator: Default::default(),
+            drop_unsampled: false,
+            body: Vec::new(),
+            sequence: 0,
+            runtime_id: runtime_id(),
+        }
+    }
+
+    /// Counts every span of the batch.
+    fn count(
+        &mut self,
+        batch: &[&PendingSpan],
+        chunks: &mut Chunks,
+        anchor: &clock::Anchor,
+        service: &str,
+    ) {
+        for (i, span) in batch.iter().enumerate() {
+            let (start, duration) = span.times(anchor);
+            let duration = duration.max(0) as u64;
+            let end = (start.max(0) as u64).saturating_add(duration);
+            let top_level = chunks.top_level.get(i).copied().unwrap_or(false);
+            self.concentrator
+                .add(span, (end, duration), top_level, service);
+        }
+    }
+}
+
+/// Leaves out of the payload the chunks sampling dropped (priority 0 or below) that
+/// hold no error, as Datadog's tracers do when they compute stats; how many.
+fn drop_unsampled(batch: &[&PendingSpan], chunks: &mut Chunks) -> u64 {
+    let mut dropped = 0;
+    let decisions = chunks.decisions.clone();
+    let spans: Vec<(usize, usize)> = chunks.chunks.iter().map(|c| (c.start, c.len)).collect();
+    let order = chunks.order.clone();
+    chunks.retain(|i| {
+        let (start, len) = spans[i];
+        let members = &order[start..start + len];
+        let root = batch[members[0]];
+        let priority = decisions[i].map_or(root.context().sampling_priority(), |d| d.priority);
+        let keep = priority > 0 || members.iter().any(|&m| batch[m].error());
+        dropped += u64::from(!keep);
+        keep
+    });
+    dropped
+}
+
+/// A random version 4 UUID, this process's `RuntimeID`.
+fn runtime_id() -> String {
+    let (high, low) = crate::rng::two_random_nonzero_u64();
+    let bits = u128::from(high) << 64 | u128::from(low);
+    let bits = bits & !(0xf << 76) | (0x4 << 76);
+    let bits = bits & !(0x3 << 62) | (0x2 << 62);
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// What the Agent's `/info` says of client-side stats.
+struct AgentInfo {
+    stats: bool,
+    drop_unsampled: bool,
+    peer_tags: Vec<String>,
+}
+
+impl AgentInfo {
+    fn parse(body: &[u8]) -> AgentInfo {
+        let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let stats = value["endpoints"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e == "/v0.6/stats"));
+        let peer_tags = value["peer_tags"]
+            .as_array()
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(|t| Some(t.as_str()?.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        AgentInfo {
+            stats,
+            drop_unsampled: value["client_drop_p0s"].as_bool() == Some(true),
+            peer_tags,
         }
     }
 }
@@ -279,5 +487,74 @@ mod rate_tests {
         );
         assert_eq!(rate_by_service(b"OK"), None);
         assert_eq!(rate_by_service(b"{}"), None);
+    }
+}
+
+#[cfg(test)]
+mod stats_tests {
+    use super::*;
+    use crate::agent::pending::testing::{finished, pending};
+
+    #[test]
+    fn the_agents_info_says_what_it_takes() {
+        let info = AgentInfo::parse(
+            br#"{"endpoints": ["/v0.4/traces", "/v0.6/stats"], "client_drop_p0s": true,
+                "peer_tags": ["db.name", 7, "peer.service"]}"#,
+        );
+        assert!(info.stats && info.drop_unsampled);
+        assert_eq!(info.peer_tags, ["db.name", "peer.service"]);
+        for body in [
+            &br#"{"endpoints": ["/v0.4/traces"], "client_drop_p0s": true}"#[..],
+            b"",
+            b"<html>",
+        ] {
+            let info = AgentInfo::parse(body);
+            assert!(!info.stats, "{}", String::from_utf8_lossy(body));
+        }
+        let id = runtime_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4", "{id}");
+        assert_ne!(id, runtime_id());
+    }
+
+    /// Chunks that sampling dropped go, unless one of their spans is an error.
+    #[test]
+    fn unsampled_chunks_without_errors_are_left_out() {
+        let upstream = |trace: u64, priority: i32, error: bool| {
+            let mut span = finished(trace, trace * 10, 0);
+            span.context.set_upstream_priority(Some(priority));
+            span.error = error;
+            span
+        };
+        let mut child_error = finished(4, 41, 40);
+        child_error.error = true;
+        let mut root4 = finished(4, 40, 0);
+        root4.context.set_upstream_priority(Some(-1));
+        child_error.context.set_upstream_priority(Some(-1));
+        let batch = [
+            upstream(1, 1, false),
+            upstream(2, 0, false),
+            upstream(3, -1, true),
+            root4,
+            child_error,
+            upstream(5, 2, false),
+        ];
+        let pending = pending(&batch);
+        let refs: Vec<&PendingSpan> = pending.iter().collect();
+        let mut chunks = Chunks::default();
+        chunks.group(&refs);
+        chunks.decide(&refs, "svc", "");
+        assert_eq!(drop_unsampled(&refs, &mut chunks), 1, "trace 2 only");
+        let kept: Vec<u64> = chunks
+            .iter()
+            .map(|c| {
+                refs[c.iter().next().copied().unwrap()]
+                    .context()
+                    .trace_id()
+                    .low()
+            })
+            .collect();
+        assert_eq!(kept, [1, 3, 4, 5]);
+        assert_eq!(chunks.decisions.len(), 4);
     }
 }

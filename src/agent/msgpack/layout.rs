@@ -64,23 +64,22 @@ pub(super) fn write_rest<F: Format>(
     (plain, typed): (&[u8], usize),
     wide: &WideNumbers,
     span: &PendingSpan,
-    chunk_root: Option<Option<Decision>>,
+    (chunk_root, top_level): (Option<Option<Decision>>, bool),
     tags: &Tags<'_>,
 ) {
-    let context = span.context();
     write_numbers(out, format, wide, span, tags.anchor);
     let plain_span = chunk_root.is_none()
+        && !top_level
         && span.meta().is_empty()
         && span.metrics().is_empty()
         && span.links().is_empty()
         && span.events().is_empty()
-        && span.service().is_none_or(|s| s == tags.service)
-        && !context.parent_id.is_zero();
+        && span.service().is_none_or(|s| s == tags.service);
     match (plain_span, span.span_type()) {
         // The common case: the shared meta, no metrics, no type.
         (true, None) => return out.bytes(plain),
         (true, Some(_)) => out.bytes(plain.get(..typed).unwrap_or_default()),
-        (false, _) => write_tags(out, format, span, chunk_root, tags),
+        (false, _) => write_tags(out, format, span, (chunk_root, top_level), tags),
     }
     format.key(out, b"\xa4type");
     format.str(out, span.span_type().unwrap_or(""));

@@ -14,6 +14,7 @@
 
 mod format;
 mod layout;
+pub(crate) mod stats;
 mod strings;
 mod tags;
 mod writer;
@@ -138,9 +139,11 @@ fn write_chunks<F: Format>(
         let decision = chunks.decisions.get(i).copied().flatten();
         for (position, &index) in chunk.iter().enumerate() {
             let root = (position == 0).then_some(decision);
+            let top_level = chunks.top_level.get(index).copied().unwrap_or(false);
             let span = batch[index];
             write_head(out, format, span, tags, &mut last_head);
-            write_rest(out, format, (plain_meta, typed), &wide, span, root, tags);
+            let place = (root, top_level);
+            write_rest(out, format, (plain_meta, typed), &wide, span, place, tags);
         }
     }
 }

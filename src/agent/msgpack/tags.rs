@@ -29,7 +29,7 @@ pub(super) fn write_tags<F: Format>(
     out: &mut VecWriter<'_>,
     format: &mut F,
     span: &PendingSpan,
-    chunk_root: Option<Option<Decision>>,
+    (chunk_root, top_level): (Option<Option<Decision>>, bool),
     tags: &Tags<'_>,
 ) {
     let decision = chunk_root.flatten();
@@ -145,7 +145,7 @@ pub(super) fn write_tags<F: Format>(
         ];
         added.extend(rates.into_iter().filter_map(|(k, r)| Some((k, r?))));
     }
-    if context.parent_id.is_zero() && !own_metric("_dd.top_level") {
+    if top_level && !own_metric("_dd.top_level") {
         added.push(("_dd.top_level", 1.0));
     }
     let metrics_len = own_metrics.clone().count() + added.len();

@@ -140,6 +140,21 @@ impl<S: Sink> Writer<S> {
         self.head(0xcb, value.to_bits(), 8);
     }
 
+    pub(super) fn bool(&mut self, value: bool) {
+        self.0.push(if value { 0xc3 } else { 0xc2 });
+    }
+
+    /// Bytes as MessagePack's `bin` (at most 4 GiB).
+    pub(super) fn bin(&mut self, bytes: &[u8]) {
+        let len = bytes.len().min(u32::MAX as usize);
+        match len {
+            0..256 => self.head(0xc4, len as u64, 1),
+            256..65_536 => self.head(0xc5, len as u64, 2),
+            _ => self.head(0xc6, len as u64, 4),
+        }
+        self.bytes(&bytes[..len]);
+    }
+
     #[inline(always)]
     pub(super) fn map_len(&mut self, len: usize) {
         self.container_len(0x80, 0xde, len);
