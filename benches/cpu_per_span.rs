@@ -29,6 +29,14 @@
 //!   Datadog Agent is reached in containers, `unix:///var/run/datadog/apm.socket`):
 //!   what the kernel charges for loopback TCP is most of what the exporter thread
 //!   spends.
+//! - `spanlog_agent_stats`: `spanlog_agent` to a sink that takes client-side stats (as
+//!   Datadog's Agent does): the exporter also computes the trace metrics and sends them
+//!   to `/v0.6/stats`; every trace is kept, so every chunk is still sent.
+//! - `spanlog_agent_sampled`: `spanlog_agent` with `DD_TRACE_SAMPLE_RATE=0.1` (the rate
+//!   limit lifted, so that exactly the rate decides), no stats: every chunk is sent,
+//!   nine in ten marked dropped (today's send-everything).
+//! - `spanlog_agent_sampled_stats`: the same to a sink that takes stats: the nine in
+//!   ten are counted in the stats and never sent.
 //! - `fastrace_datadog`: fastrace's `LocalSpan`s under a root, collected by fastrace's
 //!   collector and sent by `fastrace-datadog` (msgpack, reqwest) to the sink.
 //! - `fastrace_collector`: the same spans, fastrace's collector with a reporter that
@@ -41,10 +49,13 @@ mod cpu_harness;
 use std::hint::black_box;
 use std::time::Duration;
 
-const STACKS: [&str; 5] = [
+const STACKS: [&str; 8] = [
     "spanlog_agent",
     "spanlog_agent_v05",
     "spanlog_agent_uds",
+    "spanlog_agent_stats",
+    "spanlog_agent_sampled",
+    "spanlog_agent_sampled_stats",
     "fastrace_datadog",
     "fastrace_collector",
 ];
@@ -59,11 +70,28 @@ fn main() {
 const SPANS_PER_TRACE: u64 = 10;
 
 fn run(stack: &str, rate: u64, seconds: u64) {
-    let sink_process = common::SinkProcess::start(stack == "spanlog_agent_uds");
+    let sink_process = match stack {
+        "spanlog_agent_stats" | "spanlog_agent_sampled_stats" => {
+            common::SinkProcess::start_taking_stats()
+        }
+        _ => common::SinkProcess::start(stack == "spanlog_agent_uds"),
+    };
     let sink = sink_process.address.clone();
+    if stack.starts_with("spanlog_agent_sampled") {
+        let sampler = spanlog::sampling::Sampler::new()
+            .rule(spanlog::sampling::SamplingRule::new(0.1))
+            .rate_limit(-1.0);
+        sampler.set_global().expect("the first sampler");
+    }
     let mut agent = None;
+    let mut made = 0u64;
     let mut make: Box<dyn FnMut()> = match stack {
-        "spanlog_agent" | "spanlog_agent_v05" | "spanlog_agent_uds" => {
+        "spanlog_agent"
+        | "spanlog_agent_v05"
+        | "spanlog_agent_uds"
+        | "spanlog_agent_stats"
+        | "spanlog_agent_sampled"
+        | "spanlog_agent_sampled_stats" => {
             let version = match stack {
                 "spanlog_agent_v05" => spanlog::agent::ApiVersion::V05,
                 _ => spanlog::agent::ApiVersion::V04,
@@ -74,7 +102,10 @@ fn run(stack: &str, rate: u64, seconds: u64) {
                 .with_queue_capacity(1_000_000)
                 .with_api_version(version);
             agent = Some(spanlog::agent::try_init(config).expect("the first exporter"));
-            Box::new(|| common::spanlog_trace(SPANS_PER_TRACE))
+            Box::new(|| {
+                common::spanlog_trace(SPANS_PER_TRACE);
+                made += SPANS_PER_TRACE;
+            })
         }
         "fastrace_datadog" | "fastrace_collector" => {
             let config = fastrace::collector::Config::default();
@@ -100,12 +131,14 @@ fn run(stack: &str, rate: u64, seconds: u64) {
     cpu_harness::paced(stack, SPANS_PER_TRACE, rate, seconds, &mut make, &|| {
         flush(stack)
     });
+    drop(make);
     if let Some(agent) = agent {
+        agent.shutdown(Duration::from_secs(60));
         let stats = agent.stats();
         assert_eq!((stats.dropped, stats.failed), (0, 0), "{stats}");
-        eprintln!("{stats}");
-        let bytes = sink_process.finish() / stats.sent.max(1);
-        eprintln!("note: request body bytes per span: {bytes}");
+        eprintln!("{stats} unsampled_chunks={}", stats.unsampled_chunks);
+        let bytes = sink_process.finish() * 1_000 / made.max(1);
+        eprintln!("note: request body bytes per 1,000 spans: {bytes}");
     }
 }
 

@@ -111,6 +111,19 @@ fn main() {
             let _agent = common::agent_to_sink();
             export_loop(n);
         }
+        // The exporter thread's work per span (counted in `Worker::send*`), for
+        // 10-span traces: to a sink that answers `{}` to `/info` (no stats), or to one
+        // that takes client-side stats (`_stats`), every trace kept.
+        "exporter_thread" | "exporter_thread_stats" => {
+            if stack.ends_with("_stats") {
+                common::TAKES_STATS.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            let agent = common::agent_to_sink();
+            for _ in 0..n / 10 {
+                common::spanlog_trace(10);
+            }
+            assert!(agent.flush(std::time::Duration::from_secs(60)));
+        }
         "lifecycle_spanlog_root" => (0..n).for_each(|_| {
             let span = spanlog::start_span("work").entered();
             black_box(&span);

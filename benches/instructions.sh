@@ -12,7 +12,10 @@ bin=$(ls -t target/release/deps/instructions-* | grep -v '\.d$' | head -1)
 count() {
     # Stacks with an exporter count their loop only (see export_loop in instructions.rs).
     local toggle='instructions::main'
-    case $1 in *_export) toggle='instructions::export_loop' ;; esac
+    case $1 in
+    *_export) toggle='instructions::export_loop' ;;
+    exporter_thread*) toggle='spanlog::agent::worker::Worker::send*' ;;
+    esac
     valgrind --tool=callgrind --toggle-collect="$toggle" --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 \
         | sed -n 's/.*refs: *\([0-9,]*\).*/\1/p' | tr -d ,
 }
@@ -21,6 +24,7 @@ for stack in inner_only spanlog_no_span spanlog_span spanlog_span_depth8 spanlog
     spanlog_first_line_after_parent spanlog_first_line_new_trace spanlog_kv \
     spanlog_error_line spanlog_error_line_with_error \
     lifecycle_spanlog_noop_export lifecycle_spanlog_agent_export \
+    exporter_thread exporter_thread_stats \
     tracing_fmt_span logforth_fastrace lifecycle_spanlog lifecycle_spanlog_root \
     lifecycle_fastrace lifecycle_tracing lifecycle_tracing_child lifecycle_tracing_spanlog; do
     a=$(count "$stack" "$n")

@@ -241,7 +241,7 @@ pub(crate) fn noop_exporter() {
 mod sink_server;
 pub(crate) use sink_server::sink;
 #[allow(unused_imports)] // for the benches that use them
-pub(crate) use sink_server::{SinkProcess, serve_if_sink_process, sink_uds};
+pub(crate) use sink_server::{SinkProcess, TAKES_STATS, serve_if_sink_process, sink_uds};
 
 /// The agent exporter, installed, sending to a local [`sink`].
 pub(crate) fn agent_to_sink() -> spanlog::agent::Agent {

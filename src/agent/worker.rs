@@ -241,7 +241,7 @@ impl Worker {
         let anchor = clock::Anchor::now();
         let client_stats = self.stats.is_some();
         if let Some(stats) = self.stats.as_mut() {
-            stats.count(&batch, &mut self.chunks, &anchor, &self.service);
+            stats.count(&batch, &self.chunks, &anchor, &self.service);
             if stats.drop_unsampled {
                 let dropped = drop_unsampled(&batch, &mut self.chunks);
                 self.shared
@@ -355,17 +355,18 @@ impl ClientStats {
     fn count(
         &mut self,
         batch: &[&PendingSpan],
-        chunks: &mut Chunks,
+        chunks: &Chunks,
         anchor: &clock::Anchor,
         service: &str,
     ) {
         for (i, span) in batch.iter().enumerate() {
-            let (start, duration) = span.times(anchor);
-            let duration = duration.max(0) as u64;
-            let end = (start.max(0) as u64).saturating_add(duration);
+            let times = || {
+                let (start, duration) = span.times(anchor);
+                let duration = duration.max(0) as u64;
+                ((start.max(0) as u64).saturating_add(duration), duration)
+            };
             let top_level = chunks.top_level.get(i).copied().unwrap_or(false);
-            self.concentrator
-                .add(span, (end, duration), top_level, service);
+            self.concentrator.add(span, times, top_level, service);
         }
     }
 }
@@ -373,19 +374,19 @@ impl ClientStats {
 /// Leaves out of the payload the chunks sampling dropped (priority 0 or below) that
 /// hold no error, as Datadog's tracers do when they compute stats; how many.
 fn drop_unsampled(batch: &[&PendingSpan], chunks: &mut Chunks) -> u64 {
-    let mut dropped = 0;
-    let decisions = chunks.decisions.clone();
-    let spans: Vec<(usize, usize)> = chunks.chunks.iter().map(|c| (c.start, c.len)).collect();
-    let order = chunks.order.clone();
-    chunks.retain(|i| {
-        let (start, len) = spans[i];
-        let members = &order[start..start + len];
-        let root = batch[members[0]];
-        let priority = decisions[i].map_or(root.context().sampling_priority(), |d| d.priority);
-        let keep = priority > 0 || members.iter().any(|&m| batch[m].error());
-        dropped += u64::from(!keep);
-        keep
-    });
+    let keep: Vec<bool> = chunks
+        .iter()
+        .zip(&chunks.decisions)
+        .map(|(members, decision)| {
+            let root = batch[members[0]];
+            let priority = decision.map_or(root.context().sampling_priority(), |d| d.priority);
+            priority > 0 || members.iter().any(|&m| batch[m].error())
+        })
+        .collect();
+    let dropped = keep.iter().filter(|k| !**k).count() as u64;
+    if dropped > 0 {
+        chunks.retain(|i| keep[i]);
+    }
     dropped
 }
 

@@ -6,6 +6,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 /// Body bytes the sink received, all requests together.
 pub(crate) static RECEIVED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// Whether the sink's `/info` says it takes client-side stats and lets unsampled
+/// chunks go, as Datadog's Agent does (else it answers `{}` there too: no stats).
+pub(crate) static TAKES_STATS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// A local HTTP server on a loopback TCP port that answers every request with `200 {}`
 /// at once, after reading it whole: the cheapest agent there can be.
 pub(crate) fn sink() -> String {
@@ -42,12 +47,14 @@ fn answer<S: Read + Write>(stream: S) {
     loop {
         let mut length = 0usize;
         let mut close = false;
+        let mut info = false;
         let mut line = String::new();
         loop {
             line.clear();
             if reader.read_line(&mut line).unwrap_or(0) == 0 {
                 return;
             }
+            info |= line.starts_with("GET /info ");
             let lower = line.to_ascii_lowercase();
             if let Some(value) = lower.strip_prefix("content-length:") {
                 length = value.trim().parse().unwrap_or(0);
@@ -63,8 +70,12 @@ fn answer<S: Read + Write>(stream: S) {
             _ => return,
         }
         RECEIVED.fetch_add(length as u64, std::sync::atomic::Ordering::Relaxed);
-        let answer =
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+        let stats = info && TAKES_STATS.load(std::sync::atomic::Ordering::Relaxed);
+        let answer: &[u8] = if stats {
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 67\r\n\r\n{\"endpoints\":[\"/v0.4/traces\",\"/v0.6/stats\"],\"client_drop_p0s\":true}"
+        } else {
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+        };
         if reader.get_mut().write_all(answer).is_err() || close {
             return;
         }
@@ -88,9 +99,19 @@ pub(crate) struct SinkProcess {
 impl SinkProcess {
     /// Starts the sink process, on loopback TCP or (`unix`) a Unix domain socket.
     pub(crate) fn start(unix: bool) -> SinkProcess {
+        Self::start_as(if unix { "unix" } else { "tcp" })
+    }
+
+    /// Starts the sink process on loopback TCP, taking client-side stats as Datadog's
+    /// Agent does (see [`TAKES_STATS`]).
+    pub(crate) fn start_taking_stats() -> SinkProcess {
+        Self::start_as("tcp-stats")
+    }
+
+    fn start_as(kind: &str) -> SinkProcess {
         use std::process::{Command, Stdio};
         let mut child = Command::new(std::env::current_exe().expect("this executable"))
-            .env(SINK_PROCESS, if unix { "unix" } else { "tcp" })
+            .env(SINK_PROCESS, kind)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -133,6 +154,9 @@ pub(crate) fn serve_if_sink_process() -> bool {
     let Some(kind) = std::env::var_os(SINK_PROCESS) else {
         return false;
     };
+    if kind == "tcp-stats" {
+        TAKES_STATS.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let address = if kind == "unix" { sink_uds() } else { sink() };
     println!("{address}");
     let _ = std::io::stdout().flush();

@@ -106,7 +106,7 @@ mod tests {
         span.resource = "GET /posts".into();
         span.error = true;
         let spans = pending(&[span]);
-        c.add(&spans[0], (12_000_000_000, 5_000), true, "blog");
+        c.add(&spans[0], || (12_000_000_000, 5_000), true, "blog");
         let sender = Sender {
             env: "prod",
             version: "1.2",
