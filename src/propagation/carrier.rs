@@ -86,7 +86,7 @@ impl Injector for Vec<(String, String)> {
 
 /// The header names propagation reads.
 #[cfg(feature = "http")]
-const KNOWN: [&str; 7] = [
+const KNOWN: [&str; 8] = [
     "x-datadog-trace-id",
     "x-datadog-parent-id",
     "x-datadog-sampling-priority",
@@ -94,6 +94,7 @@ const KNOWN: [&str; 7] = [
     "x-datadog-tags",
     "traceparent",
     "tracestate",
+    "baggage",
 ];
 
 /// `name`'s place in [`KNOWN`], if it is there: the length decides which name to compare.
@@ -108,6 +109,7 @@ fn known_index(name: &str) -> Option<usize> {
         14 => 4,
         11 => 5,
         10 => 6,
+        7 => 7,
         _ => return None,
     };
     (KNOWN[index] == name).then_some(index)
@@ -119,7 +121,7 @@ fn known_index(name: &str) -> Option<usize> {
 fn known_header(name: &str) -> Option<&'static http::HeaderName> {
     use http::HeaderName;
     // Statics: made once, at compile time.
-    static NAMES: [HeaderName; 7] = [
+    static NAMES: [HeaderName; 8] = [
         HeaderName::from_static(KNOWN[0]),
         HeaderName::from_static(KNOWN[1]),
         HeaderName::from_static(KNOWN[2]),
@@ -127,6 +129,7 @@ fn known_header(name: &str) -> Option<&'static http::HeaderName> {
         HeaderName::from_static(KNOWN[4]),
         HeaderName::from_static(KNOWN[5]),
         HeaderName::from_static(KNOWN[6]),
+        HeaderName::from_static(KNOWN[7]),
     ];
     known_index(name).map(|i| &NAMES[i])
 }
@@ -168,7 +171,7 @@ fn join<'a>(values: impl Iterator<Item = &'a http::HeaderValue>) -> Option<Cow<'
 #[cfg(feature = "tower")]
 pub(crate) struct HeaderIndex<'a> {
     headers: &'a http::HeaderMap,
-    values: [Option<&'a http::HeaderValue>; 7],
+    values: [Option<&'a http::HeaderValue>; 8],
     /// One bit per name that came more than once: those values are joined by the map.
     repeated: u8,
     host: Option<&'a http::HeaderValue>,
@@ -184,7 +187,7 @@ impl<'a> HeaderIndex<'a> {
         use http::header::{HOST, USER_AGENT};
         let mut index = HeaderIndex {
             headers,
-            values: [None; 7],
+            values: [None; 8],
             repeated: 0,
             host: None,
             user_agent: None,
@@ -299,6 +302,7 @@ mod tests {
         add("user-agent", "curl");
         add("tracestate", "other=1");
         add("x-datadog-origin", "rum");
+        add("baggage", "user.id=42");
         add("x-datadog-tag", "not one of ours");
         let names = KNOWN
             .iter()
@@ -310,6 +314,7 @@ mod tests {
         }
         assert_eq!(index.get("tracestate").unwrap(), "dd=s:1,other=1");
         assert_eq!(index.repeated, 1 << 6);
+        assert_eq!(index.get("baggage").unwrap(), "user.id=42");
         assert_eq!(index.user_agent(), headers.get("user-agent"));
         assert_eq!(index.host(), None);
 
@@ -323,7 +328,7 @@ mod tests {
         headers.append("host", http::HeaderValue::from_static("a.example"));
         headers.append("host", http::HeaderValue::from_static("b.example"));
         let index = HeaderIndex::new(&headers);
-        assert_eq!(index.values, [None; 7]);
+        assert_eq!(index.values, [None; 8]);
         assert_eq!(index.user_agent(), headers.get("user-agent"));
         assert_eq!(index.host().unwrap(), "a.example");
         for name in names {

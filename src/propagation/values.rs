@@ -4,10 +4,12 @@
 pub(super) const MAX_HEADER_LEN: usize = 8192;
 
 /// An origin as Datadog's tracers take it (`rum`, `synthetics`, `lambda`, or whatever
-/// a product sends): any non-empty run of printable ASCII, blanks at either end already
-/// trimmed. `x-datadog-origin` carries it unchanged; `tracestate` carries it with
+/// a product sends): any non-empty run of printable ASCII, blanks at either end left
+/// out. `x-datadog-origin` carries it unchanged; `tracestate` carries it with
 /// `,`, `;` and `~` replaced (see `w3c::encode`).
 pub(super) fn readable_origin(origin: &str) -> Option<&str> {
+    // Blanks at either end are not part of it: an HTTP header's value loses them.
+    let origin = origin.trim_matches(' ');
     let ok = !origin.is_empty() && origin.bytes().all(|b| (0x20..0x7f).contains(&b));
     ok.then_some(origin)
 }

@@ -155,7 +155,7 @@ fn parse_dd(member: &str, state: &mut State) {
             "s" => state.priority = value.parse().ok(),
             "o" => {
                 let origin = value.replace('~', "=");
-                state.origin = readable_origin(&origin).is_some().then_some(origin);
+                state.origin = readable_origin(&origin).map(str::to_owned);
             }
             "p" => state.last_parent_id = (!value.is_empty()).then(|| value.to_owned()),
             "t.tid" => {}
