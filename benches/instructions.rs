@@ -124,6 +124,27 @@ fn main() {
             }
             assert!(agent.flush(std::time::Duration::from_secs(60)));
         }
+        // One request through HTTP server middleware (see `benches/http.rs`), the
+        // service alone as the floor.
+        "http_no_layer" => {
+            let mut service = common::http::Ok200;
+            (0..n).for_each(|_| common::http::serve(&mut service));
+        }
+        "http_spanlog" | "http_spanlog_export" => {
+            use tower::Layer;
+            if stack == "http_spanlog_export" {
+                common::noop_exporter();
+            }
+            let mut service = spanlog::tower::ServerLayer::new().layer(common::http::Ok200);
+            (0..n).for_each(|_| common::http::serve(&mut service));
+        }
+        "http_tower_http" => {
+            use tower::Layer;
+            let _registry = tracing::subscriber::set_default(tracing_subscriber::registry());
+            let layer = tower_http::trace::TraceLayer::new_for_http();
+            let mut service = layer.layer(common::http::Ok200);
+            (0..n).for_each(|_| common::http::serve(&mut service));
+        }
         "lifecycle_spanlog_root" => (0..n).for_each(|_| {
             let span = spanlog::start_span("work").entered();
             black_box(&span);

@@ -237,6 +237,9 @@ pub(crate) fn noop_exporter() {
     let _ = spanlog::export::try_init(Discard);
 }
 
+#[allow(dead_code)] // for the benches that use it
+pub(crate) mod http;
+
 #[path = "../../tests/common/sink.rs"]
 mod sink_server;
 pub(crate) use sink_server::sink;
