@@ -18,7 +18,7 @@ type Case = (&'static str, fn(&str));
 
 fn main() {
     let Some(agent) = agent_url() else { return };
-    let cases: [Case; 12] = [
+    let cases: [Case; 13] = [
         ("test_headers_datadog", datadog_headers),
         ("test_headers_tracecontext", tracecontext_headers),
         ("test_headers_precedence", precedence),
@@ -31,6 +31,7 @@ fn main() {
         ("test_trace_sampling", trace_sampling_rules),
         ("test_sampling_span_tags", sampling_span_tags),
         ("test_tracer", tracer),
+        ("test_library_tracestats", trace_stats),
     ];
     for (file, case) in cases {
         println!("{file} ...");
@@ -559,4 +560,60 @@ fn tracer(agent: &str) {
     assert_eq!(meta["_dd.base_service"], "spanlog-parametric-test");
     assert_eq!(meta["_dd.svc_src"], "m");
     assert_eq!(child["metrics"]["count"], 3.0);
+}
+
+fn trace_stats(agent: &str) {
+    let token = session(agent, "parametric-stats");
+    let app = App::start(
+        agent,
+        &[
+            ("DD_TRACE_STATS_COMPUTATION_ENABLED", "1"),
+            ("DD_HOSTNAME", "test-host"),
+            ("DD_TRACE_STATS_CARDINALITY_LIMIT", "3"),
+        ],
+    );
+    for i in 0..6 {
+        let (span_id, _) = app.start_span("web.request", None);
+        let resource = format!("/resource/{i}");
+        app.post(
+            "/trace/span/set_resource",
+            json!({ "span_id": span_id, "resource": resource }),
+        );
+        for (key, value) in [("http.method", "GET"), ("http.route", "/resource/:id")] {
+            app.post(
+                "/trace/span/set_meta",
+                json!({ "span_id": span_id, "key": key, "value": value }),
+            );
+        }
+        app.finish(span_id);
+    }
+    app.flush();
+    let (status, body) = request(
+        "GET",
+        &format!("{agent}/test/session/stats?test_session_token={token}"),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200, "{body}");
+    let payloads: Value = serde_json::from_str(&body).unwrap();
+    let payloads = payloads.as_array().unwrap();
+    assert!(!payloads.is_empty(), "stats arrived");
+    let mut hits = 0;
+    let mut resources = Vec::new();
+    for payload in payloads {
+        assert_eq!(payload["Hostname"], "test-host");
+        for bucket in payload["Stats"].as_array().unwrap() {
+            for group in bucket["Stats"].as_array().unwrap() {
+                hits += group["Hits"].as_u64().unwrap();
+                resources.push(group["Resource"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(hits, 6, "every span counted, through the cardinality limit");
+    assert!(
+        resources.iter().any(|r| r == "tracer_blocked_value"),
+        "{resources:?}"
+    );
+    // (The test agent's view of a payload leaves out the HTTP method and endpoint;
+    // `agent::msgpack::stats` checks they are sent.)
 }

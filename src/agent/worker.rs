@@ -209,6 +209,7 @@ impl Worker {
         }
         stats.sequence += 1;
         let sender = super::msgpack::stats::Sender {
+            hostname: &stats.hostname,
             env: &self.env,
             version: &self.version,
             service: &self.service,
@@ -338,16 +339,25 @@ struct ClientStats {
     body: Vec<u8>,
     sequence: u64,
     runtime_id: String,
+    hostname: String,
 }
 
 impl ClientStats {
+    /// With `DD_HOSTNAME` and `DD_TRACE_STATS_CARDINALITY_LIMIT` (the most groups a
+    /// bucket holds, 4,096 by default).
     fn new() -> Self {
+        let env = &mut crate::env::process();
+        let limit = env
+            .get("DD_TRACE_STATS_CARDINALITY_LIMIT")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(super::stats::MAX_GROUPS);
         ClientStats {
-            concentrator: Default::default(),
+            concentrator: super::stats::Concentrator::with_max_groups(limit),
             drop_unsampled: false,
             body: Vec::new(),
             sequence: 0,
             runtime_id: runtime_id(),
+            hostname: env.get("DD_HOSTNAME").unwrap_or_default(),
         }
     }
 

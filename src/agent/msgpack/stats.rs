@@ -7,6 +7,8 @@ use crate::agent::stats::{BUCKET_NANOS, Bucket};
 
 /// Who sends the payload.
 pub(crate) struct Sender<'a> {
+    /// `DD_HOSTNAME`, or empty: the Agent fills in its own.
+    pub(crate) hostname: &'a str,
     pub(crate) env: &'a str,
     pub(crate) version: &'a str,
     pub(crate) service: &'a str,
@@ -20,7 +22,7 @@ pub(crate) fn encode(out: &mut Vec<u8>, sender: &Sender<'_>, buckets: Vec<Bucket
     let w = &mut Writer(&mut *out);
     w.map_len(9);
     for (key, value) in [
-        ("Hostname", ""),
+        ("Hostname", sender.hostname),
         ("Env", sender.env),
         ("Version", sender.version),
         ("Lang", "rust"),
@@ -45,13 +47,15 @@ pub(crate) fn encode(out: &mut Vec<u8>, sender: &Sender<'_>, buckets: Vec<Bucket
         w.array_len(bucket.groups.len());
         for group in bucket.groups {
             let key = &group.key;
-            w.map_len(15);
+            w.map_len(17);
             for (name, value) in [
                 ("Service", &key.service),
                 ("Name", &key.name),
                 ("Resource", &key.resource),
                 ("Type", &key.span_type),
                 ("SpanKind", &key.span_kind),
+                ("HTTPMethod", &key.http_method),
+                ("HTTPEndpoint", &key.http_endpoint),
             ] {
                 w.str(name);
                 w.str(value);
@@ -108,6 +112,7 @@ mod tests {
         let spans = pending(&[span]);
         c.add(&spans[0], || (12_000_000_000, 5_000), true, "blog");
         let sender = Sender {
+            hostname: "host",
             env: "prod",
             version: "1.2",
             service: "blog",
@@ -122,6 +127,7 @@ mod tests {
         for _ in 0..7 {
             top.push((key(buf), key(buf)));
         }
+        assert_eq!(top[0], ("Hostname".to_owned(), "host".to_owned()));
         assert_eq!(top[1], ("Env".to_owned(), "prod".to_owned()));
         assert_eq!(top[3], ("Lang".to_owned(), "rust".to_owned()));
         assert_eq!(top[6], ("Service".to_owned(), "blog".to_owned()));
@@ -136,9 +142,9 @@ mod tests {
         assert_eq!(decode::read_int::<u64, _>(buf).unwrap(), BUCKET_NANOS);
         assert_eq!(key(buf), "Stats");
         assert_eq!(decode::read_array_len(buf).unwrap(), 1);
-        assert_eq!(decode::read_map_len(buf).unwrap(), 15);
+        assert_eq!(decode::read_map_len(buf).unwrap(), 17);
         let mut names = Vec::new();
-        for _ in 0..5 {
+        for _ in 0..7 {
             names.push((key(buf), key(buf)));
         }
         assert_eq!(names[2], ("Resource".to_owned(), "GET /posts".to_owned()));
