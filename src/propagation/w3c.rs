@@ -21,11 +21,26 @@ const MAX_DD_MEMBER: usize = 256;
 /// `traceparent`: the trace is continued without it.
 pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
     let parent = parse_traceparent(carrier.get(TRACEPARENT)?.trim())?;
-    let mut state = carrier
-        .get(TRACESTATE)
-        .and_then(|header| parse_tracestate(&header))
-        .unwrap_or_default();
     let sampled = parent.flags & SAMPLED != 0;
+    let state = carrier
+        .get(TRACESTATE)
+        .and_then(|header| parse_tracestate(&header));
+    let Some(mut state) = state else {
+        // `traceparent` alone (the usual case from OpenTelemetry services): ids and a
+        // decision, trace data only for the `random` flag.
+        let mut context = SpanContext {
+            remote: true,
+            trace: (parent.flags & RANDOM != 0).then(|| {
+                std::sync::Arc::new(TraceMeta {
+                    random_flag: true,
+                    ..TraceMeta::default()
+                })
+            }),
+            ..SpanContext::new(parent.trace_id, parent.span_id)
+        };
+        context.set_upstream_priority(Some(reconcile(sampled, None, None)));
+        return Some(context);
+    };
     let sampling_priority = reconcile(sampled, state.priority, state.origin.as_deref());
     if state.priority.is_some_and(|p| p != sampling_priority) {
         // The sampled flag overrode `dd`'s decision: the decision maker that went with
