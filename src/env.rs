@@ -81,6 +81,20 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// A count (a whole number, blanks ignored); anything else warns and gives
+    /// `default`.
+    pub(crate) fn get_count(&mut self, name: &str, default: usize) -> usize {
+        let Some(value) = self.get(name) else {
+            return default;
+        };
+        value.trim().parse().unwrap_or_else(|_| {
+            self.warn(format!(
+                "spanlog: ignoring {name}={value:?}: expected a whole number; using the default ({default})"
+            ));
+            default
+        })
+    }
+
     /// Hands one warning to the sink.
     pub(crate) fn warn(&mut self, warning: String) {
         (self.warn)(warning)

@@ -70,6 +70,7 @@ mod b3;
 mod baggage;
 mod carrier;
 mod datadog;
+mod incoming;
 mod outgoing;
 mod propagator;
 mod style;

@@ -5,14 +5,13 @@ use once_cell::sync::OnceCell;
 
 use super::baggage::{self, Limits};
 use super::carrier::{Extractor, Injector};
+use super::incoming::{fresh, link, refine, same_trace};
 use super::outgoing::Trace;
 use super::style::{ExtractBehavior, ExtractedContext, PropagationStyle};
 use super::{b3, datadog, w3c};
 use crate::env::Env;
 use crate::global::AlreadySet;
-use crate::id::{SpanId, TraceId};
-use crate::links::SpanLink;
-use crate::span_context::{SpanContext, TraceMeta};
+use crate::span_context::SpanContext;
 
 /// Which styles to extract and inject, in order.
 ///
@@ -111,8 +110,8 @@ impl Propagator {
         };
         let defaults = Limits::default();
         let baggage_limits = Limits {
-            items: read_count(env, "DD_TRACE_BAGGAGE_MAX_ITEMS", defaults.items),
-            bytes: read_count(env, "DD_TRACE_BAGGAGE_MAX_BYTES", defaults.bytes),
+            items: env.get_count("DD_TRACE_BAGGAGE_MAX_ITEMS", defaults.items),
+            bytes: env.get_count("DD_TRACE_BAGGAGE_MAX_BYTES", defaults.bytes),
         };
         // Set but empty means no tags at all.
         let baggage_tag_keys = match env.get_even_empty("DD_TRACE_BAGGAGE_TAG_KEYS") {
@@ -334,96 +333,12 @@ pub fn global() -> &'static Propagator {
     Propagator::global()
 }
 
-/// Whether two contexts are of one trace: the same lower half, and the same upper half
-/// when the first knows it (a Datadog context without `_dd.p.tid` does not).
-fn same_trace(first: &SpanContext, other: &SpanContext) -> bool {
-    other.trace_id.low() == first.trace_id.low()
-        && (first.trace_id.high() == 0 || other.trace_id.high() == first.trace_id.high())
-}
-
-/// A W3C context of the same trace refines one of another style, as Datadog's tracers
-/// do: other vendors' tracestate members are kept for the next hop, and when a proxy
-/// updated only `traceparent`, its parent wins, the other one being kept as the last
-/// Datadog parent (`_dd.parent_id`).
-fn refine(context: &mut SpanContext, w3c: &SpanContext) {
-    let w3c_meta = w3c.trace.as_deref();
-    let foreign = w3c_meta
-        .map(|m| &m.foreign_tracestate)
-        .filter(|members| !members.is_empty());
-    let random = w3c_meta.is_some_and(|m| m.random_flag);
-    let last_parent = (w3c.span_id != context.span_id).then(|| {
-        let p = w3c_meta.and_then(|m| m.last_parent_id.clone());
-        let other = context.span_id.to_u64();
-        p.or_else(|| (other != 0).then(|| format!("{other:016x}")))
-    });
-    if foreign.is_some() || last_parent.is_some() || random {
-        let meta = context.trace.get_or_insert_with(Default::default);
-        let meta = std::sync::Arc::make_mut(meta);
-        if let Some(members) = foreign {
-            meta.foreign_tracestate = members.clone();
-        }
-        meta.random_flag = random;
-        if let Some(last_parent) = last_parent {
-            meta.last_parent_id = last_parent;
-            context.span_id = w3c.span_id;
-        }
-    }
-}
-
-/// A link to an incoming context, as Datadog's tracers make it: the sampled flag from
-/// its decision, its `tracestate` when it came in W3C headers, and why it is linked.
-fn link(
-    style: PropagationStyle,
-    context: &SpanContext,
-    carrier: &dyn Extractor,
-    reason: &'static str,
-) -> SpanLink {
-    let mut link = SpanLink::to(context)
-        .attribute("reason", reason)
-        .attribute("context_headers", style.to_string());
-    if style == PropagationStyle::TraceContext {
-        if let Some(state) = carrier.get(w3c::TRACESTATE) {
-            link = link.tracestate(state.trim());
-        }
-    }
-    link
-}
-
-/// A new trace in place of an incoming one (`restart`, or baggage alone): a remote
-/// context with no span, whose child is the root of a new trace with `links`.
-fn fresh(links: Vec<SpanLink>) -> SpanContext {
-    let generate_128 = crate::config::global().trace_id_128_generation();
-    let (trace_id, _) = TraceId::random_root(generate_128, crate::clock::now());
-    SpanContext {
-        remote: true,
-        trace: TraceMeta {
-            links,
-            ..TraceMeta::default()
-        }
-        .shared(),
-        ..SpanContext::new(trace_id, SpanId::ZERO)
-    }
-}
-
 /// Tag keys as configured: trimmed, blanks left out.
 fn tag_keys<K: AsRef<str>>(keys: impl IntoIterator<Item = K>) -> Vec<String> {
     keys.into_iter()
         .map(|k| k.as_ref().trim().to_owned())
         .filter(|k| !k.is_empty())
         .collect()
-}
-
-/// A count from the environment; anything but a whole number warns and gives `default`.
-fn read_count(env: &mut Env<'_>, name: &str, default: usize) -> usize {
-    let Some(value) = env.get(name) else {
-        return default;
-    };
-    value.trim().parse().unwrap_or_else(|_| {
-        env.warn(format!(
-            "spanlog: ignoring {name}={value:?}: expected a whole number; using the default ({default})"
-        ));
-        default
-    })
 }
 
 fn extract_style(style: PropagationStyle, carrier: &dyn Extractor) -> Option<SpanContext> {
@@ -490,6 +405,7 @@ impl<I: Injector + ?Sized> Injector for DynMut<'_, I> {
 mod tests {
     use super::*;
     use crate::env::testing::read_with;
+    use crate::id::SpanId;
 
     #[test]
     fn baggage_settings_from_the_environment() {
