@@ -167,7 +167,7 @@ fn nanos(value: u64) -> i64 {
 
 /// The wall clock in unix nanoseconds; 0 before 1970.
 #[cold]
-fn system_now() -> i64 {
+pub(crate) fn system_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
         nanos(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
     })

@@ -95,17 +95,12 @@ impl Drop for DropScope {
 /// [`current`](crate::current) also looks at OpenTelemetry.)
 #[inline]
 pub(crate) fn current() -> Option<SpanContext> {
-    STACK
-        .try_with(|stack| {
-            let stack = stack.try_borrow().ok()?;
-            stack.frames.last().map(|frame| frame.context.clone())
-        })
-        .ok()
-        .flatten()
+    with_current(SpanContext::clone)
 }
 
 /// `f` of the context on top of this thread's stack, without cloning it; `None`
 /// outside any span (or while the stack is busy or gone).
+#[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&SpanContext) -> R) -> Option<R> {
     STACK
         .try_with(|stack| Some(f(&stack.try_borrow().ok()?.frames.last()?.context)))
@@ -153,29 +148,14 @@ fn share_trace_data(frames: &mut [Frame], context: &SpanContext) {
 /// The trace and span ids on top of this thread's stack, without cloning the context.
 #[inline]
 pub(crate) fn current_ids() -> Option<(TraceId, SpanId)> {
-    STACK
-        .try_with(|stack| {
-            let stack = stack.try_borrow().ok()?;
-            stack
-                .frames
-                .last()
-                .map(|frame| (frame.context.trace_id, frame.context.span_id))
-        })
-        .ok()
-        .flatten()
+    with_current(|context| (context.trace_id, context.span_id))
 }
 
 /// The span id on top of this thread's stack, without cloning the context.
 #[cfg(feature = "opentelemetry")]
 #[inline]
 pub(crate) fn current_span_id() -> Option<SpanId> {
-    STACK
-        .try_with(|stack| {
-            let stack = stack.try_borrow().ok()?;
-            stack.frames.last().map(|frame| frame.context.span_id)
-        })
-        .ok()
-        .flatten()
+    with_current(|context| context.span_id)
 }
 
 /// How many spans or contexts are entered on this thread.

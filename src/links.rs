@@ -1,8 +1,6 @@
 //! Span links and span events: what a span records beside its tags, as OpenTelemetry
 //! and Datadog's tracers define them.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::annotations::Text;
 use crate::id::{SpanId, TraceId};
 
@@ -101,12 +99,7 @@ impl SpanEvent {
 
     /// An event named `name`, now.
     pub fn now(name: impl Into<Text>) -> Self {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
-            });
-        SpanEvent::new(name, now)
+        SpanEvent::new(name, crate::clock::system_now())
     }
 
     /// Adds an attribute. A later one with the same key replaces it.

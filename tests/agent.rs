@@ -92,11 +92,6 @@ fn agent_url(var: &str) -> Option<String> {
     }
 }
 
-fn get_json(url: &str) -> Value {
-    let (_, body) = test_agent::request("GET", url, &[], b"");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
-}
-
 /// Every `dd.trace_id` printed in the example's log lines is a trace the agent received,
 /// with the same span ids, parents, names, resources, service, env and version.
 fn logs_and_traces_are_connected(agent: &str, address: &str) {
@@ -126,7 +121,7 @@ fn v05_payloads_are_accepted(agent: &str) {
 
 /// Every trace request of the session went to `/v0.5/traces`, and there was one.
 fn assert_v05_only(agent: &str, token: &str) {
-    let requests = get_json(&format!(
+    let requests = test_agent::get_json(&format!(
         "{agent}/test/session/requests?test_session_token={token}"
     ));
     let urls: Vec<&str> = requests
@@ -221,7 +216,7 @@ fn connected_with(agent: &str, address: &str, name: &str, api_version: &str) -> 
         &stderr
     };
 
-    let traces = get_json(&format!(
+    let traces = test_agent::get_json(&format!(
         "{agent}/test/session/traces?test_session_token={token}"
     ));
     let mut spans: HashMap<(u64, u64), &Value> = HashMap::new();
@@ -282,7 +277,7 @@ fn large_traces_are_accepted(agent: &str, api_version: &str) -> String {
         .status()
         .unwrap();
     assert!(status.success(), "the large-traces child failed");
-    let traces = get_json(&format!(
+    let traces = test_agent::get_json(&format!(
         "{agent}/test/session/traces?test_session_token={token}"
     ));
     let traces = traces.as_array().expect("an array of traces");
@@ -581,7 +576,7 @@ fn sampled_and_unsampled_traces_arrive(agent: &str) {
     };
     let (rated, rejected, failed) = (ids("rated:"), ids("rejected:"), ids("failed:"));
 
-    let traces = get_json(&format!(
+    let traces = test_agent::get_json(&format!(
         "{agent}/test/session/traces?test_session_token={token}"
     ));
     let roots: HashMap<u64, &Value> = traces
@@ -711,7 +706,7 @@ fn client_stats_count_every_span(agent: &str) {
             .unwrap_or_else(|| panic!("{name} in {stdout}"))
     };
     let (kept, unsampled_chunks) = (field("kept:"), field("unsampled_chunks:"));
-    let payloads = get_json(&format!(
+    let payloads = test_agent::get_json(&format!(
         "{agent}/test/session/stats?test_session_token={token}"
     ));
     let mut hits: HashMap<String, (u64, u64, u64)> = HashMap::new();
@@ -731,7 +726,7 @@ fn client_stats_count_every_span(agent: &str) {
     }
     assert_eq!(hits["GET /posts/{id}"], (900, 0, 900), "{payloads}");
     assert_eq!(hits["GET /fail"], (100, 100, 100), "{payloads}");
-    let traces = get_json(&format!(
+    let traces = test_agent::get_json(&format!(
         "{agent}/test/session/traces?test_session_token={token}"
     ));
     let traces = traces.as_array().unwrap();

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use test_agent::{agent_url, request, session, spans};
+use test_agent::{agent_url, get_json, request, session, spans};
 
 /// A test file of the suite, and our case for it.
 type Case = (&'static str, fn(&str));
@@ -588,14 +588,9 @@ fn trace_stats(agent: &str) {
         app.finish(span_id);
     }
     app.flush();
-    let (status, body) = request(
-        "GET",
-        &format!("{agent}/test/session/stats?test_session_token={token}"),
-        &[],
-        b"",
-    );
-    assert_eq!(status, 200, "{body}");
-    let payloads: Value = serde_json::from_str(&body).unwrap();
+    let payloads = get_json(&format!(
+        "{agent}/test/session/stats?test_session_token={token}"
+    ));
     let payloads = payloads.as_array().unwrap();
     assert!(!payloads.is_empty(), "stats arrived");
     let mut hits = 0;

@@ -10,6 +10,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use libdd_ddsketch::DDSketch;
 
 use super::pending::PendingSpan;
+use crate::id::IdHasher;
 
 /// A bucket's length: 10 s, in nanoseconds.
 pub(crate) const BUCKET_NANOS: u64 = 10_000_000_000;
@@ -63,7 +64,7 @@ pub(crate) struct Bucket {
     /// Its start, in nanoseconds since the epoch, a multiple of [`BUCKET_NANOS`].
     pub(crate) start: u64,
     pub(crate) groups: Vec<Group>,
-    index: HashMap<u64, usize, BuildHasherDefault<Identity>>,
+    index: HashMap<u64, usize, BuildHasherDefault<IdHasher>>,
     /// The group the last span went to: the next one often goes there too.
     last: usize,
 }
@@ -381,26 +382,6 @@ impl Hasher for Fnv {
         self.0 = (self.0 ^ word)
             .wrapping_mul(0x0100_0000_01b3)
             .rotate_left(29);
-    }
-}
-
-/// The map of group hashes hashes nothing again.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 

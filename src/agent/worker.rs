@@ -180,7 +180,7 @@ impl Worker {
         };
         let info = match status {
             200 => AgentInfo::parse(&body),
-            _ => AgentInfo::parse(b"{}"),
+            _ => AgentInfo::default(),
         };
         if !info.stats {
             self.stats = None;
@@ -200,9 +200,7 @@ impl Worker {
         if stats.concentrator.is_empty() {
             return;
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
+        let now = clock::system_now().max(0) as u64;
         let buckets = stats.concentrator.take(now, all);
         if buckets.is_empty() {
             return;
@@ -260,46 +258,43 @@ impl Worker {
             process: self.process_tags.as_deref(),
         };
         let chunks = &self.chunks;
-        self.encoder
-            .encode(self.api_version, &mut self.body, &batch, chunks, &tags);
-        let traces = self.chunks.chunks.len();
-        if traces == 0 {
+        let traces = chunks.chunks.len();
+        let outcome = if traces == 0 {
             // Every chunk was unsampled and is in the stats: nothing to send.
-            self.refs = reuse(batch);
-            self.held.clear(&self.shared);
-            let count = self.shared.settle();
-            self.shared.sent.fetch_add(count, Ordering::Relaxed);
-            return;
-        }
-        let mut backoff = Duration::from_millis(100);
-        let mut attempt = 0;
-        let timeout = self.config.request_timeout();
-        let outcome = loop {
-            let outcome =
-                self.transport
-                    .put(self.api_version, &self.body, traces, client_stats, timeout);
-            if self.api_version == ApiVersion::V05 && matches!(outcome, Ok((404 | 415, _))) {
-                // An agent without the v0.5 endpoint: v0.4 from now on, this batch too.
-                self.api_version = ApiVersion::V04;
-                crate::env::print_warning(format!(
-                    "spanlog: the Datadog Agent at {} has no v0.5 trace endpoint (HTTP {}); sending v0.4 from now on",
-                    self.shared.address,
-                    outcome.as_ref().map_or(0, |(status, _)| *status)
-                ));
-                self.encoder
-                    .encode(self.api_version, &mut self.body, &batch, chunks, &tags);
-                continue;
+            Ok((200, Vec::new()))
+        } else {
+            self.encoder
+                .encode(self.api_version, &mut self.body, &batch, chunks, &tags);
+            let mut backoff = Duration::from_millis(100);
+            let mut attempt = 0;
+            let timeout = self.config.request_timeout();
+            loop {
+                let outcome =
+                    self.transport
+                        .put(self.api_version, &self.body, traces, client_stats, timeout);
+                if self.api_version == ApiVersion::V05 && matches!(outcome, Ok((404 | 415, _))) {
+                    // An agent without the v0.5 endpoint: v0.4 from now on, this batch too.
+                    self.api_version = ApiVersion::V04;
+                    crate::env::print_warning(format!(
+                        "spanlog: the Datadog Agent at {} has no v0.5 trace endpoint (HTTP {}); sending v0.4 from now on",
+                        self.shared.address,
+                        outcome.as_ref().map_or(0, |(status, _)| *status)
+                    ));
+                    self.encoder
+                        .encode(self.api_version, &mut self.body, &batch, chunks, &tags);
+                    continue;
+                }
+                let retry = match &outcome {
+                    Ok((status, _)) => matches!(status, 408 | 429 | 500..=599),
+                    Err(_) => true,
+                };
+                if !retry || attempt >= self.config.max_retries() || self.shared.is_stopped() {
+                    break outcome;
+                }
+                attempt += 1;
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(2));
             }
-            let retry = match &outcome {
-                Ok((status, _)) => matches!(status, 408 | 429 | 500..=599),
-                Err(_) => true,
-            };
-            if !retry || attempt >= self.config.max_retries() || self.shared.is_stopped() {
-                break outcome;
-            }
-            attempt += 1;
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(Duration::from_secs(2));
         };
         self.refs = reuse(batch);
         self.held.clear(&self.shared);
@@ -347,10 +342,7 @@ impl ClientStats {
     /// bucket holds, 4,096 by default).
     fn new() -> Self {
         let env = &mut crate::env::process();
-        let limit = env
-            .get("DD_TRACE_STATS_CARDINALITY_LIMIT")
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(super::stats::MAX_GROUPS);
+        let limit = env.get_count("DD_TRACE_STATS_CARDINALITY_LIMIT", super::stats::MAX_GROUPS);
         ClientStats {
             concentrator: super::stats::Concentrator::with_max_groups(limit),
             drop_unsampled: false,
@@ -417,7 +409,8 @@ fn runtime_id() -> String {
     )
 }
 
-/// What the Agent's `/info` says of client-side stats.
+/// What the Agent's `/info` says of client-side stats; by default, that it takes none.
+#[derive(Default)]
 struct AgentInfo {
     stats: bool,
     drop_unsampled: bool,

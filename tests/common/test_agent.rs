@@ -40,6 +40,12 @@ pub(crate) fn session(agent: &str, name: &str) -> String {
     token
 }
 
+/// `GET url`, its answer read as JSON.
+pub(crate) fn get_json(url: &str) -> Value {
+    let (_, body) = request("GET", url, &[], b"");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+}
+
 /// Every span the agent received in the session, by (low 64 bits of the trace id, span
 /// id), once at least `expected` arrived (or after 10 s).
 pub(crate) fn spans(agent: &str, token: &str, expected: usize) -> HashMap<(u64, u64), Value> {

@@ -48,8 +48,8 @@ pub(super) fn write_tags<F: Format>(
     let mut propagated: &[(String, String)] = &[];
     // Incoming baggage chosen by `DD_TRACE_BAGGAGE_TAG_KEYS`, as `baggage.<key>`.
     let mut baggage: &[(String, String)] = &[];
-    // A span of another service names the configured one, as Datadog's tracers do.
-    // ... and says its own was set by hand.
+    // A span of another service names the configured one and says its own was set by
+    // hand, as Datadog's tracers do.
     if span.service().is_some_and(|s| s != tags.service) {
         trace_level.push(("_dd.base_service", tags.service));
         trace_level.push(("_dd.svc_src", "m"));
