@@ -74,6 +74,19 @@ impl SpanBuilder {
         self
     }
 
+    /// Tags whose keys the caller knows are distinct and none of the sampling ones
+    /// (middleware setting its own keys on a new span), in place of any set before:
+    /// the vector becomes the span's tag list as it is, with no search.
+    #[cfg(feature = "tower")]
+    pub(crate) fn new_tags(mut self, tags: Vec<(Text, Text)>) -> Self {
+        debug_assert!(
+            tags.iter()
+                .all(|(k, _)| crate::sampling::manual_tag(k).is_none())
+        );
+        self.extra.get_or_insert_default().tags = tags;
+        self
+    }
+
     /// Adds a string tag (Datadog `meta`). A later tag with the same key replaces it.
     /// `manual.keep` and `manual.drop` keep or drop the trace instead (see
     /// [`Span::set_tag`]).

@@ -14,6 +14,17 @@ pub(super) fn readable_origin(origin: &str) -> Option<&str> {
     ok.then_some(origin)
 }
 
+/// `value` without white space at either end, as `str::trim` leaves it; a value that
+/// starts and ends with a visible ASCII character (every valid one) is returned as it
+/// is, without looking for Unicode white space.
+#[inline]
+pub(super) fn trim(value: &str) -> &str {
+    match (value.as_bytes().first(), value.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => value,
+        _ => value.trim(),
+    }
+}
+
 /// A 64-bit id as exactly 16 lower-case hex digits (`_dd.p.tid`, tracestate `p:`).
 pub(super) fn parse_hex16(value: &str) -> Option<u64> {
     if value.len() != 16 {
@@ -48,6 +59,25 @@ fn hex_u64(bytes: &[u8]) -> Option<u64> {
         }
         _ => hex_digits(bytes),
     }
+}
+
+/// Exactly 16 lower-case hex digits (a 64-bit id, half a trace id), eight at a time.
+#[inline]
+pub(super) fn hex16(digits: &[u8; 16]) -> Option<u64> {
+    let (high, low) = digits.split_at(8);
+    let (high, low) = (high.first_chunk::<8>()?, low.first_chunk::<8>()?);
+    Some(u64::from(hex8(*high)?) << 32 | u64::from(hex8(*low)?))
+}
+
+/// Exactly two lower-case hex digits (a `traceparent` version or flags).
+#[inline]
+pub(super) fn hex2(digits: [u8; 2]) -> Option<u8> {
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    };
+    Some(digit(digits[0])? << 4 | digit(digits[1])?)
 }
 
 /// Eight lower-case hex digits, all in one 64-bit word: each byte is checked to be
@@ -102,12 +132,6 @@ fn hex_digits(bytes: &[u8]) -> Option<u64> {
         out = (out << 4) | u64::from(digit & 0x0f);
     }
     (invalid == 0).then_some(out)
-}
-
-pub(super) fn is_lower_hex(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// An unsigned decimal `u64`: digits only, no sign, no blanks inside.
@@ -194,6 +218,40 @@ mod tests {
             digits[3] = byte;
             let valid = byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte);
             assert_eq!(hex8(digits).is_some(), valid, "{byte:#x}");
+        }
+    }
+
+    #[test]
+    fn fixed_width_hex_agrees_with_the_standard_parser() {
+        for byte in 0..=255u8 {
+            for digits in [[byte, b'0'], [b'a', byte]] {
+                let text = String::from_utf8_lossy(&digits).into_owned();
+                let lower = text
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                let expected = u8::from_str_radix(&text, 16).ok().filter(|_| lower);
+                assert_eq!(hex2(digits), expected, "{digits:?}");
+            }
+        }
+        assert_eq!(hex16(b"92de221fbdd042ee"), Some(0x92de_221f_bdd0_42ee));
+        assert_eq!(hex16(b"ffffffffffffffff"), Some(u64::MAX));
+        assert_eq!(hex16(b"92de221fbdd042eE"), None);
+        assert_eq!(hex16(b"92de221f-dd042ee"), None);
+    }
+
+    #[test]
+    fn trim_leaves_what_str_trim_leaves() {
+        for value in [
+            "",
+            " ",
+            "a",
+            " a\t",
+            "\u{a0}a",
+            "a\u{2003}",
+            "00-x-01",
+            "\ta b ",
+        ] {
+            assert_eq!(trim(value), value.trim(), "{value:?}");
         }
     }
 

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use super::carrier::{Extractor, Injector};
 use super::outgoing::Trace;
-use super::values::{MAX_HEADER_LEN, is_lower_hex, parse_lower_hex, readable_origin, valid_tag};
+use super::values::{MAX_HEADER_LEN, hex2, hex16, readable_origin, trim, valid_tag};
 use crate::id::{SpanId, TraceId};
 use crate::span_context::{SpanContext, TraceMeta};
 
@@ -20,7 +20,7 @@ const MAX_DD_MEMBER: usize = 256;
 /// A `tracestate` that breaks the W3C grammar is discarded as a whole and never affects
 /// `traceparent`: the trace is continued without it.
 pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
-    let parent = parse_traceparent(carrier.get(TRACEPARENT)?.trim())?;
+    let parent = parse_traceparent(trim(&carrier.get(TRACEPARENT)?))?;
     let sampled = parent.flags & SAMPLED != 0;
     let state = carrier
         .get(TRACESTATE)
@@ -85,24 +85,25 @@ struct Traceparent {
 
 /// `version-traceid-parentid-flags`, all lower-case hex.
 fn parse_traceparent(header: &str) -> Option<Traceparent> {
-    let bytes = header.as_bytes();
-    if !header.is_ascii() || bytes.len() < 55 || bytes.len() > MAX_HEADER_LEN {
-        return None;
-    }
-    let version = &header[0..2];
-    if !is_lower_hex(version) || version == "ff" {
-        return None;
-    }
+    let (fields, rest) = header.as_bytes().split_first_chunk::<55>()?;
+    let version = hex2([fields[0], fields[1]])?;
     // Version 00 is exactly 55 characters; a later version may append `-...` fields.
-    if (version == "00" && bytes.len() != 55) || (bytes.len() > 55 && bytes[55] != b'-') {
+    let valid_rest = match rest.first() {
+        None => true,
+        Some(&dash) => {
+            version != 0 && dash == b'-' && rest.len() <= MAX_HEADER_LEN - 55 && rest.is_ascii()
+        }
+    };
+    if version == 0xff || !valid_rest {
         return None;
     }
-    if bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
+    if fields[2] != b'-' || fields[35] != b'-' || fields[52] != b'-' {
         return None;
     }
-    let trace = parse_lower_hex(&header[3..35])?;
-    let parent = parse_lower_hex(&header[36..52])? as u64;
-    let flags = parse_lower_hex(&header[53..55])? as u8;
+    let id = |at: usize| fields[at..at + 16].first_chunk::<16>().and_then(hex16);
+    let trace = u128::from(id(3)?) << 64 | u128::from(id(19)?);
+    let parent = id(36)?;
+    let flags = hex2([fields[53], fields[54]])?;
     if trace == 0 || parent == 0 {
         return None;
     }

@@ -17,6 +17,7 @@ use crate::context::DropScope;
 use crate::propagation;
 use crate::span::Span;
 use crate::span_builder::start_span;
+use crate::span_parts::Text;
 
 /// A [`tower_layer::Layer`] that traces every request a service handles.
 ///
@@ -108,26 +109,36 @@ impl Settings {
             Some(route) => request::concat(&[&method, " ", route]),
             None => request::method_and_path(&method, request.uri().path()),
         };
+        let headers = propagation::HeaderIndex::new(request.headers());
+        // Room for the status and an error's message too: one allocation.
+        let mut tags: Vec<(Text, Text)> = Vec::with_capacity(8 + self.header_tags.len());
+        tags.extend([
+            (Text::Borrowed("span.kind"), Text::Borrowed("server")),
+            (Text::Borrowed("component"), Text::Borrowed("tower")),
+            (Text::Borrowed("http.method"), method),
+            (
+                Text::Borrowed("http.url"),
+                Text::Owned(request::url_with_host(request, headers.host())),
+            ),
+        ]);
+        if let Some(route) = route {
+            tags.push((Text::Borrowed("http.route"), Text::Owned(route)));
+        }
+        if let Some(agent) = request::user_agent(headers.user_agent()) {
+            tags.push((
+                Text::Borrowed("http.useragent"),
+                Text::Owned(agent.to_owned()),
+            ));
+        }
         let builder = start_span(self.span_name.clone())
             .span_type("web")
-            .resource(resource);
-        let headers = propagation::HeaderIndex::new(request.headers());
+            .resource(resource)
+            .new_tags(tags);
         let builder = match propagation::extract(&headers) {
             Some(remote) => builder.child_of(remote),
             None => builder.root(),
         };
         let mut span = builder.start();
-        span.reserve_tags(8 + self.header_tags.len());
-        span.push_new_tag("span.kind", "server");
-        span.push_new_tag("component", "tower");
-        span.push_new_tag("http.method", method);
-        span.push_new_tag("http.url", request::url_with_host(request, headers.host()));
-        if let Some(route) = route {
-            span.push_new_tag("http.route", route);
-        }
-        if let Some(agent) = request::user_agent(headers.user_agent()) {
-            span.push_new_tag("http.useragent", agent.to_owned());
-        }
         self.header_tags
             .apply(request.headers(), "request", &mut span);
         span
