@@ -298,6 +298,53 @@ mod malformed {
         )]);
     }
 
+    /// A `HeaderMap` hands its bytes over unchecked: the W3C parser must then take what
+    /// it takes from text, and nothing more. Every value below, and every one-byte change
+    /// of a valid `traceparent`, reads the same from both carriers.
+    #[cfg(feature = "http")]
+    #[test]
+    fn header_maps_read_traceparent_as_text_carriers_do() {
+        let read_map = |value: &[u8]| {
+            let mut map = http::HeaderMap::new();
+            map.insert("traceparent", http::HeaderValue::from_bytes(value).ok()?);
+            Some(propagation::extract(&map))
+        };
+        let mut values = vec![
+            TP.as_bytes().to_vec(),
+            format!(" {TP}").into_bytes(),
+            format!("{TP}\t").into_bytes(),
+            format!("  {}", &TP[..53]).into_bytes(),
+            TP[..54].as_bytes().to_vec(),
+            format!("01{}-x", &TP[2..]).into_bytes(),
+            format!("01{}-caf\u{e9}", &TP[2..]).into_bytes(),
+        ];
+        for at in 0..TP.len() {
+            for byte in [b'-', b'0', b'f', b'g', b'A', b' ', b'\t', 0x80, 0xe9, 0xff] {
+                let mut value = TP.as_bytes().to_vec();
+                value[at] = byte;
+                values.push(value);
+            }
+        }
+        for value in values {
+            let Some(from_map) = read_map(&value) else {
+                continue; // not a valid header value
+            };
+            match std::str::from_utf8(&value) {
+                Ok(text)
+                    if value
+                        .iter()
+                        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) =>
+                {
+                    let from_text = propagation::extract(&headers(&[("traceparent", text)]));
+                    assert_eq!(from_map, from_text, "{text:?}");
+                }
+                _ => assert_eq!(from_map, None, "{value:?}"),
+            }
+        }
+        assert!(read_map(TP.as_bytes()).unwrap().is_some());
+        assert!(read_map(format!(" {TP}").as_bytes()).unwrap().is_some());
+    }
+
     #[test]
     fn traceparent_zero_ids() {
         none(&[(

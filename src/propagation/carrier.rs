@@ -8,6 +8,17 @@ pub trait Extractor {
     /// The value of header `name` (lower-case), if present. A carrier holding the same
     /// header several times joins the values with `,`, as HTTP does.
     fn get(&self, name: &str) -> Option<Cow<'_, str>>;
+
+    /// The value of header `name` as bytes, for a reader that checks every byte itself
+    /// (a `traceparent` is hex digits and dashes at fixed places). A carrier holding
+    /// raw bytes (an `http::HeaderMap`) returns a single value as it is, without
+    /// checking that it is text; the default returns [`get`](Extractor::get)'s text.
+    fn get_bytes(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        match self.get(name)? {
+            Cow::Borrowed(text) => Some(Cow::Borrowed(text.as_bytes())),
+            Cow::Owned(text) => Some(Cow::Owned(text.into_bytes())),
+        }
+    }
 }
 
 /// Writes headers.
@@ -143,6 +154,27 @@ impl Extractor for http::HeaderMap {
         };
         join(values.iter())
     }
+
+    fn get_bytes(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        let values = match known_header(name) {
+            Some(known) => self.get_all(known),
+            None => self.get_all(name),
+        };
+        let mut iter = values.iter();
+        match (iter.next(), iter.next()) {
+            (Some(one), None) => Some(Cow::Borrowed(one.as_bytes())),
+            _ => text_bytes(join(values.iter())),
+        }
+    }
+}
+
+/// Text as bytes, borrowed when it is.
+#[cfg(feature = "http")]
+fn text_bytes(text: Option<Cow<'_, str>>) -> Option<Cow<'_, [u8]>> {
+    Some(match text? {
+        Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+        Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+    })
 }
 
 /// The values' text joined with `,`, borrowed when there is one; values that are not
@@ -233,6 +265,15 @@ impl Extractor for HeaderIndex<'_> {
             _ => Extractor::get(self.headers, name),
         }
     }
+
+    fn get_bytes(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        match known_index(name) {
+            Some(i) if self.repeated & (1 << i) == 0 => {
+                self.values[i].map(|value| Cow::Borrowed(value.as_bytes()))
+            }
+            _ => Extractor::get_bytes(self.headers, name),
+        }
+    }
 }
 
 #[cfg(feature = "http")]
@@ -258,6 +299,10 @@ impl<B> Injector for http::Request<B> {
 impl<B> Extractor for http::Request<B> {
     fn get(&self, name: &str) -> Option<Cow<'_, str>> {
         Extractor::get(self.headers(), name)
+    }
+
+    fn get_bytes(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        Extractor::get_bytes(self.headers(), name)
     }
 }
 
@@ -311,6 +356,15 @@ mod tests {
         let index = HeaderIndex::new(&headers);
         for name in names.clone() {
             assert_eq!(index.get(name), Extractor::get(&headers, name), "{name}");
+            let bytes = Extractor::get_bytes(&headers, name);
+            assert_eq!(index.get_bytes(name), bytes, "{name}");
+            // Text values read the same as bytes.
+            let text = Extractor::get(&headers, name);
+            assert_eq!(
+                bytes.as_deref(),
+                text.as_deref().map(str::as_bytes),
+                "{name}"
+            );
         }
         assert_eq!(index.get("tracestate").unwrap(), "dd=s:1,other=1");
         assert_eq!(index.repeated, 1 << 6);
@@ -334,6 +388,30 @@ mod tests {
         for name in names {
             assert_eq!(index.get(name), Extractor::get(&headers, name), "{name}");
         }
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn raw_bytes_are_given_only_for_a_single_value() {
+        let mut headers = http::HeaderMap::new();
+        let raw = http::HeaderValue::from_bytes(b"caf\xe9").unwrap();
+        headers.append("traceparent", raw);
+        assert_eq!(Extractor::get(&headers, "traceparent"), None);
+        assert_eq!(
+            Extractor::get_bytes(&headers, "traceparent").as_deref(),
+            Some(&b"caf\xe9"[..])
+        );
+        // Several values: joined as text, the one that is not text left out.
+        headers.append("traceparent", http::HeaderValue::from_static("b"));
+        assert_eq!(
+            Extractor::get_bytes(&headers, "traceparent").as_deref(),
+            Some(&b"b"[..])
+        );
+        let map = map(&[("traceparent", "x")]);
+        assert_eq!(
+            Extractor::get_bytes(&map, "traceparent").as_deref(),
+            Some(&b"x"[..])
+        );
     }
 
     #[test]

@@ -391,6 +391,10 @@ impl<E: Extractor + ?Sized> Extractor for Dyn<'_, E> {
     fn get(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
         self.0.get(name)
     }
+
+    fn get_bytes(&self, name: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+        self.0.get_bytes(name)
+    }
 }
 
 struct DynMut<'a, I: ?Sized>(&'a mut I);

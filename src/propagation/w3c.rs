@@ -20,7 +20,12 @@ const MAX_DD_MEMBER: usize = 256;
 /// A `tracestate` that breaks the W3C grammar is discarded as a whole and never affects
 /// `traceparent`: the trace is continued without it.
 pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
-    let parent = parse_traceparent(trim(&carrier.get(TRACEPARENT)?))?;
+    let parent = match carrier.get_bytes(TRACEPARENT)? {
+        // Every byte is checked (hex digits and dashes): whether it is text, and
+        // blanks at its ends, need no other look. Any blank would leave it too short.
+        raw if raw.len() == 55 => parse_traceparent(&raw)?,
+        _ => parse_traceparent(trim(&carrier.get(TRACEPARENT)?).as_bytes())?,
+    };
     let sampled = parent.flags & SAMPLED != 0;
     let state = carrier
         .get(TRACESTATE)
@@ -84,8 +89,8 @@ struct Traceparent {
 }
 
 /// `version-traceid-parentid-flags`, all lower-case hex.
-fn parse_traceparent(header: &str) -> Option<Traceparent> {
-    let (fields, rest) = header.as_bytes().split_first_chunk::<55>()?;
+fn parse_traceparent(header: &[u8]) -> Option<Traceparent> {
+    let (fields, rest) = header.split_first_chunk::<55>()?;
     let version = hex2([fields[0], fields[1]])?;
     // Version 00 is exactly 55 characters; a later version may append `-...` fields.
     let valid_rest = match rest.first() {

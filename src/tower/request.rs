@@ -107,25 +107,26 @@ pub(super) fn method_and_path(method: &str, path: &str) -> String {
 }
 
 fn push_quantized(out: &mut String, path: &str) {
-    let start = out.len();
+    if path.is_empty() {
+        return out.push('/');
+    }
     // One pass: each segment is copied, or written `?`, when its `/` (or the end) comes.
-    let mut push_segment = |segment: &str, has_digit: bool| match has_digit {
-        true => out.push('?'),
-        false => out.push_str(segment),
-    };
     let (mut segment_start, mut has_digit) = (0, false);
     for (i, byte) in path.bytes().enumerate() {
         if byte == b'/' {
-            push_segment(&path[segment_start..i], has_digit);
-            push_segment("/", false);
+            match has_digit {
+                true => out.push('?'),
+                false => out.push_str(&path[segment_start..i]),
+            }
+            out.push('/');
             (segment_start, has_digit) = (i + 1, false);
         } else {
             has_digit |= byte.is_ascii_digit();
         }
     }
-    push_segment(&path[segment_start..], has_digit);
-    if out.len() == start {
-        out.push('/');
+    match has_digit {
+        true => out.push('?'),
+        false => out.push_str(&path[segment_start..]),
     }
 }
 

@@ -112,15 +112,11 @@ impl Settings {
         let headers = propagation::HeaderIndex::new(request.headers());
         // Room for the status and an error's message too: one allocation.
         let mut tags: Vec<(Text, Text)> = Vec::with_capacity(8 + self.header_tags.len());
-        tags.extend([
-            (Text::Borrowed("span.kind"), Text::Borrowed("server")),
-            (Text::Borrowed("component"), Text::Borrowed("tower")),
-            (Text::Borrowed("http.method"), method),
-            (
-                Text::Borrowed("http.url"),
-                Text::Owned(request::url_with_host(request, headers.host())),
-            ),
-        ]);
+        tags.push((Text::Borrowed("span.kind"), Text::Borrowed("server")));
+        tags.push((Text::Borrowed("component"), Text::Borrowed("tower")));
+        tags.push((Text::Borrowed("http.method"), method));
+        let url = request::url_with_host(request, headers.host());
+        tags.push((Text::Borrowed("http.url"), Text::Owned(url)));
         if let Some(route) = route {
             tags.push((Text::Borrowed("http.route"), Text::Owned(route)));
         }
