@@ -314,7 +314,7 @@ mod malformed {
             format!(" {TP}").into_bytes(),
             format!("{TP}\t").into_bytes(),
             format!("  {}", &TP[..53]).into_bytes(),
-            TP[..54].as_bytes().to_vec(),
+            TP.as_bytes()[..54].to_vec(),
             format!("01{}-x", &TP[2..]).into_bytes(),
             format!("01{}-caf\u{e9}", &TP[2..]).into_bytes(),
         ];
