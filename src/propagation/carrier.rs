@@ -123,7 +123,32 @@ fn known_index(name: &str) -> Option<usize> {
         7 => 7,
         _ => return None,
     };
-    (KNOWN[index] == name).then_some(index)
+    same_name(KNOWN[index].as_bytes(), name.as_bytes()).then_some(index)
+}
+
+/// Whether two names of the same length (7 to 27 bytes) are equal, compared eight bytes
+/// at a time in place (a call to `memcmp` costs more than these few words).
+#[cfg(feature = "http")]
+#[inline]
+fn same_name(known: &[u8], name: &[u8]) -> bool {
+    let word = |bytes: &[u8], at: usize| {
+        bytes[at..]
+            .first_chunk::<8>()
+            .map(|chunk| u64::from_le_bytes(*chunk))
+    };
+    let len = known.len();
+    if len != name.len() || len < 8 {
+        return known == name;
+    }
+    // Whole words from the start, then the last eight bytes (overlapping).
+    let mut at = 0;
+    while at + 8 < len {
+        if word(known, at) != word(name, at) {
+            return false;
+        }
+        at += 8;
+    }
+    word(known, len - 8) == word(name, len - 8)
 }
 
 /// The names in [`KNOWN`], parsed once: looking a `HeaderMap` up by a `HeaderName`
@@ -412,6 +437,27 @@ mod tests {
             Extractor::get_bytes(&map, "traceparent").as_deref(),
             Some(&b"x"[..])
         );
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn names_compare_as_strings_do() {
+        let names = KNOWN
+            .iter()
+            .copied()
+            .chain(["x-b3-flags", "b3", "x-b3-sampled", ""]);
+        for known in KNOWN {
+            for name in names.clone() {
+                assert_eq!(same_name(known.as_bytes(), name.as_bytes()), known == name);
+            }
+            // Each byte changed in turn: the comparison must see every one.
+            for at in 0..known.len() {
+                let mut other = known.as_bytes().to_vec();
+                other[at] ^= 0x20;
+                assert!(!same_name(known.as_bytes(), &other), "{known} at {at}");
+            }
+            assert_eq!(known_index(known).map(|i| KNOWN[i]), Some(known));
+        }
     }
 
     #[test]
