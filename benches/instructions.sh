@@ -13,6 +13,7 @@ count() {
     # Stacks with an exporter count their loop only (see export_loop in instructions.rs).
     local toggle='instructions::main'
     case $1 in
+    http_*) ;;
     *_export) toggle='instructions::export_loop' ;;
     exporter_thread*) toggle='spanlog::agent::worker::Worker::send*' ;;
     esac
