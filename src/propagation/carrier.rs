@@ -14,10 +14,7 @@ pub trait Extractor {
     /// raw bytes (an `http::HeaderMap`) returns a single value as it is, without
     /// checking that it is text; the default returns [`get`](Extractor::get)'s text.
     fn get_bytes(&self, name: &str) -> Option<Cow<'_, [u8]>> {
-        match self.get(name)? {
-            Cow::Borrowed(text) => Some(Cow::Borrowed(text.as_bytes())),
-            Cow::Owned(text) => Some(Cow::Owned(text.into_bytes())),
-        }
+        text_bytes(self.get(name))
     }
 }
 
@@ -194,7 +191,6 @@ impl Extractor for http::HeaderMap {
 }
 
 /// Text as bytes, borrowed when it is.
-#[cfg(feature = "http")]
 fn text_bytes(text: Option<Cow<'_, str>>) -> Option<Cow<'_, [u8]>> {
     Some(match text? {
         Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
