@@ -14,7 +14,7 @@ pub(super) const FLAGS: &str = "x-b3-flags";
 pub(super) const SINGLE: &str = "b3";
 
 /// The context in `x-b3-traceid`, `x-b3-spanid`, `x-b3-sampled` and `x-b3-flags`.
-pub(super) fn extract_multi(carrier: &dyn Extractor) -> Option<SpanContext> {
+pub(super) fn extract_multi<E: Extractor + ?Sized>(carrier: &E) -> Option<SpanContext> {
     let trace_id = carrier.get(TRACE_ID)?;
     let span_id = carrier.get(SPAN_ID);
     let mut priority = carrier.get(SAMPLED).and_then(|s| sampling(s.trim()));
@@ -27,7 +27,7 @@ pub(super) fn extract_multi(carrier: &dyn Extractor) -> Option<SpanContext> {
 
 /// The context in `b3: {trace id}-{span id}[-{sampling state}[-{parent span id}]]`.
 /// A header with the sampling state alone carries no trace to continue.
-pub(super) fn extract_single(carrier: &dyn Extractor) -> Option<SpanContext> {
+pub(super) fn extract_single<E: Extractor + ?Sized>(carrier: &E) -> Option<SpanContext> {
     let header = carrier.get(SINGLE)?;
     let mut parts = header.trim().split('-');
     let (trace_id, span_id) = (parts.next()?, parts.next()?);

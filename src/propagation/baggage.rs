@@ -28,7 +28,7 @@ impl Default for Limits {
 /// The items in the `baggage` header, decoded, in order; empty when there is none or
 /// when it is malformed (an item without `=`, an empty key or value: Datadog's tracers
 /// then drop it all). Items past the limits are left out, whole.
-pub(super) fn extract(carrier: &dyn Extractor, limits: Limits) -> Vec<(String, String)> {
+pub(super) fn extract<E: Extractor + ?Sized>(carrier: &E, limits: Limits) -> Vec<(String, String)> {
     let Some(header) = carrier.get(BAGGAGE) else {
         return Vec::new();
     };

@@ -280,6 +280,7 @@ impl<'a> HeaderIndex<'a> {
 
 #[cfg(feature = "tower")]
 impl Extractor for HeaderIndex<'_> {
+    #[inline]
     fn get(&self, name: &str) -> Option<Cow<'_, str>> {
         match known_index(name) {
             Some(i) if self.repeated & (1 << i) == 0 => join(self.values[i].into_iter()),
@@ -287,6 +288,7 @@ impl Extractor for HeaderIndex<'_> {
         }
     }
 
+    #[inline]
     fn get_bytes(&self, name: &str) -> Option<Cow<'_, [u8]>> {
         match known_index(name) {
             Some(i) if self.repeated & (1 << i) == 0 => {
@@ -453,6 +455,83 @@ mod tests {
                 assert!(!same_name(known.as_bytes(), &other), "{known} at {at}");
             }
             assert_eq!(known_index(known).map(|i| KNOWN[i]), Some(known));
+        }
+    }
+
+    /// The server's extraction, compiled for its header index, gives what the public
+    /// one gives for the same headers, in every style and behaviour.
+    #[cfg(feature = "tower")]
+    #[test]
+    fn extraction_from_the_index_is_extraction_from_the_map() {
+        use super::super::{ExtractBehavior, PropagationStyle, Propagator};
+        let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let requests: [&[(&str, &str)]; 7] = [
+            &[("traceparent", tp)],
+            &[
+                ("traceparent", tp),
+                ("tracestate", "dd=s:2;o:rum;t.dm:-4,other=x"),
+            ],
+            &[
+                ("x-datadog-trace-id", "123"),
+                ("x-datadog-parent-id", "456"),
+            ],
+            &[
+                ("x-datadog-trace-id", "1"),
+                ("x-datadog-parent-id", "2"),
+                ("traceparent", tp),
+            ],
+            &[("baggage", "user.id=42,team=a%20b")],
+            &[
+                ("x-b3-traceid", "0af7651916cd43dd8448eb211c80319c"),
+                ("x-b3-spanid", "b7ad6b7169203331"),
+            ],
+            &[
+                ("b3", "0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1"),
+                ("traceparent", tp),
+                ("traceparent", tp),
+            ],
+        ];
+        let all = [
+            PropagationStyle::Datadog,
+            PropagationStyle::TraceContext,
+            PropagationStyle::B3Multi,
+            PropagationStyle::B3Single,
+            PropagationStyle::Baggage,
+        ];
+        for behavior in [
+            ExtractBehavior::Continue,
+            ExtractBehavior::Restart,
+            ExtractBehavior::Ignore,
+        ] {
+            for first in [false, true] {
+                let propagator = Propagator::new()
+                    .with_extract(&all)
+                    .with_extract_first(first)
+                    .with_extract_behavior(behavior);
+                for pairs in requests {
+                    let mut headers = http::HeaderMap::new();
+                    for (name, value) in pairs {
+                        headers.append(*name, http::HeaderValue::from_str(value).unwrap());
+                    }
+                    // A new trace (a restart, baggage alone) has a new random id each time.
+                    let fixed = |extracted: Option<super::super::ExtractedContext>| {
+                        extracted.map(|mut e| {
+                            if e.context.span_id.is_zero() {
+                                e.context.trace_id = crate::id::TraceId::from_u128(1);
+                            }
+                            e
+                        })
+                    };
+                    let from_index = fixed(propagator.extract_index(&HeaderIndex::new(&headers)));
+                    let from_map = fixed(propagator.extract(&headers));
+                    assert_eq!(from_index, from_map, "{behavior:?} {first} {pairs:?}");
+                    assert_eq!(
+                        from_map.is_some(),
+                        behavior != ExtractBehavior::Ignore,
+                        "{behavior:?} {pairs:?}"
+                    );
+                }
+            }
         }
     }
 

@@ -19,7 +19,7 @@ pub(super) const TAGS: &str = "x-datadog-tags";
 /// parent id continues the trace with no parent (synthetics sends 0), an origin that
 /// is not printable ASCII and a malformed `_dd.p.tid` are left out, and unreadable
 /// tags are dropped and noted.
-pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
+pub(super) fn extract<E: Extractor + ?Sized>(carrier: &E) -> Option<SpanContext> {
     let trace_low = parse_decimal(&carrier.get(TRACE_ID)?)?;
     if trace_low == 0 {
         return None;

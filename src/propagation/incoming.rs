@@ -47,10 +47,10 @@ pub(super) fn refine(context: &mut SpanContext, w3c: &SpanContext) {
 
 /// A link to an incoming context, as Datadog's tracers make it: the sampled flag from
 /// its decision, its `tracestate` when it came in W3C headers, and why it is linked.
-pub(super) fn link(
+pub(super) fn link<E: Extractor + ?Sized>(
     style: PropagationStyle,
     context: &SpanContext,
-    carrier: &dyn Extractor,
+    carrier: &E,
     reason: &'static str,
 ) -> SpanLink {
     let mut link = SpanLink::to(context)

@@ -217,10 +217,24 @@ impl Propagator {
     /// continued, restarted or ignored as
     /// [`with_extract_behavior`](Self::with_extract_behavior) says.
     pub fn extract<E: Extractor + ?Sized>(&self, carrier: &E) -> Option<ExtractedContext> {
+        // One copy of the extraction code for every carrier, through `dyn`.
+        self.extract_from::<dyn Extractor>(&Dyn(carrier))
+    }
+
+    /// [`extract`](Self::extract) from a server's header index, compiled for it: its
+    /// look-ups of known names are direct, not through `dyn`.
+    #[cfg(feature = "tower")]
+    pub(crate) fn extract_index(
+        &self,
+        headers: &super::HeaderIndex<'_>,
+    ) -> Option<ExtractedContext> {
+        self.extract_from(headers)
+    }
+
+    fn extract_from<E: Extractor + ?Sized>(&self, carrier: &E) -> Option<ExtractedContext> {
         if self.behavior == ExtractBehavior::Ignore {
             return None;
         }
-        let carrier = &Dyn(carrier);
         let baggage = match self.extract.contains(&PropagationStyle::Baggage) {
             true => baggage::extract(carrier, self.baggage_limits),
             false => Vec::new(),
@@ -252,7 +266,10 @@ impl Propagator {
     /// The trace context in `carrier`: the first style, in order, whose headers are
     /// valid, refined and linked as [`with_extract_first`](Self::with_extract_first)
     /// says.
-    fn extract_trace(&self, carrier: &dyn Extractor) -> Option<(PropagationStyle, SpanContext)> {
+    fn extract_trace<E: Extractor + ?Sized>(
+        &self,
+        carrier: &E,
+    ) -> Option<(PropagationStyle, SpanContext)> {
         let mut found = self
             .extract
             .iter()
@@ -341,7 +358,10 @@ fn tag_keys<K: AsRef<str>>(keys: impl IntoIterator<Item = K>) -> Vec<String> {
         .collect()
 }
 
-fn extract_style(style: PropagationStyle, carrier: &dyn Extractor) -> Option<SpanContext> {
+fn extract_style<E: Extractor + ?Sized>(
+    style: PropagationStyle,
+    carrier: &E,
+) -> Option<SpanContext> {
     match style {
         PropagationStyle::Datadog => datadog::extract(carrier),
         PropagationStyle::TraceContext => w3c::extract(carrier),

@@ -19,7 +19,7 @@ const MAX_DD_MEMBER: usize = 256;
 /// The context the headers describe; `None` when `traceparent` is absent or invalid.
 /// A `tracestate` that breaks the W3C grammar is discarded as a whole and never affects
 /// `traceparent`: the trace is continued without it.
-pub(super) fn extract(carrier: &dyn Extractor) -> Option<SpanContext> {
+pub(super) fn extract<E: Extractor + ?Sized>(carrier: &E) -> Option<SpanContext> {
     let parent = match carrier.get_bytes(TRACEPARENT)? {
         // Every byte is checked (hex digits and dashes): whether it is text, and
         // blanks at its ends, need no other look. Any blank would leave it too short.

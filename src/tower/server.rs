@@ -130,7 +130,7 @@ impl Settings {
             .span_type("web")
             .resource(resource)
             .new_tags(tags);
-        let builder = match propagation::extract(&headers) {
+        let builder = match propagation::Propagator::global().extract_index(&headers) {
             Some(remote) => builder.child_of(remote),
             None => builder.root(),
         };
