@@ -219,30 +219,6 @@ impl Span {
         crate::context::refresh(&self.parts.context);
     }
 
-    /// Makes room for `additional` more tags without reallocating (middleware that sets
-    /// a known number of tags calls it once).
-    #[cfg(feature = "tower")]
-    pub(crate) fn reserve_tags(&mut self, additional: usize) {
-        self.parts
-            .extra
-            .get_or_insert_default()
-            .tags
-            .reserve(additional);
-    }
-
-    /// Adds a tag whose key the caller knows is not set yet (middleware setting its own
-    /// distinct keys on a new span): no search for an earlier value.
-    #[cfg(feature = "tower")]
-    pub(crate) fn push_new_tag(&mut self, key: &'static str, value: impl Into<Text>) {
-        debug_assert!(self.tag(key).is_none(), "{key} is already set");
-        self.parts
-            .extra
-            .get_or_insert_default()
-            .tags
-            .push((Text::Borrowed(key), value.into()));
-        self.root_changed();
-    }
-
     /// The string tag `key`, if set.
     ///
     /// ```

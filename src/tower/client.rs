@@ -16,6 +16,7 @@ use crate::context::DropScope;
 use crate::propagation;
 use crate::span::Span;
 use crate::span_builder::start_span;
+use crate::span_parts::Text;
 
 /// A [`tower_layer::Layer`] for HTTP clients (hyper-util's, tonic's, any tower service
 /// taking an `http::Request`): each call gets a child span of the current one, named
@@ -101,18 +102,23 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let method = request::method(request.method());
         let resource = request::method_and_path(&method, request.uri().path());
+        // Room for the status and an error's message too: one allocation.
+        let mut tags: Vec<(Text, Text)> = Vec::with_capacity(7 + self.settings.header_tags.len());
+        tags.push((Text::Borrowed("span.kind"), Text::Borrowed("client")));
+        tags.push((Text::Borrowed("component"), Text::Borrowed("tower")));
+        tags.push((Text::Borrowed("http.method"), method));
+        tags.push((
+            Text::Borrowed("http.url"),
+            Text::Owned(request::url(&request)),
+        ));
+        if let Some(host) = request::host(&request) {
+            tags.push((Text::Borrowed("out.host"), Text::Owned(host)));
+        }
         let mut span = start_span(self.settings.span_name.clone())
             .span_type("http")
             .resource(resource)
+            .new_tags(tags)
             .start();
-        span.reserve_tags(7 + self.settings.header_tags.len());
-        span.push_new_tag("span.kind", "client");
-        span.push_new_tag("component", "tower");
-        span.push_new_tag("http.method", method);
-        span.push_new_tag("http.url", request::url(&request));
-        if let Some(host) = request::host(&request) {
-            span.push_new_tag("out.host", host);
-        }
         self.settings
             .header_tags
             .apply(request.headers(), "request", &mut span);
