@@ -130,11 +130,19 @@ fn main() {
             let mut service = common::http::Ok200;
             (0..n).for_each(|_| common::http::serve(&mut service));
         }
-        "http_spanlog" | "http_spanlog_export" => {
+        // No exporter; a no-op exporter (`_export`: the finished span converted and
+        // handed over on this thread); the agent exporter to a local sink (`_agent`:
+        // handed to its buffer, encoded, sent and freed on its own thread).
+        "http_spanlog" | "http_spanlog_export" | "http_spanlog_agent" => {
             use tower::Layer;
-            if stack == "http_spanlog_export" {
-                common::noop_exporter();
-            }
+            let _agent = match stack.as_str() {
+                "http_spanlog_export" => {
+                    common::noop_exporter();
+                    None
+                }
+                "http_spanlog_agent" => Some(common::agent_to_sink()),
+                _ => None,
+            };
             let mut service = spanlog::tower::ServerLayer::new().layer(common::http::Ok200);
             (0..n).for_each(|_| common::http::serve(&mut service));
         }

@@ -26,7 +26,7 @@ for stack in inner_only spanlog_no_span spanlog_span spanlog_span_depth8 spanlog
     spanlog_error_line spanlog_error_line_with_error \
     lifecycle_spanlog_noop_export lifecycle_spanlog_agent_export \
     exporter_thread exporter_thread_stats \
-    http_no_layer http_spanlog http_spanlog_export http_tower_http \
+    http_no_layer http_spanlog http_spanlog_export http_spanlog_agent http_tower_http \
     tracing_fmt_span logforth_fastrace lifecycle_spanlog lifecycle_spanlog_root \
     lifecycle_fastrace lifecycle_tracing lifecycle_tracing_child lifecycle_tracing_spanlog; do
     a=$(count "$stack" "$n")
