@@ -78,6 +78,7 @@ impl SpanBuilder {
     /// (middleware setting its own keys on a new span), in place of any set before:
     /// the vector becomes the span's tag list as it is, with no search.
     #[cfg(feature = "tower")]
+    #[inline]
     pub(crate) fn new_tags(mut self, tags: Vec<(Text, Text)>) -> Self {
         debug_assert!(
             tags.iter()
@@ -115,6 +116,7 @@ impl SpanBuilder {
     /// Makes the span a child of `parent`, a span of this process or a context that came
     /// from another service. A parent with a zero trace id is ignored, and the span
     /// starts a new trace.
+    #[inline]
     pub fn child_of(mut self, parent: impl Into<SpanContext>) -> Self {
         let parent = parent.into();
         if parent.remote {
@@ -125,6 +127,7 @@ impl SpanBuilder {
     }
 
     /// Makes the span the root of a new trace, whatever is current on this thread.
+    #[inline]
     pub fn root(mut self) -> Self {
         self.parent = Parent::Root;
         self
