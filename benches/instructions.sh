@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-20000}
 cargo bench -p spanlog-benches --bench instructions --no-run 2>/dev/null
-bin=$(ls -t target/release/deps/instructions-* | grep -v '\.d$' | head -1)
+bin=$(ls -t "${CARGO_TARGET_DIR:-target}"/release/deps/instructions-* | grep -v '\.d$' | head -1)
 count() {
     # Stacks with an exporter count their loop only (see export_loop in instructions.rs).
     local toggle='instructions::main'
