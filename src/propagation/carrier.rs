@@ -170,23 +170,29 @@ fn known_header(name: &str) -> Option<&'static http::HeaderName> {
 #[cfg(feature = "http")]
 impl Extractor for http::HeaderMap {
     fn get(&self, name: &str) -> Option<Cow<'_, str>> {
-        let values = match known_header(name) {
-            Some(known) => self.get_all(known),
-            None => self.get_all(name),
-        };
-        join(values.iter())
+        join(all_values(self, name).iter())
     }
 
     fn get_bytes(&self, name: &str) -> Option<Cow<'_, [u8]>> {
-        let values = match known_header(name) {
-            Some(known) => self.get_all(known),
-            None => self.get_all(name),
-        };
+        let values = all_values(self, name);
         let mut iter = values.iter();
         match (iter.next(), iter.next()) {
             (Some(one), None) => Some(Cow::Borrowed(one.as_bytes())),
             _ => text_bytes(join(values.iter())),
         }
+    }
+}
+
+/// Every value of header `name`, looked up by its pre-built name when it is one of
+/// [`KNOWN`].
+#[cfg(feature = "http")]
+fn all_values<'a>(
+    headers: &'a http::HeaderMap,
+    name: &str,
+) -> http::header::GetAll<'a, http::HeaderValue> {
+    match known_header(name) {
+        Some(known) => headers.get_all(known),
+        None => headers.get_all(name),
     }
 }
 

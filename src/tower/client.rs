@@ -102,15 +102,10 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let method = request::method(request.method());
         let resource = request::method_and_path(&method, request.uri().path());
-        // Room for the status and an error's message too: one allocation.
-        let mut tags: Vec<(Text, Text)> = Vec::with_capacity(7 + self.settings.header_tags.len());
-        tags.push((Text::Borrowed("span.kind"), Text::Borrowed("client")));
-        tags.push((Text::Borrowed("component"), Text::Borrowed("tower")));
-        tags.push((Text::Borrowed("http.method"), method));
-        tags.push((
-            Text::Borrowed("http.url"),
-            Text::Owned(request::url(&request)),
-        ));
+        let url = request::url(&request);
+        // Host, status and an error's message.
+        let more = 3 + self.settings.header_tags.len();
+        let mut tags = request::http_tags("client", method, url, more);
         if let Some(host) = request::host(&request) {
             tags.push((Text::Borrowed("out.host"), Text::Owned(host)));
         }

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use http::{Method, Request, StatusCode};
 
 use crate::span::Span;
+use crate::span_parts::Text;
 
 /// `scheme://host/path` without the query string (which may carry secrets), or just
 /// the path when the request names no host.
@@ -26,6 +27,24 @@ pub(super) fn url_with_host<B>(
         Some(host) => concat(&[uri.scheme_str().unwrap_or("http"), "://", host, uri.path()]),
         None => uri.path().to_owned(),
     }
+}
+
+/// The tags both layers' spans start with (`span.kind`, `component`, `http.method`,
+/// `http.url`), in a vector with room for `more` (the status, an error's message, the
+/// layer's own and its header tags) so that it is allocated once.
+#[inline]
+pub(super) fn http_tags(
+    kind: &'static str,
+    method: Cow<'static, str>,
+    url: String,
+    more: usize,
+) -> Vec<(Text, Text)> {
+    let mut tags = Vec::with_capacity(4 + more);
+    tags.push((Text::Borrowed("span.kind"), Text::Borrowed(kind)));
+    tags.push((Text::Borrowed("component"), Text::Borrowed("tower")));
+    tags.push((Text::Borrowed("http.method"), method));
+    tags.push((Text::Borrowed("http.url"), Text::Owned(url)));
+    tags
 }
 
 /// The pieces in one `String`, allocated once (no formatting machinery).

@@ -110,13 +110,9 @@ impl Settings {
             None => request::method_and_path(&method, request.uri().path()),
         };
         let headers = propagation::HeaderIndex::new(request.headers());
-        // Room for the status and an error's message too: one allocation.
-        let mut tags: Vec<(Text, Text)> = Vec::with_capacity(8 + self.header_tags.len());
-        tags.push((Text::Borrowed("span.kind"), Text::Borrowed("server")));
-        tags.push((Text::Borrowed("component"), Text::Borrowed("tower")));
-        tags.push((Text::Borrowed("http.method"), method));
         let url = request::url_with_host(request, headers.host());
-        tags.push((Text::Borrowed("http.url"), Text::Owned(url)));
+        // Route, user agent, status and an error's message.
+        let mut tags = request::http_tags("server", method, url, 4 + self.header_tags.len());
         if let Some(route) = route {
             tags.push((Text::Borrowed("http.route"), Text::Owned(route)));
         }
