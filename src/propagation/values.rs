@@ -52,11 +52,8 @@ pub(super) fn parse_lower_hex(value: &str) -> Option<u128> {
 /// `traceparent`), else a table lookup per digit.
 #[inline]
 fn hex_u64(bytes: &[u8]) -> Option<u64> {
-    match bytes.split_first_chunk::<8>() {
-        Some((high, low)) if low.len() == 8 => {
-            let low = low.first_chunk::<8>()?;
-            Some(u64::from(hex8(*high)?) << 32 | u64::from(hex8(*low)?))
-        }
+    match bytes.first_chunk::<16>() {
+        Some(digits) if bytes.len() == 16 => hex16(digits),
         _ => hex_digits(bytes),
     }
 }
