@@ -69,12 +69,7 @@ pub(super) fn hex16(digits: &[u8; 16]) -> Option<u64> {
 /// Exactly two lower-case hex digits (a `traceparent` version or flags).
 #[inline]
 pub(super) fn hex2(digits: [u8; 2]) -> Option<u8> {
-    let digit = |b: u8| match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        _ => None,
-    };
-    Some(digit(digits[0])? << 4 | digit(digits[1])?)
+    hex_digits(&digits).map(|value| value as u8)
 }
 
 /// Eight lower-case hex digits, all in one 64-bit word: each byte is checked to be
