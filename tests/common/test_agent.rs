@@ -40,9 +40,10 @@ pub(crate) fn session(agent: &str, name: &str) -> String {
     token
 }
 
-/// `GET url`, its answer read as JSON.
+/// `GET url`, its answer (HTTP 200) read as JSON.
 pub(crate) fn get_json(url: &str) -> Value {
-    let (_, body) = request("GET", url, &[], b"");
+    let (status, body) = request("GET", url, &[], b"");
+    assert_eq!(status, 200, "{url}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
 }
 
